@@ -1,0 +1,76 @@
+"""The command line: parse arguments, pick the command, turn any escape into a clean exit.
+
+Each command lives in `escalator.commands.<name>` with `register(subparsers)` and
+`main(args, env) -> int`. Command modules are light at import; they load the runner, behave and
+protocol libraries inside `main`, so `escalator --version` and `escalator status` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from escalator import __version__
+from escalator.env import Env
+from escalator.errors import EscalatorError
+
+COMMANDS = ("run", "check", "status", "steps", "demo")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so `check` can still answer UNKNOWN."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _ArgumentError(f"{self.prog}: {message}")
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(f"escalator.commands.{name}") for name in COMMANDS]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="escalator", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--version", action="version", version=f"escalator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in _modules():
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
+    env = env or Env()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _ArgumentError as exc:
+        return _usage_failure(argv, str(exc), env)
+    if not getattr(args, "command", None):
+        env.stderr.write(build_parser().format_usage())
+        return 2
+    handler = args.handler
+    try:
+        return int(handler(args, env))
+    except EscalatorError as exc:
+        return args.on_error(str(exc), env) if hasattr(args, "on_error") else _fail(exc, env)
+
+
+def _fail(exc: Exception, env: Env) -> int:
+    env.stderr.write(f"escalator: {exc}\n")
+    return 2
+
+
+def _usage_failure(argv: list[str], message: str, env: Env) -> int:
+    # A Nagios plugin must answer with a status line even when called wrongly.
+    if argv[:1] in (["check"], ["status"]):
+        text = message.replace("|", "/")
+        env.stdout.write(f"ESCALATOR UNKNOWN - {text}\n")
+        return 3
+    env.stderr.write(f"{message}\n")
+    return 2

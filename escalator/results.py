@@ -1,0 +1,186 @@
+"""The result of a run: what every formatter, the state store, the reports and the ladder read.
+
+Results are frozen values with no behaviour beyond derived properties, and they round-trip
+through plain dicts (`to_dict` / `from_dict`) for the JSON formatter, the state directory and the
+pipe between the runner's processes.
+
+>>> m = Measurement("response_time", 12.5, "ms", threshold="500")
+>>> s = ScenarioResult(feature="Web", file="features/web.feature", line=3, name="Home page",
+...                    outcome=Outcome.FAILED, severity=Severity.WARNING, reason="too slow",
+...                    measurements=(m,))
+>>> s.status.name
+'WARNING'
+>>> ScenarioResult.from_dict(s.to_dict()) == s
+True
+>>> RunResult(scenarios=(s,)).status.name
+'WARNING'
+>>> RunResult(scenarios=()).status.name
+'UNKNOWN'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from escalator.status import Status, worst
+
+
+class Outcome(enum.StrEnum):
+    """How a scenario ended. `unknown`: the check itself could not be made."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class Severity(enum.StrEnum):
+    """What a failure of a scenario means; from its tags, never from step code."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A number a step measured, with the limit the step stated.
+
+    `threshold` is a Nagios range ("500" alerts above 500, "14:" below 14); the renderer puts it
+    in the warn or crit slot according to the scenario's severity.
+    """
+
+    name: str
+    value: float
+    uom: str = ""
+    threshold: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One step as it ran. `error` is one line for operators; `detail` (tracebacks) is for -v."""
+
+    keyword: str
+    text: str
+    line: int
+    status: str
+    duration: float = 0.0
+    error: str | None = None
+    detail: str | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.keyword} {self.text}"
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """One scenario (or one row of an outline) with its verdict."""
+
+    feature: str
+    file: str
+    line: int
+    name: str
+    outcome: Outcome
+    severity: Severity = Severity.CRITICAL
+    tags: tuple[str, ...] = ()
+    level: str | None = None
+    runbook: str | None = None
+    steps: tuple[StepResult, ...] = ()
+    reason: str | None = None
+    measurements: tuple[Measurement, ...] = ()
+    duration: float = 0.0
+    attempts: int = 1
+    earlier_failures: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> Status:
+        if self.outcome is Outcome.PASSED:
+            return Status.OK
+        if self.outcome is Outcome.UNKNOWN:
+            return Status.UNKNOWN
+        return Status.WARNING if self.severity is Severity.WARNING else Status.CRITICAL
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+    @property
+    def key(self) -> str:
+        """Identity across runs (lines move when files are edited; names rarely do)."""
+        return f"{self.file}::{self.name}"
+
+    @property
+    def failing_step(self) -> StepResult | None:
+        return next((s for s in self.steps if s.status not in ("passed", "skipped", "untested")),
+                    None)
+
+    @property
+    def retried(self) -> bool:
+        return self.attempts > 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResult:
+        values = dict(data)
+        values["outcome"] = Outcome(values["outcome"])
+        values["severity"] = Severity(values["severity"])
+        values["tags"] = tuple(values.get("tags", ()))
+        values["steps"] = tuple(StepResult(**s) for s in values.get("steps", ()))
+        values["measurements"] = tuple(Measurement(**m) for m in values.get("measurements", ()))
+        values["earlier_failures"] = tuple(values.get("earlier_failures", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole run. `errors` are run-level problems (parse, config, load): each makes it UNKNOWN."""
+
+    scenarios: tuple[ScenarioResult, ...]
+    errors: tuple[str, ...] = ()
+    notices: tuple[str, ...] = ()
+    started: float = 0.0
+    duration: float = 0.0
+    timeout: float | None = None
+    environment: str | None = None
+    selected: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        if self.errors or not self.scenarios:
+            return Status.UNKNOWN
+        return worst(s.status for s in self.scenarios)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for s in self.scenarios if s.outcome is outcome)
+
+    @property
+    def failing(self) -> tuple[ScenarioResult, ...]:
+        return tuple(s for s in self.scenarios if s.outcome is not Outcome.PASSED)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["scenarios"] = [s.to_dict() for s in self.scenarios]
+        data["status"] = self.status.name
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
+        return cls(
+            scenarios=tuple(ScenarioResult.from_dict(s) for s in data.get("scenarios", ())),
+            errors=tuple(data.get("errors", ())),
+            notices=tuple(data.get("notices", ())),
+            started=float(data.get("started", 0.0)),
+            duration=float(data.get("duration", 0.0)),
+            timeout=data.get("timeout"),
+            environment=data.get("environment"),
+            selected=data.get("selected"),
+            extra=dict(data.get("extra", {})),
+        )

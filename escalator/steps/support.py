@@ -1,0 +1,113 @@
+"""What every step module uses: the scenario's session, `${name}` expansion, measurements.
+
+The runner attaches one `Session` to each scenario's behave context as `context.escalator`.
+Steps read variables and settings from it, keep per-scenario clients in it (closed when the
+scenario ends) and record measurements into it. Steps never print.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+from escalator.results import Measurement
+
+T = TypeVar("T")
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_FALSE = {"0", "false", "no", "off"}
+
+
+class StepSetupError(Exception):
+    """Our side is wrong (unknown variable, bad argument): the scenario is UNKNOWN, not failed."""
+
+
+@dataclass
+class Session:
+    """Per-scenario state shared by the steps of one scenario, in one worker process."""
+
+    variables: Mapping[str, str] = field(default_factory=dict)
+    step_timeout: float = 10.0
+    environment: str | None = None
+    measurements: list[Measurement] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def client_timeout(self) -> float:
+        """The timeout for one client call: inside the step's own limit, so the probe reports it."""
+        return max(0.2, self.step_timeout * 0.9)
+
+    def setting(self, name: str, default: bool) -> bool:
+        """An on/off setting of the environment (e.g. `tls_verify`)."""
+        value = self.variables.get(name)
+        if value is None:
+            return default
+        return value.strip().lower() not in _FALSE
+
+    def resource(self, key: str, factory: Callable[[], T], close: Callable[[T], None] | None = None
+                 ) -> T:
+        """The scenario's client for `key`, made on first use and closed when the scenario ends."""
+        if key not in self.resources:
+            value = factory()
+            self.resources[key] = value
+            if close is not None:
+                self.closers.append(lambda: close(value))
+        return self.resources[key]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        while self.closers:
+            try:
+                self.closers.pop()()
+            except Exception:  # noqa: BLE001 - closing a client must not change a verdict
+                pass
+
+
+def session(context: Any) -> Session:
+    """The scenario's session; a clear error when a step runs outside escalator."""
+    found = getattr(context, "escalator", None)
+    if not isinstance(found, Session):
+        raise StepSetupError("escalator steps must run under `escalator run` or `escalator check`")
+    return found
+
+
+def expand(context: Any, text: str) -> str:
+    """Replace `${name}` with the environment's variable; an unknown name is our error."""
+    variables = session(context).variables
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in variables:
+            known = ", ".join(sorted(variables)) or "none"
+            raise StepSetupError(f"unknown variable ${{{name}}} (known: {known})")
+        return variables[name]
+
+    return _VARIABLE.sub(value, text)
+
+
+def resolve_url(context: Any, text: str) -> str:
+    """Expand variables; a path ("/health") resolves against the environment's `base_url`."""
+    url = expand(context, text).strip()
+    if "://" in url:
+        return url
+    base = session(context).variables.get("base_url")
+    if not base:
+        raise StepSetupError(f"relative URL {url!r} needs `base_url` in the environment")
+    return urljoin(base.rstrip("/") + "/", url.lstrip("/"))
+
+
+def record(context: Any, name: str, value: float, uom: str = "", threshold: str | None = None,
+           minimum: float | None = None, maximum: float | None = None) -> Measurement:
+    """Keep a measurement for perfdata, JSON and reports; the name is unique in the scenario."""
+    measurements = session(context).measurements
+    taken = {m.name for m in measurements}
+    unique, n = name, 2
+    while unique in taken:
+        unique, n = f"{name}_{n}", n + 1
+    measurement = Measurement(unique, float(value), uom, threshold, minimum, maximum)
+    measurements.append(measurement)
+    return measurement
