@@ -1,0 +1,77 @@
+"""Throwaway monitoring projects for tests, and the CLI run in-process against them.
+
+`make_project(tmp_path, {"web.feature": text}, variables={...})` writes `escalator.toml`,
+`features/` and a copy of the repository's thin `steps/` modules, and returns the project root.
+`run_cli(["run", "-f", "json"], cwd=root)` runs `escalator.cli.main` in this process with captured
+streams and returns an `Outcome` to compare whole outputs against.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from escalator.cli import main
+from escalator.env import Env
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def line1(self) -> str:
+        return self.stdout.split("\n", 1)[0]
+
+
+def toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + inner + " }"
+    return json.dumps(str(value))
+
+
+def make_project(root: Path, features: dict[str, str], variables: dict[str, Any] | None = None,
+                 config: str = "", steps: dict[str, str] | None = None,
+                 environment: str = "test") -> Path:
+    """A project under `root`: features (dedented), the repo's steps/, an environment."""
+    (root / "features").mkdir(parents=True, exist_ok=True)
+    for name, text in features.items():
+        path = root / "features" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    steps_dir = root / "steps"
+    if not steps_dir.exists():
+        shutil.copytree(REPO / "steps", steps_dir,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name, text in (steps or {}).items():
+        (steps_dir / name).write_text(textwrap.dedent(text).lstrip("\n"))
+    lines = [f"[environments.{environment}]"]
+    lines += [f"{key} = {toml_value(value)}" for key, value in (variables or {}).items()]
+    (root / "escalator.toml").write_text("\n".join(lines) + "\n\n" + textwrap.dedent(config))
+    return root
+
+
+def run_cli(argv: list[str], cwd: Path, environ: dict[str, str] | None = None) -> Outcome:
+    """`escalator ARGV` in this process, in `cwd`, with captured streams."""
+    out, err = io.StringIO(), io.StringIO()
+    env = Env(stdout=out, stderr=err, environ=dict(environ or {}), cwd=cwd)
+    code = main(argv, env)
+    return Outcome(code, out.getvalue(), err.getvalue())
