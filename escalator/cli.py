@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import traceback
 from collections.abc import Sequence
 from types import ModuleType
 
@@ -17,7 +18,7 @@ from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
 
-COMMANDS = ("run", "check", "status", "steps", "demo")
+COMMANDS = ("run", "check", "steps")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,15 +55,21 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     if not getattr(args, "command", None):
         env.stderr.write(build_parser().format_usage())
         return 2
-    handler = args.handler
     try:
-        return int(handler(args, env))
+        return int(args.handler(args, env))
     except EscalatorError as exc:
-        return args.on_error(str(exc), env) if hasattr(args, "on_error") else _fail(exc, env)
+        return _failure(args, str(exc), env)
+    except Exception as exc:  # noqa: BLE001 - the one guard: never a traceback on line 1
+        if getattr(args, "verbose", False):
+            env.stderr.write(traceback.format_exc())
+        return _failure(args, f"internal error: {type(exc).__name__}: {exc}", env)
 
 
-def _fail(exc: Exception, env: Env) -> int:
-    env.stderr.write(f"escalator: {exc}\n")
+def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
+    on_error = getattr(args, "on_error", None)
+    if on_error is not None:
+        return int(on_error(message, env, getattr(args, "label", None) or "ESCALATOR"))
+    env.stderr.write(f"escalator: {' '.join(message.split())}\n")
     return 2
 
 

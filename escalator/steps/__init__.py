@@ -4,3 +4,17 @@ Each module registers its phrases with behave's decorators when imported and nam
 modules it needs in `PROBES`, so the runner can load those libraries once, before it forks the
 scenario workers, and only when a selected scenario uses them.
 """
+
+import importlib
+
+LIBRARY = ("http", "dns", "ssh", "system")
+
+
+def load_library() -> None:
+    """Register every phrase of the library (for `escalator steps` outside a project)."""
+    for name in LIBRARY:
+        try:
+            importlib.import_module(f"escalator.steps.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"escalator.steps.{name}":
+                raise

@@ -1,0 +1,165 @@
+"""What every command that runs the suite shares: its arguments, and turning them into RunOptions.
+
+`run`, `check`, `escalate`, `watch` and `ladder plan` call `add_run_arguments` on their parser and
+`load_run_options(args, env)` in their `main`. The options are frozen; the runner never reads the
+command line or the config file itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from escalator.config import Config, Environment, load_config
+from escalator.durations import parse_duration
+from escalator.env import Env
+from escalator.errors import ConfigError, UsageError
+
+DEFAULT_LABEL = "ESCALATOR"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    config: Config
+    cwd: Path
+    paths: tuple[str, ...] = ("features",)
+    environment: str | None = None
+    variables: Mapping[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    jobs: int = 16
+    timeout: float = 50.0
+    step_timeout: float = 10.0
+    retries: int = 0
+    verbose: bool = False
+    label: str = DEFAULT_LABEL
+    formats: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.cwd / self.config.run.state_dir
+
+    @property
+    def report_dir(self) -> Path:
+        return self.cwd / self.config.run.report_dir
+
+
+class _FormatAction(argparse.Action):
+    """`-f NAME [-o FILE]`: each -o belongs to the -f just before it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        pairs = list(getattr(namespace, "formats", None) or [])
+        if option_string in ("-f", "--format"):
+            pairs.append((values, None))
+        elif not pairs or pairs[-1][1] is not None:
+            parser.error(f"{option_string} {values}: give -f FORMAT before each -o FILE")
+        else:
+            pairs[-1] = (pairs[-1][0], values)
+        namespace.formats = pairs
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="feature files, directories or file:line (default: features)")
+    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
+                        help="environment from the config")
+    parser.add_argument("-t", "--tags", action="append", default=[], metavar="EXPR",
+                        help="tag expression (cucumber v2), e.g. '@smoke and not @slow'")
+    parser.add_argument("-D", "--define", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a variable")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N", help="scenarios in parallel")
+    parser.add_argument("--timeout", metavar="DURATION", help="deadline of the whole run")
+    parser.add_argument("--step-timeout", metavar="DURATION", help="hard limit of one step")
+    parser.add_argument("--retries", type=int, metavar="N", help="re-runs of a failing scenario")
+    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail, tracebacks")
+    parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
+    if formats:
+        parser.add_argument("-f", "--format", action=_FormatAction, dest="formats", default=[],
+                            metavar="FORMAT",
+                            help="pretty, progress, json, junit, nagios, prometheus (repeatable)")
+        parser.add_argument("-o", "--outfile", action=_FormatAction, dest="formats",
+                            metavar="FILE", help="write the -f before it to FILE")
+
+
+def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
+    """Config plus command line; raises ConfigError or UsageError with a one-line reason."""
+    config = load_config(args.config, env)
+    run = config.run
+    environment = _pick_environment(config, args.environment)
+    variables, secrets = _variables(environment, config, env)
+    for item in args.define:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-D {item}: give KEY=VALUE")
+        variables[key] = value
+    return RunOptions(
+        config=config, cwd=env.cwd,
+        paths=tuple(args.paths) or ("features",),
+        environment=environment.name if environment else None,
+        variables=variables, secrets=secrets,
+        tags=tuple(args.tags),
+        jobs=_positive(args.jobs, "--jobs") if args.jobs is not None else run.jobs,
+        timeout=_duration(args.timeout, "--timeout") if args.timeout else run.timeout,
+        step_timeout=(_duration(args.step_timeout, "--step-timeout") if args.step_timeout
+                      else run.step_timeout),
+        retries=_count(args.retries, "--retries") if args.retries is not None else run.retries,
+        verbose=args.verbose,
+        label=(args.label or DEFAULT_LABEL).replace("|", "/"),
+        formats=tuple(getattr(args, "formats", None) or ()),
+    )
+
+
+def _pick_environment(config: Config, name: str | None) -> Environment | None:
+    name = name or config.run.environment
+    known = ", ".join(sorted(config.environments)) or "none"
+    if name is None:
+        if len(config.environments) > 1:
+            raise UsageError(f"choose an environment with -e (known: {known})")
+        return next(iter(config.environments.values()), None)
+    if name not in config.environments:
+        where = config.source or "the config"
+        raise ConfigError(f"{where}: no environment {name!r} (known: {known})")
+    return config.environments[name]
+
+
+def _variables(environment: Environment | None, config: Config, env: Env
+               ) -> tuple[dict[str, str], tuple[str, ...]]:
+    if environment is None:
+        return {}, ()
+    variables = dict(environment.variables)
+    secrets = []
+    for key, name in environment.secrets.items():
+        value = env.environ.get(name)
+        if not value:
+            raise ConfigError(f"{config.source}: environments.{environment.name}.{key}: "
+                              f"environment variable {name} is not set")
+        variables[key] = value
+        secrets.append(value)
+    return variables, tuple(secrets)
+
+
+def _duration(text: str, option: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+    if seconds <= 0:
+        raise UsageError(f"{option}: must be longer than 0s")
+    return seconds
+
+
+def _positive(value: int, option: str) -> int:
+    if value < 1:
+        raise UsageError(f"{option}: must be at least 1")
+    return value
+
+
+def _count(value: int, option: str) -> int:
+    if value < 0:
+        raise UsageError(f"{option}: must not be negative")
+    return value

@@ -1,0 +1,53 @@
+"""Writing a run's formats where the operator asked: stdout or `-o FILE`, and exit codes.
+
+Used by `run` and `check`. Renderers are pure (escalator.formatters); this is the only place that
+writes their text out.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from escalator.commands.common import RunOptions
+from escalator.env import Env
+from escalator.errors import UsageError
+from escalator.results import Outcome, RunResult
+
+
+def check_formats(options: RunOptions) -> None:
+    from escalator.formatters import FORMATS
+
+    for name, _ in options.formats:
+        if name not in FORMATS:
+            raise UsageError(f"-f {name}: unknown format (known: {', '.join(FORMATS)})")
+
+
+def write_outputs(run: RunResult, options: RunOptions, env: Env, default: str) -> None:
+    from escalator.formatters import FormatOptions, render
+
+    for name, outfile in options.formats or ((default, None),):
+        text = render(name, run, FormatOptions(label=options.label, verbose=options.verbose,
+                                               color=outfile is None and env.interactive))
+        if outfile is None:
+            env.stdout.write(text)
+            continue
+        path = Path(env.cwd, outfile)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        except OSError as exc:
+            raise UsageError(f"-o {outfile}: cannot write: {exc.strerror or exc}") from None
+
+
+def store_run(options: RunOptions, run: RunResult) -> None:
+    """Keep the result for `escalator status`, the reports and the ladder."""
+    from escalator.state import ResultStore
+
+    ResultStore(options.state_dir).save(run)
+
+
+def run_exit_code(run: RunResult) -> int:
+    """`escalator run`: 0 all passed, 1 a scenario failed, 2 could not run."""
+    if run.errors or not run.scenarios or run.count(Outcome.UNKNOWN):
+        return 2
+    return 1 if run.count(Outcome.FAILED) else 0

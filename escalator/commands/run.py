@@ -1,0 +1,46 @@
+"""`escalator run`: run scenarios for CI; human output, JUnit/JSON files, exit 0/1/2."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from escalator.commands.common import add_run_arguments, load_run_options
+from escalator.commands.output import check_formats, store_run, run_exit_code, write_outputs
+from escalator.env import Env
+from escalator.results import ScenarioResult
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run scenarios (CI): exit 0 passed, 1 failed, 2 could not run",
+        description="Run the selected scenarios and report them; exit 0 when all passed, "
+                    "1 when a scenario failed, 2 when the suite could not run.")
+    add_run_arguments(parser)
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace, env: Env) -> int:
+    options = load_run_options(args, env)
+    check_formats(options)
+    from escalator.runner import run_suite
+
+    run = run_suite(options, env, progress=_live(env))
+    store_run(options, run)
+    write_outputs(run, options, env, default="pretty")
+    return run_exit_code(run)
+
+
+def _live(env: Env) -> Any:
+    """A progress line on a terminal's stderr for runs longer than a second."""
+    if not env.interactive:
+        return None
+    begun = env.monotonic()
+
+    def show(result: ScenarioResult, done: int, total: int) -> None:
+        if env.monotonic() - begun > 1.0:
+            end = "\n" if done == total else ""
+            env.stderr.write(f"\r  {done}/{total} scenarios{end}")
+            env.stderr.flush()
+
+    return show

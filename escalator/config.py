@@ -1,0 +1,183 @@
+"""escalator.toml (or `[tool.escalator]` in pyproject.toml) as frozen values.
+
+Called by `escalator.commands.common.load_run_options` and by commands that only need the state
+directory (`status`, `report`). Unknown keys and bad values raise `ConfigError` naming the file and
+the key. `[ladder]` is handed to `escalator.ladder.config.parse_ladder`, imported only when present.
+
+>>> parse_config({"run": {"jobs": 4, "timeout": "20s"}}, Path("x.toml")).run.timeout
+20.0
+>>> parse_config({"run": {"jobz": 4}}, Path("x.toml"))
+Traceback (most recent call last):
+...
+escalator.errors.ConfigError: x.toml: unknown key run.jobz (known: environment, jobs, report_dir, retries, state_dir, step_timeout, timeout)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from escalator.durations import parse_duration
+from escalator.env import Env
+from escalator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from escalator.ladder.model import LadderConfig
+
+CONFIG_NAME = "escalator.toml"
+_TOP_KEYS = ("run", "environments", "ladder")
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """`[run]`: defaults for run and check; the command line overrides each."""
+
+    jobs: int = 16
+    timeout: float = 50.0
+    step_timeout: float = 10.0
+    retries: int = 0
+    state_dir: str = ".escalator"
+    report_dir: str = "reports"
+    environment: str | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """`[environments.NAME]`: plain variables, and secrets named by environment variable."""
+
+    name: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # variable -> environment variable
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunDefaults = field(default_factory=RunDefaults)
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    ladder: LadderConfig | None = None
+    source: Path | None = None
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.source.parent if self.source else None
+
+
+def find_config(env: Env) -> Path | None:
+    """escalator.toml in the working directory, else a pyproject.toml with [tool.escalator]."""
+    candidate = env.cwd / CONFIG_NAME
+    if candidate.is_file():
+        return candidate
+    pyproject = env.cwd / "pyproject.toml"
+    if pyproject.is_file() and "[tool.escalator" in pyproject.read_text(errors="replace"):
+        return pyproject
+    return None
+
+
+def load_config(path: Path | str | None, env: Env) -> Config:
+    """The configuration in `path` (relative to env.cwd), or the one found; defaults if none."""
+    source = (env.cwd / path) if path is not None else find_config(env)
+    if source is None:
+        return Config()
+    try:
+        data = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    if source.name == "pyproject.toml":
+        data = data.get("tool", {}).get("escalator", {})
+    return parse_config(data, source)
+
+
+def parse_config(data: Mapping[str, Any], source: Path) -> Config:
+    _known(data, _TOP_KEYS, source, "")
+    run = _parse_run(_table(data, "run", source), source)
+    environments = {
+        name: _parse_environment(name, _table(table, None, source, f"environments.{name}"), source)
+        for name, table in _table(data, "environments", source).items()
+    }
+    ladder = None
+    if "ladder" in data:
+        from escalator.ladder.config import parse_ladder
+
+        ladder = parse_ladder(_table(data, "ladder", source), source, source.parent)
+    if run.environment is not None and run.environment not in environments:
+        raise ConfigError(f"{source}: run.environment: no environment {run.environment!r}")
+    return Config(run=run, environments=environments, ladder=ladder, source=source)
+
+
+def _parse_run(table: Mapping[str, Any], source: Path) -> RunDefaults:
+    defaults = RunDefaults()
+    _known(table, tuple(defaults.__dataclass_fields__), source, "run.")
+    values: dict[str, Any] = {}
+    for key in ("jobs", "retries"):
+        if key in table:
+            values[key] = _integer(table[key], source, f"run.{key}", minimum=1 if key == "jobs" else 0)
+    for key in ("timeout", "step_timeout"):
+        if key in table:
+            values[key] = _duration(table[key], source, f"run.{key}")
+    for key in ("state_dir", "report_dir", "environment"):
+        if key in table:
+            values[key] = _string(table[key], source, f"run.{key}")
+    return RunDefaults(**values)
+
+
+def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Environment:
+    variables: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for key, value in table.items():
+        where = f"environments.{name}.{key}"
+        if isinstance(value, Mapping):
+            if set(value) != {"env"} or not isinstance(value["env"], str) or not value["env"]:
+                raise ConfigError(f'{source}: {where}: a secret is written {{ env = "VARIABLE" }}')
+            secrets[key] = value["env"]
+        elif isinstance(value, bool):
+            variables[key] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            variables[key] = str(value)
+        else:
+            raise ConfigError(f"{source}: {where}: expected a string, number or boolean, "
+                              f"got {type(value).__name__}")
+    return Environment(name=name, variables=variables, secrets=secrets)
+
+
+def _table(data: Mapping[str, Any], key: str | None, source: Path, where: str | None = None
+           ) -> Mapping[str, Any]:
+    value = data.get(key, {}) if key is not None else data
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: {where or key}: expected a table")
+    return value
+
+
+def _known(table: Mapping[str, Any], keys: tuple[str, ...], source: Path, prefix: str) -> None:
+    for key in table:
+        if key not in keys:
+            known = ", ".join(sorted(keys))
+            raise ConfigError(f"{source}: unknown key {prefix}{key} (known: {known})")
+
+
+def _integer(value: object, source: Path, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{source}: {key}: expected a whole number >= {minimum}, got {value!r}")
+    return value
+
+
+def _duration(value: object, source: Path, key: str) -> float:
+    try:
+        seconds = parse_duration(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {key}: {exc}") from None
+    if seconds <= 0:
+        raise ConfigError(f"{source}: {key}: must be longer than 0s")
+    return seconds
+
+
+def _string(value: object, source: Path, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{source}: {key}: expected a non-empty string, got {value!r}")
+    return value

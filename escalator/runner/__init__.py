@@ -1,0 +1,104 @@
+"""The runner: run a suite's selected scenarios in parallel workers under hard deadlines.
+
+`run_suite(options, env)` is called by the commands that run checks (run, check, escalate, watch).
+This process (the CLI) forks a coordinator (escalator.runner.coordinator) that loads behave, the
+steps and the features, and forks one worker per scenario. This process only reads their records
+and owns the run deadline: when it passes, it kills the coordinator's whole process group and
+reports what finished, what was cut off and what never started (escalator.runner.assemble).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from escalator.redact import redact_run
+from escalator.results import RunResult, ScenarioResult
+from escalator.runner import pipe
+from escalator.runner.assemble import Progress, assemble
+
+if TYPE_CHECKING:
+    from escalator.commands.common import RunOptions
+    from escalator.env import Env
+
+ProgressCallback = Callable[[ScenarioResult, int, int], None]
+
+
+def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None = None
+              ) -> RunResult:
+    """Run the suite; the result is redacted of every secret value."""
+    started, begun = env.now(), env.monotonic()
+    deadline = begun + options.timeout
+    read_fd, write_fd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _coordinate(options, read_fd, write_fd)
+    os.close(write_fd)
+    heard = Progress()
+    cut_off = _listen(read_fd, heard, deadline, env, progress)
+    os.close(read_fd)
+    crashed = _reap(pid, kill=cut_off)
+    run = assemble(heard, started=started, duration=env.monotonic() - begun,
+                   timeout=options.timeout, environment=options.environment,
+                   cut_off=cut_off, crashed=crashed)
+    return redact_run(run, options.secrets)
+
+
+def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
+    code = 70
+    try:
+        os.close(read_fd)
+        from escalator.runner import coordinator
+
+        coordinator.main(options, write_fd)
+        code = 0
+    except BaseException as exc:  # noqa: BLE001 - report anything, then leave quietly
+        try:
+            pipe.send(write_fd, {"t": "error", "message": f"runner error: "
+                                                          f"{type(exc).__name__}: {exc}"})
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _listen(fd: int, heard: Progress, deadline: float, env: Env,
+            progress: ProgressCallback | None) -> bool:
+    """Read records until the coordinator closes the pipe; True when the deadline cut it off."""
+    reader = pipe.LineReader(fd)
+    while True:
+        left = deadline - env.monotonic()
+        if left <= 0:
+            return True
+        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        if not ready:
+            continue
+        records, closed = reader.read()
+        for record in records:
+            result = heard.take(record)
+            if result is not None and progress is not None:
+                progress(result, len(heard.results), len(heard.units))
+        if closed:
+            return False
+
+
+def _reap(pid: int, kill: bool) -> str | None:
+    if kill:
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                target()
+                break
+            except ProcessLookupError:
+                continue
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) and not kill:
+        return f"runner died (signal {os.WTERMSIG(status)})"
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) not in (0,):
+        return f"runner exited with status {os.WEXITSTATUS(status)}"
+    return None

@@ -1,0 +1,57 @@
+"""The in-process step timeout: every step function runs under a SIGALRM guard.
+
+Installed by the coordinator on the step registry before it forks workers. The alarm raises a
+private BaseException so no library's `except Exception` retry loop can swallow it (dnspython
+does); the wrapper turns it into `StepTimeout`, an AssertionError, because a target that does not
+answer in time is broken: the scenario fails with its severity. A step stuck in C code that
+ignores the alarm is killed by the coordinator a second later.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from escalator.durations import format_duration
+
+
+class _Alarm(BaseException):
+    pass
+
+
+class StepTimeout(AssertionError):
+    pass
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise _Alarm()
+
+
+def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def guarded(context: Any, *args: Any, **kwargs: Any) -> Any:
+        session = getattr(context, "escalator", None)
+        limit = getattr(session, "step_timeout", default)
+        try:
+            previous = signal.signal(signal.SIGALRM, _on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, limit)
+            try:
+                return func(context, *args, **kwargs)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+        except _Alarm:
+            raise StepTimeout(f"step timed out after {format_duration(limit)}") from None
+
+    guarded.escalator_guarded = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def install(registry: Any, default: float) -> None:
+    """Wrap every step definition in `registry` (behave's StepRegistry) once."""
+    for matchers in registry.steps.values():
+        for matcher in matchers:
+            if not getattr(matcher.func, "escalator_guarded", False):
+                matcher.func = with_timeout(matcher.func, default)

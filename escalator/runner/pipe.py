@@ -1,0 +1,44 @@
+"""JSON Lines over a pipe: how the runner's processes talk.
+
+Worker -> coordinator -> CLI. One writer per pipe, one record per line, written whole; the reader
+keeps a partial line until the rest arrives. Records are plain dicts with a `t` (type) key:
+
+| t | from | fields |
+|---|---|---|
+| plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
+| start | coordinator | id, attempt |
+| step | worker | id, index (the step that has just started) |
+| result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
+| error | coordinator | message (the suite could not be loaded) |
+| done | coordinator | |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+
+def send(fd: int, record: dict[str, Any]) -> None:
+    data = (json.dumps(record, default=str) + "\n").encode()
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+class LineReader:
+    """Reassembles records from chunks read off one pipe."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def read(self) -> tuple[list[dict[str, Any]], bool]:
+        """Records now complete, and whether the writer has closed the pipe."""
+        chunk = os.read(self.fd, 65536)
+        if not chunk:
+            return [], True
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.split(b"\n")
+        return [json.loads(line) for line in lines if line.strip()], False

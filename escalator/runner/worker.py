@@ -1,0 +1,111 @@
+"""One scenario in one forked process: run it with behave, turn behave's model into a result.
+
+Called by the coordinator in a freshly forked child; the child has its own behave context, its own
+`Session` (variables, clients, measurements) and exits with `os._exit` after sending its record.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from escalator.results import Outcome, ScenarioResult, StepResult
+from escalator.runner import pipe
+from escalator.runner.suite import Suite, Unit
+from escalator.steps.support import Session, StepSetupError
+
+_UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
+
+
+class _StepTracker:
+    """A behave formatter that reports each step as it starts, so a hung step can be named."""
+
+    def __init__(self, unit: Unit, fd: int) -> None:
+        self.unit, self.fd, self.index, self.active = unit, fd, 0, False
+
+    def scenario(self, scenario: Any) -> None:
+        self.active = scenario is self.unit.scenario
+
+    def match(self, match: Any) -> None:
+        if self.active:
+            pipe.send(self.fd, {"t": "step", "id": self.unit.id, "index": self.index})
+
+    def result(self, step: Any) -> None:
+        if self.active:
+            self.index += 1
+
+    def __getattr__(self, name: str) -> Any:  # uri, feature, background, step, eof, close...
+        return lambda *args, **kwargs: None
+
+
+def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
+    """Run `unit` in this (forked) process; return its result record."""
+    from behave.runner import Context
+
+    runner = suite.runner
+    session = Session(variables=options.variables, step_timeout=unit.step_timeout,
+                      environment=options.environment)
+    for other in unit.feature.walk_scenarios():
+        if other is not unit.scenario:
+            other.should_skip = True
+    runner.context = Context(runner)
+    runner.context.escalator = session
+    runner.formatters = [_StepTracker(unit, fd)]
+    try:
+        runner.run_model([unit.feature])
+    finally:
+        session.close()
+    result = scenario_result(unit, session)
+    return {"t": "result", "id": unit.id, "scenario": result.to_dict(),
+            "notices": list(dict.fromkeys(session.notices))}
+
+
+def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
+    sc = unit.scenario
+    steps = tuple(_step(step) for step in sc.all_steps)
+    status = sc.status.name
+    outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
+    failing = next((s for s in steps if s.error), None)
+    if failing is not None:
+        reason = failing.error
+    elif status in ("hook_error", "cleanup_error"):
+        reason = f"{status.replace('_', ' ')}: {_one_line(sc.error_message or '')}"
+    elif outcome is Outcome.UNKNOWN:
+        reason = f"scenario ended {status}"
+    else:
+        reason = None
+    return ScenarioResult(
+        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=str(sc.name),
+        outcome=outcome,
+        severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)), level=unit.meta.level,
+        runbook=unit.meta.runbook, steps=steps, reason=reason,
+        measurements=tuple(session.measurements), duration=sc.duration)
+
+
+def _step(step: Any) -> StepResult:
+    status = step.status.name
+    error, detail = None, None
+    if status == "undefined":
+        error = _UNDEFINED
+    elif status == "pending":
+        error = "step not implemented yet (pending)"
+    elif step.exception is not None:
+        exc = step.exception
+        if isinstance(exc, AssertionError | StepSetupError) or _is_setup_error(exc):
+            error = _one_line(str(exc)) or type(exc).__name__
+        else:
+            error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"
+        if not isinstance(exc, AssertionError):
+            detail = step.error_message
+    elif step.error_message:
+        error = _one_line(step.error_message)
+    return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
+                      duration=step.duration, error=error, detail=detail)
+
+
+def _is_setup_error(exc: BaseException) -> bool:
+    return type(exc).__name__ == "ProbeSetupError"
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
