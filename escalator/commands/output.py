@@ -40,7 +40,13 @@ def write_outputs(run: RunResult, options: RunOptions, env: Env, default: str) -
 
 
 def store_run(options: RunOptions, run: RunResult) -> None:
-    """Keep the result for `escalator status`, the reports and the ladder."""
+    """Keep the result for `escalator status`, the reports and the ladder.
+
+    A run that could not run (bad input) leaves the stored state as it was: the last real
+    observation is still the truth about the targets.
+    """
+    if run.errors or not run.scenarios:
+        return
     from escalator.state import ResultStore
 
     ResultStore(options.state_dir).save(run)

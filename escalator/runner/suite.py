@@ -107,7 +107,8 @@ def _setup(runner: Any) -> None:
         runner.load_hooks()
         runner.load_step_definitions()
     except Exception as exc:  # noqa: BLE001 - any error in a steps or environment file
-        raise LoadError(f"cannot load steps: {_where(exc)}{type(exc).__name__}: "
+        where = _where(exc, runner.base_dir)
+        raise LoadError(f"cannot load steps: {where}{type(exc).__name__}: "
                         f"{_first_line(exc)}") from None
     runner.step_registry = registry
 
@@ -188,14 +189,17 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(lines[:2]) if lines else type(exc).__name__
 
 
-def _where(exc: BaseException) -> str:
+def _where(exc: BaseException, base_dir: str) -> str:
+    """`file:line: ` of the project's own code that raised, if any."""
     filename = getattr(exc, "filename", None)
     lineno = getattr(exc, "lineno", None)
     if filename and lineno:
-        return f"{filename}:{lineno}: "
+        return f"{_relative(filename, Path(base_dir))}:{lineno}: "
+    found = ""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    while tb is not None:
+        code_file = tb.tb_frame.f_code.co_filename
+        if not os.path.isabs(code_file) or code_file.startswith(base_dir):
+            found = f"{_relative(code_file, Path(base_dir))}:{tb.tb_lineno}: "
         tb = tb.tb_next
-    if tb is not None:
-        return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}: "
-    return ""
+    return found
