@@ -18,7 +18,7 @@ from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
 
-COMMANDS = ("run", "check", "steps")
+COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

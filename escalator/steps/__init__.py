@@ -7,7 +7,7 @@ scenario workers, and only when a selected scenario uses them.
 
 import importlib
 
-LIBRARY = ("http", "dns", "ssh", "system")
+LIBRARY = ("http", "http_forms", "http_json", "http_timing", "http_tls", "dns", "ssh")
 
 
 def load_library() -> None:
