@@ -26,7 +26,7 @@ A description line `Runbook: <url>` (scenario first, then feature) is the runboo
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from escalator.durations import parse_duration
@@ -56,19 +56,20 @@ def scenario_meta(tags: Iterable[str], description: Iterable[str]) -> ScenarioMe
         named = ", ".join(f"@escalate.{level}" for level in levels)
         problems.append(f"two @escalate tags ({named}): a scenario needs one ladder level")
     step_timeout = _override(tags, "timeout.", _seconds, problems)
-    retries = _override(tags, "retries.", _count, problems)
+    retries_value = _override(tags, "retries.", _count, problems)
+    retries = None if retries_value is None else int(retries_value)
     runbook = next((m.group(1) for line in description if (m := _RUNBOOK.match(line))), None)
     return ScenarioMeta(severity, levels[0] if levels else None, step_timeout, retries, runbook,
                         tuple(problems))
 
 
-def _override(tags: list[str], prefix: str, convert: type[float] | object,
-              problems: list[str]) -> float | int | None:
+def _override(tags: list[str], prefix: str, convert: Callable[[str], float],
+              problems: list[str]) -> float | None:
     found = [t[len(prefix):] for t in tags if t.startswith(prefix)]
     if not found:
         return None
     try:
-        return convert(found[-1])  # type: ignore[operator,no-any-return]
+        return convert(found[-1])
     except ValueError as exc:
         problems.append(f"@{prefix}{found[-1]}: {exc}")
         return None

@@ -9,6 +9,7 @@ reports what finished, what was cut off and what never started (escalator.runner
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -90,12 +91,11 @@ def _listen(fd: int, heard: Progress, deadline: float, env: Env,
 
 def _reap(pid: int, kill: bool) -> str | None:
     if kill:
-        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-            try:
-                target()
-                break
-            except ProcessLookupError:
-                continue
+        try:
+            os.killpg(pid, signal.SIGKILL)  # the coordinator leads its group, workers included
+        except ProcessLookupError:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # killed before it could call setsid
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status) and not kill:
         return f"runner died (signal {os.WTERMSIG(status)})"

@@ -1,0 +1,53 @@
+"""`escalator escalate`: one ladder engagement for an environment (docs/ladder.md).
+
+Exit 0 healthy at the end, 2 still failing or latched (paged), 3 could not run (config, lock
+held). `--dry-run` prints the plan from one fresh run and runs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from escalator.env import Env
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "escalate", help="one ladder engagement: confirm, settle, plan, cascade, verify, page",
+        description="Run the checks; on a confirmed failure settle, plan from a fresh run, run "
+                    "the deepest needed level and every level after it, verify, and page a "
+                    "human when still failing. Exit 0 healthy, 2 failing or latched, 3 could "
+                    "not run.")
+    from escalator.commands.common import add_run_arguments
+
+    add_run_arguments(parser, formats=False)
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan the ladder would run now; run nothing")
+    parser.set_defaults(handler=main, on_error=could_not_run)
+
+
+def could_not_run(message: str, env: Env, label: str = "ESCALATOR") -> int:
+    env.stderr.write(f"escalator: {message}\n")
+    return 3
+
+
+def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.ladder import render
+    from escalator.ladder.session import open_session
+    from escalator.storage import LockHeld
+
+    setup = open_session(args, env)
+    if args.dry_run:
+        obs, plan, decision, _ = setup.engine(read_only=True).preview()
+        env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision))
+        return 0 if obs.green else 2
+    try:
+        with setup.store.lock("escalate"):
+            engine = setup.engine()
+            engine.recover()
+            result = engine.engage()
+    except LockHeld as exc:
+        return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
+    env.stdout.write(render.engagement_text(setup.environment, result))
+    return result.exit_code

@@ -1,0 +1,76 @@
+"""`escalator report`: render the latest stored run and its history into the report directory.
+
+Reads the result store (`escalator.state`), renders every report with the pure renderers of
+`escalator.reports`, and writes them into `report_dir` from the config (default `reports/`).
+Each file is replaced atomically, so a web server or node_exporter's textfile collector never
+reads half of one. Report files are 0644: unlike the state directory they are meant to be read
+by people and by other users' daemons. `--table` also prints the summary tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from escalator.env import Env
+from escalator.errors import EscalatorError
+
+REPORT_MODE = 0o644
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "report", help="render the living document, tables and metrics into reports/",
+        description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
+                        help="environment from the config")
+    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+    parser.add_argument("--table", action="store_true", help="also print the summary tables")
+    parser.add_argument("--history", type=int, default=500, metavar="N",
+                        help="past runs to read for 'since' and the strips (default 500)")
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.commands.status import environment_name
+    from escalator.config import load_config
+    from escalator.reports import render_all
+    from escalator.state import ResultStore
+
+    config = load_config(args.config, env)
+    environment = environment_name(config, args.environment)
+    store = ResultStore(env.cwd / config.run.state_dir)
+    stored = store.latest(environment)
+    if stored is None:
+        raise EscalatorError(f"no stored result for environment {environment or 'default'!r} "
+                             f"in {store.state_dir}: run 'escalator run' or 'check' first")
+    texts = render_all(stored, store.history(environment, args.history), env.now())
+    out_dir = env.cwd / config.run.report_dir
+    for name, text in texts.items():
+        write_report(out_dir / name, text)
+    if args.table:
+        env.stdout.write(texts["summary.txt"])
+    else:
+        env.stdout.write(f"wrote {', '.join(texts)} to {out_dir}\n")
+    return 0
+
+
+def write_report(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically (temp file in the same directory, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, REPORT_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,104 @@
+"""`escalator status`: the Nagios verdict of the last stored run, without running anything.
+
+For Nagios setups where the suite runs elsewhere (cron, CI, a satellite) and the service only
+reads the verdict: the output is what `check` printed for that run (rendered again by the nagios
+formatter from the stored RunResult), or UNKNOWN when the result is missing, unreadable or older
+than `--max-age`, because a stale OK is worse than no answer. Light on purpose: it imports
+neither the runner nor behave nor any protocol library, so it answers in tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from escalator.durations import format_duration, parse_duration
+from escalator.env import Env
+from escalator.errors import UsageError
+from escalator.status import Status
+
+DEFAULT_LABEL = "ESCALATOR"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "status", help="Nagios verdict of the last stored run (UNKNOWN when too old)",
+        description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
+                        help="environment from the config")
+    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+    parser.add_argument("--max-age", required=True, metavar="DURATION",
+                        help="a stored result older than this is UNKNOWN, e.g. 15m")
+    parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
+    parser.set_defaults(handler=main, on_error=on_error)
+
+
+def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.config import load_config
+    from escalator.state import ResultStore, StateError
+
+    label = _label(args)
+    max_age = _max_age(args.max_age)
+    config = load_config(args.config, env)
+    environment = environment_name(config, args.environment)
+    store = ResultStore(env.cwd / config.run.state_dir)
+    try:
+        stored = store.latest(environment)
+    except StateError as exc:
+        return _unknown(env, label, str(exc))
+    if stored is None:
+        return _unknown(env, label, f"no stored result for environment "
+                        f"{environment or 'default'!r} in {store.state_dir} "
+                        f"(run 'escalator check' or 'escalator run' first)")
+    age = stored.age(env.now())
+    if age > max_age:
+        return _unknown(env, label, f"last result is {format_duration(round(age))} old, "
+                        f"older than --max-age {format_duration(max_age)} "
+                        f"(it was {stored.run.status.name}, stored {_utc(stored.stored_at)})",
+                        f"age={round(age)}s;;{round(max_age)};0")
+    from escalator.formatters import FormatOptions, render
+
+    text = render("nagios", stored.run, FormatOptions(label=label))
+    env.stdout.write(text if text.endswith("\n") else text + "\n")
+    return int(stored.run.status)
+
+
+def environment_name(config: Any, requested: str | None) -> str | None:
+    """The environment `check` would have stored its result under, for the same options."""
+    name: str | None = requested or config.run.environment
+    if name is None and len(config.environments) == 1:
+        return str(next(iter(config.environments)))
+    if name is not None and config.environments and name not in config.environments:
+        known = ", ".join(sorted(config.environments))
+        raise UsageError(f"no environment {name!r} in {config.source} (known: {known})")
+    return name
+
+
+def on_error(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
+    """Config and usage errors still answer Nagios with a status line."""
+    return _unknown(env, label.replace("|", "/"), message)
+
+
+def _unknown(env: Env, label: str, reason: str, perfdata: str = "") -> int:
+    line = f"{label} UNKNOWN - {reason.replace('|', '/')}"
+    env.stdout.write(f"{line} | {perfdata}\n" if perfdata else f"{line}\n")
+    return int(Status.UNKNOWN)
+
+
+def _label(args: argparse.Namespace) -> str:
+    return str(args.label or DEFAULT_LABEL).replace("|", "/")
+
+
+def _max_age(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-age: {exc}") from None
+    if seconds <= 0:
+        raise UsageError("--max-age: must be longer than 0s")
+    return seconds
+
+
+def _utc(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

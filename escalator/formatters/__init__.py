@@ -1,0 +1,111 @@
+"""The output formats: pure renderers from a `RunResult` to text, and what they share.
+
+The CLI (`run`/`check` with `-f`) and the report command call `render(name, run, options)`.
+Each format lives in its own module with `render(run, options) -> str`, imported only when that
+format is asked for, so start-up stays light and a format whose module is missing (prometheus,
+until it lands) fails only when it is requested. Renderers never write: the caller does.
+
+>>> from escalator.results import Outcome, RunResult, ScenarioResult
+>>> s = ScenarioResult("Web", "features/web.feature", 3, "Home", Outcome.PASSED, duration=0.2)
+>>> print(render("progress", RunResult(scenarios=(s,), duration=0.25)), end="")
+.
+<BLANKLINE>
+1 scenario (1 passed) in 0.25s
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from escalator.errors import UsageError
+
+if TYPE_CHECKING:
+    from escalator.results import RunResult, ScenarioResult
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How to render: the Nagios service prefix, detail for -v, colour for a terminal."""
+
+    label: str = "ESCALATOR"
+    verbose: bool = False
+    color: bool = False
+
+
+FORMATS: tuple[str, ...] = ("pretty", "progress", "json", "junit", "nagios", "prometheus")
+
+# Format name -> module under escalator.formatters (json would shadow the standard library).
+_MODULES = {"json": "jsonout"}
+
+
+def render(name: str, run: RunResult, options: FormatOptions = FormatOptions()) -> str:
+    """`run` as text in format `name`; UsageError for a format that does not exist."""
+    if name not in FORMATS:
+        raise UsageError(f"unknown output format {name!r}: choose from {', '.join(FORMATS)}")
+    module_name = f"{__name__}.{_MODULES.get(name, name)}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise UsageError(f"output format {name!r} is not available in this installation") from exc
+    text: str = module.render(run, options)
+    return text
+
+
+# ---- shared by the formats ------------------------------------------------------------------
+
+def one_line(text: str) -> str:
+    """`text` on one line: whitespace runs (newlines too) become one space, controls go.
+
+    >>> one_line("a\\n  b\\x00c\\td")
+    'a bc d'
+    """
+    kept = "".join(c for c in text if c.isprintable() or c.isspace())
+    return " ".join(kept.split())
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` shortened to `limit` characters with "..." when longer.
+
+    >>> cut("Home page renders", 10)
+    'Home pa...'
+    """
+    return text if len(text) <= limit else text[: max(limit - 3, 0)].rstrip() + "..."
+
+
+def plural(n: int, noun: str) -> str:
+    """`n` and `noun`, with an s unless n is 1.
+
+    >>> plural(1, "scenario"), plural(2, "scenario")
+    ('1 scenario', '2 scenarios')
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def reason(scenario: ScenarioResult) -> str:
+    """Why a scenario did not pass, in one line: the failing step and its error, or the reason."""
+    step = scenario.failing_step
+    why = (step.error if step is not None and step.error else None) or scenario.reason
+    why = one_line(why) if why else scenario.outcome.value
+    return f"{one_line(step.title)}: {why}" if step is not None else why
+
+
+def notable_tags(scenario: ScenarioResult) -> list[str]:
+    """The tags an operator acts on: the escalation level and a lowered severity."""
+    names = [t.lstrip("@") for t in scenario.tags]
+    shown = [t for t in names if t.startswith("escalate.") or t == "warning"]
+    if scenario.level and f"escalate.{scenario.level}" not in shown:
+        shown.append(f"escalate.{scenario.level}")
+    return [f"@{one_line(t)}" for t in dict.fromkeys(shown)]
+
+
+def detail_lines(scenario: ScenarioResult, keep: int = 20) -> list[str]:
+    """The last `keep` lines of the failing step's traceback (the end names the cause)."""
+    step = scenario.failing_step
+    if step is None or not step.detail:
+        return []
+    lines = [line for line in step.detail.splitlines() if line.strip()]
+    return lines[-keep:]

@@ -1,0 +1,183 @@
+"""Pure ladder decisions: classify a run, plan from it, and gate the plan.
+
+No clock, no files, no processes: every function takes the config, the state and `now` and
+returns a value, so the engine stays a thin sequencer and the rules are table-tested
+(tests/test_ladder_decide.py). The engine calls, in order: `record` (histories and flapping),
+`observe` (what may act), `make_plan` (deepest wins, then cascade) and `gate` (maintenance,
+loop breaker, hourly budget, cooldowns).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from escalator.durations import format_duration
+from escalator.ladder.model import (
+    Decision,
+    LadderConfig,
+    LadderState,
+    Maintenance,
+    Observation,
+    Plan,
+    Trigger,
+)
+from escalator.results import Outcome, RunResult, ScenarioResult
+
+HISTORY = 21  # outcomes kept per scenario: 20 transitions, as Nagios, Icinga and Sensu do
+FLAP_HIGH = 30.0  # start flapping at or above this percent state change
+FLAP_LOW = 25.0  # stop flapping at or below this (hysteresis)
+HOUR = 3600.0
+_LETTER = {Outcome.PASSED: "P", Outcome.FAILED: "F", Outcome.UNKNOWN: "U"}
+
+
+def flap_percent(history: str) -> float | None:
+    """Weighted percent state change over the last 21 outcomes; None below 21 samples.
+
+    Newer transitions weigh more: 0.80 for the oldest, plus 0.02 per step (sensu-go).
+    >>> flap_percent("PF" * 10 + "P")
+    99.0
+    >>> flap_percent("P" * 21)
+    0.0
+    >>> flap_percent("PF") is None
+    True
+    """
+    if len(history) < HISTORY:
+        return None
+    recent = history[-HISTORY:]
+    total = sum(0.80 + 0.02 * (i - 1) for i in range(1, HISTORY) if recent[i] != recent[i - 1])
+    return round(total / 20 * 100, 6)
+
+
+def is_flapping(history: str, was_flapping: bool) -> bool:
+    """Hysteresis: flapping starts at FLAP_HIGH and lasts while above FLAP_LOW."""
+    pct = flap_percent(history)
+    if pct is None:
+        return False
+    return pct > FLAP_LOW if was_flapping else pct >= FLAP_HIGH
+
+
+def record(state: LadderState, run: RunResult) -> LadderState:
+    """`state` with each scenario's outcome appended to its history and flapping recomputed."""
+    histories = dict(state.histories)
+    flapping = set(state.flapping)
+    for scenario in run.scenarios:
+        history = (histories.get(scenario.key, "") + _LETTER[scenario.outcome])[-HISTORY:]
+        histories[scenario.key] = history
+        if is_flapping(history, scenario.key in flapping):
+            flapping.add(scenario.key)
+        else:
+            flapping.discard(scenario.key)
+    return state.with_(histories=tuple(sorted(histories.items())),
+                       flapping=tuple(sorted(flapping)))
+
+
+def observe(run: RunResult, config: LadderConfig, state: LadderState) -> Observation:
+    """Classify `run`: only failed, tagged, non-flapping scenarios may act, and none at all
+    when the monitor itself looks broken (mass failure, too many unknowns, run errors)."""
+    total, failed = len(run.scenarios), run.count(Outcome.FAILED)
+    unknown = run.count(Outcome.UNKNOWN)
+    actionable, flapping, untagged = [], [], []
+    for scenario in run.scenarios:
+        if scenario.outcome is not Outcome.FAILED:
+            continue
+        if scenario.key in state.flapping:
+            flapping.append(scenario.name)
+        elif scenario.level is None or scenario.level not in config.level_ids:
+            untagged.append(scenario.name)
+        else:
+            actionable.append(_trigger(scenario))
+    return Observation(total=total, passed=run.count(Outcome.PASSED), failed=failed,
+                       unknown=unknown, actionable=tuple(actionable), flapping=tuple(flapping),
+                       untagged=tuple(untagged), degraded=_degraded(run, config))
+
+
+def _degraded(run: RunResult, config: LadderConfig) -> str | None:
+    total, failed = len(run.scenarios), run.count(Outcome.FAILED)
+    unknown = run.count(Outcome.UNKNOWN)
+    if run.errors:
+        return f"the run could not be made: {run.errors[0]}"
+    if total == 0:
+        return "no scenario ran"
+    # One failing scenario is never "mass" failure, however small the suite.
+    if failed >= 2 and failed > total * config.max_failing_fraction:
+        return f"mass failure: {failed} of {total} scenarios failing (monitor or shared dependency)"
+    if unknown > total * config.max_unknown_fraction:
+        return f"monitor blind: {unknown} of {total} scenarios unknown"
+    return None
+
+
+def _trigger(scenario: ScenarioResult) -> Trigger:
+    targets = tuple(tag.lstrip("@")[len("target."):] for tag in scenario.tags
+                    if tag.lstrip("@").startswith("target."))
+    return Trigger(key=scenario.key, name=scenario.name, level=scenario.level or "",
+                   targets=targets)
+
+
+def make_plan(observation: Observation, config: LadderConfig) -> Plan | None:
+    """Deepest wins, then cascade: the deepest level any actionable failure needs and every
+    level after it, each once. None when nothing may act (degraded or no actionable failure).
+    """
+    if observation.degraded or not observation.actionable:
+        return None
+    start = min(config.position(t.level) for t in observation.actionable)
+    triggers = tuple(t for t in observation.actionable if config.position(t.level) == start)
+    subsumed = tuple(t for t in observation.actionable if config.position(t.level) > start)
+    return Plan(start=config.level_ids[start - 1], levels=config.level_ids[start - 1:],
+                triggers=triggers, subsumed=subsumed)
+
+
+def active_window(config: LadderConfig, now: float) -> Maintenance | None:
+    return next((w for w in config.maintenance if w.covers(now)), None)
+
+
+def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
+         new_engagement: bool = True) -> Decision:
+    """May `plan` run now? First hit wins: latched, maintenance, loop breaker, budget, cooldown.
+
+    A re-converge inside an engagement passes `new_engagement=False`: it is not a new
+    engagement for the loop breaker, but budget and cooldowns still hold.
+    """
+    if state.latch is not None:
+        return Decision("latched", f"latched: {state.latch.reason}", plan)
+    window = active_window(config, now)
+    if window is not None:
+        return Decision("suppress", f"maintenance window until {_iso(window.end)}"
+                        + (f" ({window.reason})" if window.reason else ""), plan)
+    recent = _since(state.engagements, now - config.loop_window)
+    if new_engagement and recent >= config.loop_engagements:
+        return Decision("latch", f"loop breaker: {recent} engagements within "
+                        f"{_span(config.loop_window)}", plan)
+    spent = _since(state.actions, now - HOUR)
+    if spent + len(plan.levels) > config.max_actions_per_hour:
+        return Decision("latch", f"hourly budget: {spent} actions in the last hour, plan needs "
+                        f"{len(plan.levels)}, limit {config.max_actions_per_hour}", plan)
+    for level_id in plan.levels:
+        level, last = config.level(level_id), state.last_run(level_id)
+        if last is not None and last + level.cooldown > now:
+            return Decision("latch", f"cooldown: level {level_id} ran {_span(now - last)} ago, "
+                            f"cooldown {_span(level.cooldown)}", plan)
+    return Decision("act", f"run {', '.join(plan.levels)}", plan)
+
+
+def prune(state: LadderState, config: LadderConfig, now: float) -> LadderState:
+    """Drop counter entries no gate can see any more (keeps the state file small)."""
+    keep = max(HOUR, config.loop_window, *(level.cooldown for level in config.levels))
+    horizon = now - keep
+    return state.with_(
+        actions=tuple(t for t in state.actions if t >= horizon),
+        engagements=tuple(t for t in state.engagements if t >= horizon),
+        level_runs=tuple((lid, t) for lid, t in state.level_runs if t >= horizon),
+    )
+
+
+def _since(times: Iterable[float], start: float) -> int:
+    return sum(1 for t in times if t > start)
+
+
+def _span(seconds: float) -> str:
+    return format_duration(max(seconds, 0.0))
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

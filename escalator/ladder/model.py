@@ -1,0 +1,178 @@
+"""The ladder's values: configuration, persisted state and decisions, all frozen.
+
+`config.parse_ladder` builds a `LadderConfig`; `store` reads and writes `LadderState`; `decide`
+takes both (plus a RunResult) and returns `Plan`s and `Decision`s; the engine acts on those.
+Times are wall-clock seconds since the epoch, because counters must survive restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Level:
+    """One rung: what to run, how long it may take, and how often it may run."""
+
+    id: str
+    run: tuple[str, ...]
+    timeout: float
+    quiesce: float = 0.0
+    cooldown: float = 0.0
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """A window [start, end) in which no action runs; checks and decisions go on."""
+
+    start: float
+    end: float
+    reason: str = ""
+
+    def covers(self, now: float) -> bool:
+        return self.start <= now < self.end
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    """`[ladder]` of escalator.toml. `levels` are in ladder order: the first is the deepest."""
+
+    levels: tuple[Level, ...]
+    settle: float = 30.0
+    confirm: int = 2
+    verify: int = 2
+    retry_interval: float = 15.0
+    max_reconverge: int = 1
+    max_actions_per_hour: int = 6
+    loop_engagements: int = 3
+    loop_window: float = 6 * 3600.0
+    max_failing_fraction: float = 0.5
+    max_unknown_fraction: float = 0.5
+    kill_grace: float = 5.0
+    notify: tuple[str, ...] = ()
+    maintenance: tuple[Maintenance, ...] = ()
+    source: Path | None = None
+    base_dir: Path | None = None
+
+    @property
+    def level_ids(self) -> tuple[str, ...]:
+        return tuple(level.id for level in self.levels)
+
+    def level(self, level_id: str) -> Level:
+        return next(level for level in self.levels if level.id == level_id)
+
+    def position(self, level_id: str) -> int:
+        """1-based position; 1 is the deepest level."""
+        return self.level_ids.index(level_id) + 1
+
+
+@dataclass(frozen=True)
+class Latch:
+    """Why the ladder stopped acting; only `ladder resume` clears it."""
+
+    reason: str
+    since: float
+    run_id: str = ""
+    paged: bool = False
+
+
+@dataclass(frozen=True)
+class Intent:
+    """Written (fsynced) before a level's process starts; removed once its result is stored."""
+
+    run_id: str
+    level: str
+    idempotent: bool
+    started: float
+    pid: int | None = None
+
+
+@dataclass(frozen=True)
+class LadderState:
+    """What survives restarts: counters, latch, scenario histories, the last engagement."""
+
+    environment: str
+    generation: int = 0
+    latch: Latch | None = None
+    actions: tuple[float, ...] = ()
+    engagements: tuple[float, ...] = ()
+    level_runs: tuple[tuple[str, float], ...] = ()
+    histories: tuple[tuple[str, str], ...] = ()
+    flapping: tuple[str, ...] = ()
+    last_engagement: tuple[tuple[str, Any], ...] = ()
+
+    def last_run(self, level_id: str) -> float | None:
+        times = [t for lid, t in self.level_runs if lid == level_id]
+        return max(times) if times else None
+
+    def history(self, key: str) -> str:
+        return dict(self.histories).get(key, "")
+
+    def with_(self, **changes: Any) -> LadderState:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A confirmed failure that asks for a level, with the targets its tags name."""
+
+    key: str
+    name: str
+    level: str
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an engagement would run: `levels` from the deepest needed to the end, in order.
+
+    `triggers` asked for the start level; `subsumed` asked for a shallower one that the
+    cascade covers and verify re-checks.
+    """
+
+    start: str
+    levels: tuple[str, ...]
+    triggers: tuple[Trigger, ...]
+    subsumed: tuple[Trigger, ...] = ()
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for trigger in (*self.triggers, *self.subsumed):
+            seen.update(dict.fromkeys(trigger.targets))
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One run classified for the ladder: counts, what may act, and what may not, and why."""
+
+    total: int
+    passed: int
+    failed: int
+    unknown: int
+    actionable: tuple[Trigger, ...] = ()
+    flapping: tuple[str, ...] = ()
+    untagged: tuple[str, ...] = ()
+    degraded: str | None = None
+
+    @property
+    def green(self) -> bool:
+        return self.total > 0 and self.passed == self.total and self.degraded is None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a plan now: `act`, `suppress` (maintenance) or `latch`, and why."""
+
+    verdict: str
+    reason: str
+    plan: Plan | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def acts(self) -> bool:
+        return self.verdict == "act"

@@ -1,0 +1,139 @@
+"""Text for people: the plan, the ladder's status, its history, an engagement's outcome.
+
+Pure functions from values to strings (tables by tabulate); only the commands write them out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from tabulate import tabulate
+
+from escalator.durations import format_duration
+from escalator.ladder import decide
+from escalator.ladder.engine import Engagement
+from escalator.ladder.model import (
+    Decision,
+    LadderConfig,
+    LadderState,
+    Level,
+    Observation,
+    Plan,
+)
+
+HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
+                  "self_healed", "transient", "would_run", "reconverge", "state_recovered",
+                  "state_corrupt", "no_action")
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def plan_text(environment: str, config: LadderConfig, obs: Observation, plan: Plan | None,
+              decision: Decision | None) -> str:
+    """What the ladder would do now, from one fresh run (`ladder plan`, `escalate --dry-run`).
+
+    >>> cfg = LadderConfig(levels=(Level("deploy", ("ops/deploy.sh",), 300.0, 30.0),))
+    >>> print(plan_text("prod", cfg, Observation(3, 3, 0, 0), None, None), end="")
+    prod: nothing to do (3 passed, 0 failed, 0 unknown of 3)
+    """
+    counts = f"{obs.passed} passed, {obs.failed} failed, {obs.unknown} unknown of {obs.total}"
+    if plan is None or decision is None:
+        why = f"; {obs.degraded}" if obs.degraded else ""
+        if not obs.green and not obs.degraded:
+            why = "; no failure may act"
+        return f"{environment}: nothing to do ({counts}{why})\n"
+    rows = [_plan_row(i, config.level(lid), config) for i, lid in enumerate(plan.levels, 1)]
+    table = tabulate(rows, headers=("#", "level", "run", "timeout", "quiesce", "idempotent"))
+    lines = [f"{environment}: plan from level {plan.start} ({counts})", table,
+             "needed by: " + _names(plan.triggers)]
+    if plan.subsumed:
+        lines.append("covered by the cascade: " + _names(plan.subsumed))
+    lines.append(f"now: {decision.verdict} ({decision.reason})")
+    return "\n".join(lines) + "\n"
+
+
+def _plan_row(index: int, level: Level, config: LadderConfig) -> tuple[Any, ...]:
+    quiesce = format_duration(level.quiesce) if level.quiesce else "none"
+    return (index, level.id, _argv(level.run, config), format_duration(level.timeout), quiesce,
+            "yes" if level.idempotent else "no")
+
+
+def _argv(argv: tuple[str, ...], config: LadderConfig) -> str:
+    """The argv as written in the config: paths under the project shown relative to it."""
+    base = f"{config.base_dir}/" if config.base_dir else None
+    program = argv[0][len(base):] if base and argv[0].startswith(base) else argv[0]
+    return " ".join((program, *argv[1:]))
+
+
+def _names(triggers: Iterable[Any]) -> str:
+    return ", ".join(f"{t.name} (@escalate.{t.level})" for t in triggers)
+
+
+def status_text(environment: str, config: LadderConfig, state: LadderState, now: float) -> str:
+    """The latch, the counters against their limits, and each level's cooldown."""
+    latch = state.latch
+    spent = sum(1 for t in state.actions if t > now - decide.HOUR)
+    recent = sum(1 for t in state.engagements if t > now - config.loop_window)
+    summary = [
+        ("environment", environment),
+        ("state", "LATCHED" if latch else "ready"),
+        ("latched because", latch.reason if latch else "-"),
+        ("latched since", when(latch.since) if latch else "-"),
+        ("actions in the last hour", f"{spent} of {config.max_actions_per_hour}"),
+        (f"engagements in {format_duration(config.loop_window)}",
+         f"{recent} of {config.loop_engagements}"),
+        ("last engagement", _last(dict(state.last_engagement))),
+    ]
+    levels = []
+    for level in config.levels:
+        last = state.last_run(level.id)
+        until = last + level.cooldown if last is not None else None
+        levels.append((level.id, when(last),
+                       format_duration(level.cooldown) if level.cooldown else "none",
+                       "ready" if until is None or until <= now else f"until {when(until)}"))
+    return (tabulate(summary, tablefmt="plain") + "\n\n"
+            + tabulate(levels, headers=("level", "last run", "cooldown", "may run")) + "\n")
+
+
+def _last(last: dict[str, Any]) -> str:
+    if not last:
+        return "-"
+    plan = " > ".join(last.get("plan", []))
+    return f"{last.get('run_id', '?')} at {when(last.get('started'))}: {plan} " \
+           f"({last.get('verdict', 'running')})"
+
+
+def history_text(records: list[dict[str, Any]], limit: int = 50) -> str:
+    """Engagements and actions from the audit log, newest last."""
+    rows = []
+    for record in records:
+        if record.get("event") not in HISTORY_EVENTS:
+            continue
+        data = record.get("data") or {}
+        rows.append((str(record.get("ts", ""))[:19].replace("T", " "), record.get("run_id", ""),
+                     record.get("event", ""), data.get("level", ""),
+                     _cut(str(record.get("reason", "")), 70), record.get("actor", "")))
+    if not rows:
+        return "no engagements recorded\n"
+    return tabulate(rows[-limit:], headers=("time (UTC)", "run", "event", "level", "detail",
+                                            "actor")) + "\n"
+
+
+def engagement_text(environment: str, result: Engagement) -> str:
+    """One line of verdict, then the levels that ran."""
+    line = f"{environment}: {result.verdict} - {result.reason} (run {result.run_id})"
+    if not result.steps:
+        return line + "\n"
+    rows = [(s.level, s.status, "-" if s.exit_code is None else s.exit_code,
+             format_duration(s.duration)) for s in result.steps]
+    return line + "\n" + tabulate(rows, headers=("level", "status", "exit", "took")) + "\n"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."

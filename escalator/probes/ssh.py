@@ -1,0 +1,418 @@
+"""The SSH probe: log in, run a command, stat a file, read host keys, every outcome as data.
+
+Owns all use of paramiko; called by `escalator.steps.ssh`. `connect(SshTarget)` reads the
+banner, checks the host key against known_hosts (an unknown or changed key is never accepted),
+authenticates with key files, then a password, and returns a `Login` and, when it succeeded, an
+open `Connection` whose `run(command)` and `file_age(path)` give `CommandResult` and `FileAge`.
+`host_keys(host, port)` reads host keys without logging in. We drive paramiko's `Transport`,
+not `SSHClient`, which hides which phase failed and which key it saw. One deadline bounds each
+call; a watchdog closes a channel that outlives it (channel requests have no timeout).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+from paramiko.ssh_exception import IncompatiblePeer
+
+from escalator.probes import ProbeSetupError
+
+OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
+_DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
+_KEY_FAMILIES = (("ssh-ed25519",),
+                 ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"),
+                 ("rsa-sha2-512", "rsa-sha2-256"))
+_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}  # known_hosts name -> negotiated
+
+# paramiko logs each failed handshake with a traceback; here every failure becomes result data,
+# so its log would only repeat it on stderr (Python's last-resort handler prints it otherwise)
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where and how to log in: `key_files` in order (`default_keys`: ~/.ssh/id_*), then
+    `password`; the host key must be in `known_hosts` unless `check_host_key` is off."""
+
+    host: str
+    port: int = 22
+    username: str = ""
+    password: str | None = None
+    key_files: tuple[str, ...] = ()
+    passphrase: str | None = None
+    default_keys: bool = False
+    known_hosts: str = "~/.ssh/known_hosts"
+    check_host_key: bool = True
+    timeout: float = 10.0
+
+    @property
+    def address(self) -> str:
+        """`host:port` as an operator writes it (`[v6]:port` for IPv6)."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The host's name in known_hosts: bare on port 22, `[host]:port` otherwise."""
+        return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+
+
+@dataclass(frozen=True)
+class Login:
+    """The outcome of a login. `error` says what went wrong, without the address.
+
+    >>> Login("bob", "db1:22", False, 0.1, "connection refused").reason
+    'cannot ssh to bob@db1:22: connection refused'
+    """
+
+    username: str
+    address: str
+    ok: bool
+    elapsed: float
+    error: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"cannot ssh to {self.username}@{self.address}: {self.error}"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """A remote command: combined stdout and stderr (bounded), exit status, or what failed."""
+
+    command: str
+    address: str
+    exit_status: int | None
+    output: str
+    output_bytes: int
+    elapsed: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class FileAge:
+    """How long ago a remote file was modified (by the server's mtime and our clock)."""
+
+    path: str
+    address: str
+    age: float | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HostKeys:
+    """The host keys a server offers, one `(type, "SHA256:...")` per key family."""
+
+    address: str
+    keys: tuple[tuple[str, str], ...]
+    error: str | None = None
+
+
+@contextlib.contextmanager
+def _watchdog(close: Callable[[], object], timeout: float) -> Iterator[threading.Event]:
+    """Closes a channel at the deadline, so no paramiko wait outlives the timeout."""
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        close()
+
+    timer = threading.Timer(max(0.0, timeout), fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+class Connection:
+    """An authenticated SSH connection; the steps keep it for the scenario and close it."""
+
+    def __init__(self, transport: paramiko.Transport, target: SshTarget) -> None:
+        self._transport = transport
+        self.target = target
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def run(self, command: str, timeout: float, limit: int = OUTPUT_LIMIT) -> CommandResult:
+        """Run `command`; output beyond `limit` bytes is counted; cut at `timeout`."""
+        start, address = time.monotonic(), self.target.address
+        data, total, error = b"", 0, None
+        try:
+            channel = self._transport.open_session(timeout=timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            channel, error = None, f"cannot open a session on {address}: {_text(exc)}"
+        if channel is not None:
+            with _watchdog(lambda: _kill(channel), timeout - (time.monotonic() - start)) as fired:
+                try:
+                    channel.set_combine_stderr(True)
+                    channel.exec_command(command)
+                    data, total = _drain(channel, limit)
+                    channel.status_event.wait(timeout)
+                except (paramiko.SSHException, OSError) as exc:
+                    error = f"command failed on {address}: {_text(exc)}"
+                finally:
+                    channel.close()
+            if fired.is_set():
+                error = f"still running after {timeout:.1f} s on {address}: cut"
+        status = channel.exit_status if channel is not None and not error else -1
+        if status < 0 and not error:
+            error = f"no exit status from {address} (killed by a signal?)"
+        return CommandResult(command, address, status if status >= 0 else None,
+                             data.decode("utf-8", "replace"), total, time.monotonic() - start,
+                             error)
+
+    def file_age(self, path: str, timeout: float,
+                 now: Callable[[], float] = time.time) -> FileAge:
+        """The age of `path` by SFTP stat; a missing or unreadable file is an error."""
+        address = self.target.address
+        try:
+            channel = self._transport.open_session(timeout=timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            return FileAge(path, address, None, f"cannot open a session on {address}: "
+                           f"{_text(exc)}")
+        with _watchdog(channel.close, timeout) as fired:
+            try:
+                channel.invoke_subsystem("sftp")
+                mtime = paramiko.SFTPClient(channel).stat(path).st_mtime
+            except (paramiko.SSHException, OSError) as exc:
+                if fired.is_set():
+                    return FileAge(path, address, None, f"no SFTP answer from {address} "
+                                   f"within {timeout:.1f} s")
+                reason = getattr(exc, "strerror", None) or _text(exc)
+                return FileAge(path, address, None, f"cannot stat {path} on {address}: {reason}")
+            finally:
+                channel.close()
+        if mtime is None:
+            return FileAge(path, address, None, f"{address} sent no mtime for {path}")
+        return FileAge(path, address, max(0.0, now() - mtime))
+
+
+def _kill(channel: paramiko.Channel) -> None:
+    """Kill the command, then close: without a tty, sshd leaves a command running on close.
+
+    paramiko has no call for RFC 4254's "signal" request; sshd delivers it to the command.
+    """
+    message = paramiko.Message()
+    message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
+    message.add_int(channel.remote_chanid)
+    message.add_string("signal")
+    message.add_boolean(False)
+    message.add_string("KILL")
+    transport: Any = channel.get_transport()
+    with contextlib.suppress(Exception):  # a dead transport: closing below is all we can do
+        transport._send_user_message(message)
+    channel.close()
+
+
+def _drain(channel: paramiko.Channel, limit: int) -> tuple[bytes, int]:
+    """Read output to EOF, keeping `limit` bytes and counting the rest."""
+    kept, total = bytearray(), 0
+    while chunk := channel.recv(32768):
+        total += len(chunk)
+        if len(kept) < limit:
+            kept += chunk[: limit - len(kept)]
+    return bytes(kept), total
+
+
+def connect(target: SshTarget) -> tuple[Login, Connection | None]:
+    """Log in; the connection is returned open only when the login succeeded."""
+    keys = _load_keys(target)
+    known = _known_keys(target)
+    start = time.monotonic()
+    deadline = start + target.timeout
+    transport: paramiko.Transport | None = None
+    phase = "connecting"
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
+        phase = "waiting for the SSH banner"
+        transport = _handshake(sock, known, deadline)
+        error = _verify_host_key(target, known, transport.get_remote_server_key())
+        phase = "authenticating"
+        error = error or _authenticate(transport, target, keys, deadline)
+    except (OSError, paramiko.SSHException, EOFError) as exc:
+        error = _describe(exc, phase, target.timeout)
+    result = Login(target.username, target.address, error is None,
+                   time.monotonic() - start, error)
+    if error is None and transport is not None:
+        return result, Connection(transport, target)
+    if transport is not None:
+        transport.close()
+    return result, None
+
+
+def host_keys(host: str, port: int, timeout: float) -> HostKeys:
+    """The server's host keys, one handshake per key family, without logging in."""
+    address = SshTarget(host, port).address
+    deadline = time.monotonic() + timeout
+    found: list[tuple[str, str]] = []
+    for family in _KEY_FAMILIES:
+        others = [name for fam in _KEY_FAMILIES if fam is not family for name in fam]
+        transport = None
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            transport = _handshake(sock, None, deadline, {"keys": others})
+            key = transport.get_remote_server_key()
+            found.append((key.get_name(), key.fingerprint))
+        except IncompatiblePeer:
+            continue  # the server has no key of this family
+        except (OSError, paramiko.SSHException, EOFError) as exc:
+            return HostKeys(address, tuple(found), _describe(exc, "reading host keys", timeout))
+        finally:
+            if transport is not None:
+                transport.close()
+    return HostKeys(address, tuple(found), None if found else "no host key offered")
+
+
+class _Timeout(paramiko.SSHException):  # a phase did not finish before the deadline
+    pass
+
+
+def _handshake(sock: socket.socket, known: dict[str, paramiko.PKey] | None, deadline: float,
+               disabled: dict[str, list[str]] | None = None) -> paramiko.Transport:
+    """Banner and key exchange, preferring the key types known_hosts holds for the host."""
+    transport = paramiko.Transport(sock, disabled_algorithms=disabled)
+    remaining = max(0.05, deadline - time.monotonic())
+    # paramiko's own limits a little later than ours, so ours decides and names the phase
+    transport.banner_timeout = transport.handshake_timeout = remaining + 1.0
+    if known:
+        options = transport.get_security_options()
+        first = [a for name in known for a in _ALGORITHMS.get(name, (name,))
+                 if a in options.key_types]
+        options.key_types = first + [a for a in options.key_types if a not in first]
+    try:
+        transport.start_client(timeout=remaining)
+    except BaseException:
+        transport.close()
+        raise
+    done = transport.completion_event
+    if transport.is_active() and done is not None and done.is_set():
+        return transport
+    transport.close()  # start_client returns quietly at its timeout
+    stage = "SSH banner" if not transport.remote_version else "end of the key exchange"
+    raise _Timeout(f"no {stage} within {remaining:.1f} s")
+
+
+def _verify_host_key(target: SshTarget, known: dict[str, paramiko.PKey] | None,
+                     offered: paramiko.PKey) -> str | None:
+    """None when the offered key is the known one; else which way it is wrong."""
+    if not target.check_host_key:
+        return None
+    seen = f"{offered.get_name()} {offered.fingerprint}"
+    name, path = target.known_hosts_name, target.known_hosts
+    if not known:
+        return f"host key {seen} of {name} is not in {path} (unknown host)"
+    expected = known.get(offered.get_name())
+    if expected is None:
+        types = ", ".join(sorted(known))
+        return f"host key {seen} of {name} is not in {path}, which has only {types} for it"
+    if expected.asbytes() != offered.asbytes():
+        return (f"host key of {name} has CHANGED: the server offers {seen}, "
+                f"{path} has {expected.fingerprint}")
+    return None
+
+
+def _authenticate(transport: paramiko.Transport, target: SshTarget,
+                  keys: list[tuple[str, paramiko.PKey]], deadline: float) -> str | None:
+    """Keys in order, then the password; None once the server accepts us."""
+    user = target.username
+    methods: list[tuple[str, paramiko.PKey | str]] = [
+        (f"key {os.path.basename(path)}", key) for path, key in keys]
+    if target.password is not None:
+        methods.append(("password", target.password))
+    refused: list[str] = []
+    for label, secret in methods:
+        transport.auth_timeout = max(0.05, deadline - time.monotonic())
+        try:
+            if isinstance(secret, str):
+                transport.auth_password(user, secret)
+            else:
+                transport.auth_publickey(user, secret)
+        except paramiko.BadAuthenticationType as exc:
+            refused.append(f"{label} (server allows only {', '.join(exc.allowed_types)})")
+        except paramiko.AuthenticationException:
+            refused.append(label)
+        if transport.is_authenticated():
+            return None
+        if time.monotonic() >= deadline:
+            raise _Timeout(f"authentication did not finish within {target.timeout:.1f} s")
+    if not methods:
+        return f"no key or password to log in as {user}"
+    return f"authentication failed for {user} (refused: {', '.join(refused)})"
+
+
+def _load_keys(target: SshTarget) -> list[tuple[str, paramiko.PKey]]:
+    """Read the key files now: a missing or undecryptable key is our mistake, not the host's."""
+    keys = [(path, _load_key(path, target.passphrase)) for path in target.key_files]
+    for name in _DEFAULT_IDENTITIES if target.default_keys else ():
+        path = os.path.join(os.path.expanduser("~/.ssh"), name)
+        with contextlib.suppress(ProbeSetupError):  # like ssh: skip absent or locked ones
+            keys.append((path, _load_key(path, target.passphrase)))
+    return keys
+
+
+def _load_key(path: str, passphrase: str | None) -> paramiko.PKey:
+    if not os.path.isfile(path):
+        raise ProbeSetupError(f"SSH key file {path} does not exist")
+    try:
+        return _from_path(path, passphrase)
+    except (paramiko.PasswordRequiredException, TypeError):
+        # cryptography raises TypeError for an encrypted key without a passphrase
+        raise ProbeSetupError(f"SSH key file {path} is encrypted: give its passphrase "
+                              "(a passphrase column or ssh_key_passphrase)") from None
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        why = "wrong passphrase, or not a private key" if passphrase else _text(exc)
+        raise ProbeSetupError(f"cannot read SSH key file {path}: {why}") from None
+
+
+def _from_path(path: str, passphrase: str | None) -> paramiko.PKey:
+    # the stub says str, but cryptography under from_path wants the passphrase as bytes
+    secret: Any = passphrase.encode() if passphrase is not None else None
+    return paramiko.PKey.from_path(path, secret)
+
+
+def _known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
+    """The keys known_hosts holds for the host (hashed names too); None when it has none."""
+    if not target.check_host_key:
+        return None
+    hostkeys = paramiko.HostKeys()
+    if os.path.exists(target.known_hosts):
+        try:
+            hostkeys.load(target.known_hosts)
+        except (OSError, paramiko.SSHException, ValueError) as exc:
+            raise ProbeSetupError(f"cannot read {target.known_hosts}: {_text(exc)}") from None
+    entry = hostkeys.lookup(target.known_hosts_name)
+    return dict(entry) if entry else None
+
+
+def _describe(exc: BaseException, phase: str, timeout: float) -> str:
+    """One line for an operator, by what failed and when."""
+    if isinstance(exc, _Timeout):
+        return str(exc)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return f"no answer within {timeout:.1f} s while {phase}"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name: {exc.strerror}"
+    if isinstance(exc, EOFError | ConnectionResetError):
+        return f"the server closed the connection while {phase}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror.lower()} while {phase}"
+    return f"SSH failed while {phase}: {_text(exc)}"
+
+
+def _text(exc: BaseException) -> str:
+    """An exception as one bounded line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

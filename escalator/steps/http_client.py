@@ -1,0 +1,134 @@
+"""The scenario's web client as the HTTP steps share it: requests, the last response, the page.
+
+Every HTTP step module goes through here so that all of them agree on the settings of an
+environment (`tls_verify`, `tls_ca_bundle`, the client timeout, credentials given by a Given
+step), record a `response_time` for each request, and keep one "last response" and one "current
+page" per scenario on the behave context (`context.http_response`, `context.http_page`). It
+registers no phrases. The probe modules are imported inside functions: step modules stay light
+until a scenario needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import TYPE_CHECKING, Any
+
+from escalator.results import Measurement
+from escalator.steps.support import StepSetupError, record, resolve_url, session
+
+if TYPE_CHECKING:
+    from escalator.probes.forms import Page
+    from escalator.probes.http import HttpResult
+
+PROBES = ("escalator.probes.http",)
+
+TLS_OFF = "TLS verification is off in this environment"
+_EXCERPT = 160
+
+
+def notice(context: Any, text: str) -> None:
+    """A warning for the run's output, once per scenario."""
+    notices = session(context).notices
+    if text not in notices:
+        notices.append(text)
+
+
+def tls_verify(context: Any) -> bool | str:
+    """Verification setting of the environment: off, on, or on against a CA bundle (a path)."""
+    current = session(context)
+    if not current.setting("tls_verify", True):
+        notice(context, TLS_OFF)
+        return False
+    bundle = current.variables.get("tls_ca_bundle")
+    if not bundle:
+        return True
+    path = os.path.expanduser(bundle)
+    if not os.path.isfile(path):
+        raise StepSetupError(f"tls_ca_bundle {bundle!r} is not a readable file")
+    return path
+
+
+def _client(context: Any) -> Any:
+    from escalator.probes import http
+
+    return session(context).resource("http", http.open_client, http.close_client)
+
+
+def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str], ...] = (),
+         timeout: float | None = None) -> HttpResult:
+    """One request to `url` (already resolved) with the scenario's client; not remembered."""
+    from escalator.probes import http
+
+    target = http.HttpTarget(url=url, method=method, data=data,
+                             auth=getattr(context, "http_auth", None), verify=tls_verify(context),
+                             timeout=timeout or session(context).client_timeout)
+    return http.fetch(_client(context), target)
+
+
+def request(context: Any, text: str, method: str = "GET",
+            data: tuple[tuple[str, str], ...] = (), resolve: bool = True) -> HttpResult:
+    """Request `text` (a URL, a path, `${vars}`; a page's own URL with `resolve` off), make it
+    the last response, and record its time."""
+    result = send(context, resolve_url(context, text) if resolve else text, method, data)
+    remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
+    return result
+
+
+def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
+    """Make `result` the last response; `timing` is the measurement a time limit restates."""
+    context.http_response = result
+    context.http_page = None
+    context.http_timing = timing
+
+
+def last_response(context: Any) -> HttpResult:
+    found: HttpResult | None = getattr(context, "http_response", None)
+    if found is None:
+        raise StepSetupError('no request made yet in this scenario (start with When I go to "/")')
+    return found
+
+
+def answered(context: Any) -> HttpResult:
+    """The last response, failing the step when the server never answered."""
+    result = last_response(context)
+    assert result.status is not None, result.summary()
+    return result
+
+
+def page(context: Any) -> Page:
+    """The current page (parsed once per response; form steps change it in place)."""
+    from escalator.probes.forms import Page
+
+    found: Page | None = getattr(context, "http_page", None)
+    if found is None:
+        result = answered(context)
+        found = Page(result.body, result.final_url, result.charset)
+        context.http_page = found
+    return found
+
+
+def excerpt(context: Any, result: HttpResult) -> str:
+    """A bounded, one-line view of the body for reasons: the visible text of an HTML page."""
+    if result.media_type in ("text/html", "application/xhtml+xml"):
+        text = page(context).visible_text() if result is last_response(context) else result.text
+    else:
+        text = " ".join(result.text.split())
+    if not text:
+        return "empty body"
+    cut = text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "..."
+    return f"body starts: {cut!r}" if len(text) > _EXCERPT else f"body: {cut!r}"
+
+
+def restate(context: Any, threshold: str) -> Measurement:
+    """Give the last timing the limit a step stated, so perfdata carries it (no duplicate)."""
+    timing: Measurement | None = getattr(context, "http_timing", None)
+    if timing is None:
+        raise StepSetupError("no request made yet in this scenario to take the time of")
+    measurements = session(context).measurements
+    stated = dataclasses.replace(timing, threshold=threshold)
+    for index, existing in enumerate(measurements):
+        if existing is timing:
+            measurements[index] = stated
+    context.http_timing = stated
+    return stated

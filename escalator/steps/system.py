@@ -1,0 +1,216 @@
+"""Local phrases: commands (cucumber-nagios's single-quoted `I run '...'`), files, ports, ping.
+
+The command phrases keep cucumber-nagios's single quotes, which also keeps them apart from the
+SSH module's `I run "..."`. A command runs through `/bin/sh -c` under the step's client timeout
+(`escalator.probes.command`) and its result is `context.command_result`; the ping result is
+`context.ping_result`. File and port phrases are single Then steps that probe and assert.
+Measurements: `command_time`, `file_age`, `connect_time`, `rtt` and `packet_loss`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from behave import then, when
+
+from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+from escalator.steps.support import StepSetupError, expand, record, session
+
+if TYPE_CHECKING:
+    from escalator.probes.command import CommandResult
+    from escalator.probes.ping import PingResult
+    from escalator.probes.tcp import TcpResult
+
+PROBES = ("escalator.probes.command", "escalator.probes.files", "escalator.probes.tcp",
+          "escalator.probes.ping")
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_SHOWN = 200  # characters of output quoted in a reason
+
+
+def _command(context: Any) -> CommandResult:
+    result: CommandResult | None = getattr(context, "command_result", None)
+    if result is None:
+        raise StepSetupError("no command has run in this scenario yet (When I run '...')")
+    return result
+
+
+def _line(text: str) -> str:
+    """The tail of some output, on one line, short enough for a reason."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _SHOWN else "..." + flat[-_SHOWN:]
+
+
+def _label(result: CommandResult) -> str:
+    command = result.target.command
+    return f"`{command if len(command) <= 60 else command[:57] + '...'}`"
+
+
+# ---- commands ---------------------------------------------------------------------------
+
+# `{command}` (any text, not SQ): cucumber-nagios matched '(.+)', so commands with single
+# quotes inside, e.g. awk '{print $1}', keep working.
+@when("I run '{command}'")
+def step_i_run(context: Any, command: str) -> None:
+    """When I run 'systemctl is-active nginx'
+
+    Runs the line through /bin/sh -c on this machine (pipes and redirects work), killing it and
+    everything it started if it outlives the step's client timeout.
+    """
+    from escalator.probes.command import CommandTarget, run
+
+    result = run(CommandTarget(expand(context, command), session(context).client_timeout))
+    context.command_result = result
+    record(context, "command_time", round(result.elapsed, 3), "s")
+    assert result.error is None, result.error
+
+
+@then("it should exit '{status:Int}'")
+def step_it_should_exit(context: Any, status: int) -> None:
+    """Then it should exit '0'"""
+    result = _command(context)
+    if result.exit_status == status:
+        return
+    said = _line(result.stderr) or _line(result.stdout)
+    raise AssertionError(f"{_label(result)} {result.ended}, expected exit {status}"
+                         + (f"; output: {said}" if said else ""))
+
+
+def _stream(context: Any, stream: str) -> tuple[CommandResult, str]:
+    result = _command(context)
+    if stream not in ("stdout", "stderr"):
+        raise StepSetupError(f"no stream {stream!r}: use 'stdout' or 'stderr'")
+    return result, result.stdout if stream == "stdout" else result.stderr
+
+
+@then("'{stream:SQ}' should have '{text}'")
+def step_stream_should_have(context: Any, stream: str, text: str) -> None:
+    """Then 'stdout' should have 'active'
+
+    Literal text (cucumber-nagios used it as an unescaped regex); also 'stderr'.
+    """
+    result, output = _stream(context, stream)
+    text = expand(context, text)
+    if text in output:
+        return
+    cut = " (output was cut at the size limit)" if result.truncated else ""
+    shown = _line(output)
+    raise AssertionError(f"{text!r} not in the {stream} of {_label(result)}{cut}: "
+                         + (shown or f"{stream} was empty"))
+
+
+@then("'{stream:SQ}' should not have '{text}'")
+def step_stream_should_not_have(context: Any, stream: str, text: str) -> None:
+    """Then 'stderr' should not have 'error'"""
+    result, output = _stream(context, stream)
+    text = expand(context, text)
+    assert text not in output, f"{text!r} in the {stream} of {_label(result)}: {_line(output)}"
+
+
+# ---- files ------------------------------------------------------------------------------
+
+def _seconds(n: float, unit: str) -> float:
+    factor = _UNITS.get(unit.lower().removesuffix("s"))
+    if factor is None:
+        raise StepSetupError(f"unknown unit {unit!r}: use seconds, minutes, hours or days")
+    return n * factor
+
+
+@then('the file "{path:Q}" should have been modified within the last {n:Number} {unit:w}')
+def step_the_file_should_have_been_modified_within(context: Any, path: str, n: float,
+                                                    unit: str) -> None:
+    """Then the file "/var/backups/db.dump" should have been modified within the last 24 hours
+
+    A file on this machine (a directory counts too); records its age as `file_age`.
+    """
+    from escalator.probes.files import FileTarget, stat_file
+
+    limit = _seconds(n, unit)
+    result = stat_file(FileTarget(expand(context, path)))
+    assert result.error is None and result.age is not None, result.error
+    record(context, "file_age", round(result.age, 1), "s", f"{limit:g}")
+    assert result.age <= limit, (f"{result.target.path} was last modified {_ago(result.age)} "
+                                 f"ago, limit {n:g} {unit}")
+
+
+def _ago(seconds: float) -> str:
+    for name, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.1f} {name}"
+    return f"{seconds:.0f} seconds"
+
+
+# ---- ports ------------------------------------------------------------------------------
+
+def _connect(context: Any, port: int, host: str) -> TcpResult:
+    from escalator.probes.tcp import TcpTarget, connect
+
+    return connect(TcpTarget(expand(context, host).strip(), port, session(context).client_timeout))
+
+
+@then('port {port:Int} on "{host:Q}" should be open')
+def step_port_on_should_be_open(context: Any, port: int, host: str) -> None:
+    """Then port 443 on "www.example.com" should be open
+
+    A TCP connection can be opened within the client timeout; records `connect_time`.
+    """
+    result = _connect(context, port, host)
+    assert result.is_open, result.error
+    record(context, "connect_time", round(result.elapsed * 1000, 3), "ms")
+
+
+@then('port {port:Int} on "{host:Q}" should be closed')
+def step_port_on_should_be_closed(context: Any, port: int, host: str) -> None:
+    """Then port 3306 on "www.example.com" should be closed
+
+    Refused or silent (filtered) both count as closed; a name that does not resolve fails.
+    """
+    result = _connect(context, port, host)
+    assert not result.is_open, f"port {port} on {result.target.host} is open"
+    assert result.state != "unresolved", result.error
+
+
+# ---- ping -------------------------------------------------------------------------------
+
+def _ping(context: Any) -> PingResult:
+    result: PingResult | None = getattr(context, "ping_result", None)
+    if result is None:
+        raise StepSetupError('no ping in this scenario yet (When I ping "host")')
+    return result
+
+
+@when('I ping "{host:Q}"')
+def step_i_ping(context: Any, host: str) -> None:
+    """When I ping "db1.example.com"
+
+    Three echo requests with a deadline (cucumber-nagios's ping never ended on Linux);
+    records `rtt` and `packet_loss` when any reply came.
+    """
+    from escalator.probes.ping import PingTarget, ping
+
+    result = ping(PingTarget(expand(context, host).strip(), session(context).client_timeout))
+    context.ping_result = result
+    if result.responded and result.rtt_ms is not None:
+        record(context, "rtt", result.rtt_ms, "ms")
+        record(context, "packet_loss", round(result.loss, 1), "%", None, 0, 100)
+
+
+@then("it should respond")
+def step_it_should_respond(context: Any) -> None:
+    """Then it should respond"""
+    result = _ping(context)
+    assert result.responded, result.error or (
+        f"{result.target.host} did not answer {result.transmitted} echo requests")
+
+
+@then("it should not respond")
+def step_it_should_not_respond(context: Any) -> None:
+    """Then it should not respond
+
+    Passes when no reply came, also when the name does not resolve (a notice says so).
+    """
+    result = _ping(context)
+    assert not result.responded, (f"{result.target.host} answered {result.received} of "
+                                  f"{result.transmitted} echo requests")
+    if result.error is not None:
+        session(context).notices.append(f"ping: {result.error}")

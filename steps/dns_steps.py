@@ -1,0 +1,1 @@
+from escalator.steps.dns import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.http_forms import *  # noqa: F403

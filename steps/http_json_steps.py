@@ -1,0 +1,1 @@
+from escalator.steps.http_json import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.http import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.http_timing import *  # noqa: F403

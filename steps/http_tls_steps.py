@@ -1,0 +1,1 @@
+from escalator.steps.http_tls import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.ssh import *  # noqa: F403

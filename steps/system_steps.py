@@ -1,0 +1,1 @@
+from escalator.steps.system import *  # noqa: F403
