@@ -18,7 +18,8 @@ from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
 
-COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "demo")
+COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "init",
+            "demo")
 
 
 class _Parser(argparse.ArgumentParser):

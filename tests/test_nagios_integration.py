@@ -9,6 +9,7 @@ go to a loopback HTTP server; the test reads status.dat and stops Nagios itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import re
@@ -145,7 +146,31 @@ def workdir() -> Iterator[Path]:
     try:
         yield path
     finally:
+        _stop_checks(path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _checks_in(root: Path) -> list[int]:
+    """Processes working inside `root`: the checks Nagios started (each in its own group)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cwd = os.readlink(proc / "cwd") if proc.name.isdigit() else ""
+        except OSError:
+            continue
+        if cwd == str(root) or cwd.startswith(f"{root}/"):
+            pids.append(int(proc.name))
+    return pids
+
+
+def _stop_checks(root: Path, grace: float = 30.0) -> None:
+    # Nagios does not wait for running checks when it stops; let them finish, then kill.
+    deadline = time.monotonic() + grace
+    while _checks_in(root) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in _checks_in(root):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

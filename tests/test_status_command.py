@@ -133,10 +133,11 @@ def test_without_a_config_file_the_state_dir_is_dot_escalator(tmp_path: Path) ->
                             "e.g. 500ms, 30s, 5m, 2h"),
     (["--max-age", "0s"], "--max-age: must be longer than 0s"),
     (["-e", "nope", "--max-age", "5m"], "no environment 'nope' in {root}/escalator.toml "
-                                        "(known: test)"),
+                                        "(known: prod, test)"),
+    (["--max-age", "5m"], "choose an environment with -e (known: prod, test)"),
 ])
 def test_bad_arguments_are_unknown(tmp_path: Path, argv: list[str], reason: str) -> None:
-    root = project(tmp_path)
+    root = project(tmp_path, environments="[environments.test]\n[environments.prod]\n")
     assert status(root, *argv) == (3, f"ESCALATOR UNKNOWN - {reason.format(root=root)}\n", "")
 
 

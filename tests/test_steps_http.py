@@ -277,4 +277,13 @@ def test_a_cucumber_nagios_feature_runs_unchanged(tmp_path: Path) -> None:
         out = run_cli(["check", "-e", "test"], cwd=root)
     text = re.sub(r"=[\d.]+(m?s)", r"=N\1", out.stdout.replace(base, "URL"))
     assert out.code == 2, out.stdout
-    assert text == "" 
+    assert re.sub(r"\b\d+ ms\b", "N ms", text) == (
+        "ESCALATOR CRITICAL - 1 of 5 scenarios failing: Broken page | scenarios=5;;;0 "
+        "passed=4;;;0 failed=1;;;0 unknown=0;;;0 time=Ns;;50;0 "
+        "'Visiting home page response_time'=Nms 'Searching response_time'=Nms "
+        "'Searching response_time_2'=Nms 'Searching elapsed'=Ns;;5 "
+        "'Logging in response_time'=Nms 'Logging in response_time_2'=Nms "
+        "'Headers response_time'=Nms 'Broken page response_time'=Nms\n"
+        "CRITICAL Broken page (features/shop.feature:32)\n"
+        "  Then the request should succeed: GET URL/status/500 answered 500 Internal Server "
+        "Error in N ms; body: 'status 500'\n")

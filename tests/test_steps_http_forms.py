@@ -31,13 +31,13 @@ Feature: Browsing
     And I check "Send news"
     And I choose "Express"
     And I press "Order now"
-    Then I should see "POST name=Ann; email=ann@example.com; pw=hunter2; token=t0k; notes=extra vinegar; size=l; extras=Vinegar; news=yes; ship=express; go=Order now"
+    Then I should see "ORDER"
 
   Scenario: Defaults and a button element
     When I go to "/site"
     And I fill in "you@example.com" with "b@example.com"
     And I press "Save"
-    Then I should see "POST name=; email=b@example.com; pw=; token=t0k; notes=none; size=s; salt=on; ship=pickup; act=later"
+    Then I should see "SAVED"
 
   Scenario: A named form sent by GET
     When I go to "/site"
@@ -115,6 +115,13 @@ Feature: Browsing
     And I follow "About us"
 """
 
+SENT = {  # what /echo shows for the two forms above
+    "ORDER": "POST name=Ann; email=ann@example.com; pw=hunter2; token=t0k; "
+             "notes=extra vinegar; size=l; extras=Vinegar; news=yes; ship=express; go=Order now",
+    "SAVED": "POST name=; email=b@example.com; pw=; token=t0k; notes=none; size=s; salt=on; "
+             "ship=pickup; act=later",
+}
+
 FAILURES = {
     "A missing link": 'no link "Contact" on URL/site (links: "About us", "Log in", "Menu")',
     "A JavaScript link": 'the link "Menu" on URL/site needs JavaScript',
@@ -132,11 +139,18 @@ FAILURES = {
 }
 
 
+def _feature() -> str:
+    text = FEATURE
+    for placeholder, sent in SENT.items():
+        text = text.replace(f'"{placeholder}"', f'"{sent}"')
+    return text
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     dead = f"http://127.0.0.1:{closed_port()}/"
     with serve(site_routes()) as base:
-        root = make_project(tmp_path_factory.mktemp("forms"), {"forms.feature": FEATURE},
+        root = make_project(tmp_path_factory.mktemp("forms"), {"forms.feature": _feature()},
                             variables={"base_url": base, "dead_url": dead,
                                        "password": {"env": "WEB_PASSWORD"}})
         out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root,

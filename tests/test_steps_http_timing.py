@@ -51,6 +51,11 @@ Feature: Timing
     When I request "/slow?ms=400" 12 times
     Then at least 100% of the requests should succeed
 
+  Scenario: A hung server fails inside the step timeout
+    When I go to "/hang"
+    Then the request should fail
+    And I should see "Welcome"
+
   Scenario: Benchmarking
     Given I am benchmarking
     When I go to "/slow?ms=200"
@@ -138,6 +143,13 @@ def test_requests_stop_when_the_step_time_runs_out(results: dict[str, Any]) -> N
         r"(\d) of 12 requests to URL/slow\?ms=400 succeeded \([\d.]+%\), wanted at least 100%: "
         r"(\d+) x not sent: the step's time ran out \(raise --step-timeout for this many "
         r"requests\)(, 1 x no answer within 0\.\d+s)?", cut["reason"]), cut["reason"]
+
+
+def test_a_hung_server_is_reported_by_the_probe_not_killed(results: dict[str, Any]) -> None:
+    hung = results["A hung server fails inside the step timeout"]
+    assert (hung["outcome"], hung["reason"]) == (
+        "failed", "GET URL/hang got no answer in N ms: no answer within 2.7s")
+    assert [s["status"] for s in hung["steps"]] == ["passed", "passed", "failed"]
 
 
 def test_benchmarking(results: dict[str, Any]) -> None:

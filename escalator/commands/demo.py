@@ -50,7 +50,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
 def write_project(root: Path, url: str) -> None:
     """The example features, thin steps and a config with a ladder whose actions repair `url`."""
-    from escalator.steps import LIBRARY
+    from escalator.steps import thin_module
 
     root.mkdir(parents=True, exist_ok=True)
     source = resources.files("escalator.demo").joinpath("features")
@@ -59,8 +59,7 @@ def write_project(root: Path, url: str) -> None:
         if item.name.endswith(".feature"):
             (root / "features" / item.name).write_text(item.read_text())
     (root / "steps").mkdir(exist_ok=True)
-    imports = "".join(f"from escalator.steps.{name} import *  # noqa: F403\n" for name in LIBRARY)
-    (root / "steps" / "library_steps.py").write_text(imports)
+    (root / "steps" / "library_steps.py").write_text(thin_module())
     python = sys.executable
     level = '[[ladder.level]]\nid = "{id}"\nrun = ["{py}", "-m", "escalator.demo.repair", "{id}", ' \
             '"{url}"]\ntimeout = "30s"\nquiesce = "500ms"\nidempotent = true\n'

@@ -69,6 +69,9 @@ def environment_name(config: Any, requested: str | None) -> str | None:
     name: str | None = requested or config.run.environment
     if name is None and len(config.environments) == 1:
         return str(next(iter(config.environments)))
+    if name is None and config.environments:
+        known = ", ".join(sorted(config.environments))
+        raise UsageError(f"choose an environment with -e (known: {known})")
     if name is not None and config.environments and name not in config.environments:
         known = ", ".join(sorted(config.environments))
         raise UsageError(f"no environment {name!r} in {config.source} (known: {known})")

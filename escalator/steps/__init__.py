@@ -7,14 +7,15 @@ scenario workers, and only when a selected scenario uses them.
 
 import importlib
 
-LIBRARY = ("http", "http_forms", "http_json", "http_timing", "http_tls", "dns", "ssh")
+LIBRARY = ("http", "http_forms", "http_json", "http_timing", "http_tls", "dns", "system", "ssh")
+
+
+def thin_module() -> str:
+    """The text of a project's `steps/library_steps.py`: the whole library, one line a module."""
+    return "".join(f"from escalator.steps.{name} import *  # noqa: F403\n" for name in LIBRARY)
 
 
 def load_library() -> None:
     """Register every phrase of the library (for `escalator steps` outside a project)."""
     for name in LIBRARY:
-        try:
-            importlib.import_module(f"escalator.steps.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"escalator.steps.{name}":
-                raise
+        importlib.import_module(f"escalator.steps.{name}")

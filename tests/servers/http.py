@@ -171,6 +171,7 @@ HOME = """<html><head><title>Shop</title></head><body>
 LOGIN = """<html><body><form action="/login" method="post">
 <label for="u">Username</label><input id="u" name="user">
 <label for="p">Password</label><input id="p" type="password" name="password">
+<label><input type="checkbox" name="remember"> Remember me</label>
 <input type="submit" value="Log in"></form></body></html>"""
 
 

@@ -1,0 +1,59 @@
+"""`escalator init DIR`: scaffold a monitoring project: features/, steps/, escalator.toml.
+
+It never overwrites: an existing file is left alone and named, so running it in a project that
+already exists only adds what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from escalator.env import Env
+from escalator.steps import thin_module
+
+FILES = {
+    "features/health.feature": """\
+Feature: The site is up
+  Runbook: https://wiki.example.com/runbooks/site
+
+  Scenario: The health endpoint answers quickly
+    When I go to "/health"
+    Then the request should succeed
+    And the response time should be less than 500 ms
+""",
+    "escalator.toml": """\
+[run]
+timeout = "50s"
+step_timeout = "10s"
+
+[environments.production]
+base_url = "https://www.example.com"
+# password = { env = "SITE_PASSWORD" }   # secrets come from the environment
+""",
+    "reports/README.md": "Runs and `escalator report` write here.\n",
+    ".gitignore": ".escalator/\nreports/*\n!reports/README.md\n",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("init", help="scaffold a monitoring project in DIR",
+                                   description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("directory", metavar="DIR")
+    parser.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace, env: Env) -> int:
+    root = Path(env.cwd, args.directory)
+    files = {**FILES, "steps/library_steps.py": thin_module()}
+    for name, text in files.items():
+        path = root / name
+        if path.exists():
+            env.stdout.write(f"kept     {path}\n")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        env.stdout.write(f"created  {path}\n")
+    env.stdout.write(f"\nNext: cd {root} && escalator run -e production\n")
+    return 0

@@ -1,0 +1,30 @@
+"""`escalator init` scaffolds a project that runs, and never overwrites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from escalator.steps import LIBRARY
+from tests.project import run_cli
+
+
+def test_init_scaffolds_and_keeps_existing_files(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site/escalator.toml").write_text("# mine\n")
+    out = run_cli(["init", "site"], cwd=tmp_path)
+    assert out.code == 0
+    assert f"kept     {tmp_path / 'site/escalator.toml'}\n" in out.stdout
+    assert f"created  {tmp_path / 'site/features/health.feature'}\n" in out.stdout
+    assert (tmp_path / "site/escalator.toml").read_text() == "# mine\n"
+    steps = (tmp_path / "site/steps/library_steps.py").read_text().splitlines()
+    assert steps == [f"from escalator.steps.{m} import *  # noqa: F403" for m in LIBRARY]
+
+
+def test_scaffolded_project_runs(tmp_path: Path, http_server: str) -> None:
+    run_cli(["init", "site"], cwd=tmp_path)
+    root = tmp_path / "site"
+    (root / "escalator.toml").write_text(f'[environments.local]\nbase_url = "{http_server}"\n')
+    (root / "features/health.feature").write_text(
+        (root / "features/health.feature").read_text().replace('"/health"', '"/json"'))
+    out = run_cli(["check", "-e", "local"], cwd=root)
+    assert out.line1.startswith("ESCALATOR OK - 1 scenario passed |"), out.stdout
