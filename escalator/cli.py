@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return int(args.handler(args, env))
     except EscalatorError as exc:
         return _failure(args, str(exc), env)
-    except Exception as exc:  # noqa: BLE001 - the one guard: never a traceback on line 1
+    except Exception as exc:
         if getattr(args, "verbose", False):
             env.stderr.write(traceback.format_exc())
         return _failure(args, f"internal error: {type(exc).__name__}: {exc}", env)

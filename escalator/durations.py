@@ -40,7 +40,7 @@ def format_duration(seconds: float) -> str:
         return f"{round(seconds * 1000)}ms"
     if seconds < 60:
         return f"{seconds:g}s" if seconds != int(seconds) else f"{int(seconds)}s"
-    out, rest = "", int(round(seconds))
+    out, rest = "", round(seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size:
             out += f"{rest // size}{unit}"

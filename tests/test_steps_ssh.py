@@ -151,7 +151,7 @@ def run(sshd: Sshd, tmp_path_factory: pytest.TempPathFactory) -> tuple[Outcome, 
     with silent_server() as silent:
         root = make_project(tmp_path_factory.mktemp("ssh"),
                             {"ssh.feature": feature(sshd, closed, silent)}, variables(sshd))
-        out = run_cli(["run", "-e", "test", "-f", "json", "--step-timeout", "3s"], cwd=root,
+        out = run_cli(["run", "-e", "test", "-f", "json", "--step-timeout", "4s"], cwd=root,
                       environ=environ(sshd))
     scenarios = {sc["name"]: sc for sc in out.json["scenarios"]}
     scenarios["closed port"] = closed
@@ -216,7 +216,7 @@ def test_wrong_exit_status(run: tuple[Outcome, dict[str, Any]], sshd: Sshd) -> N
 def test_hanging_command_is_cut_and_fails(run: tuple[Outcome, dict[str, Any]],
                                           sshd: Sshd) -> None:
     assert outcome(run, "command that hangs") == (
-        "failed", f"`sleep 60`: still running after 2.7 s on {sshd.address}: cut")
+        "failed", f"`sleep 60`: still running after 3.6 s on {sshd.address}: cut")
 
 
 def test_command_without_connection_is_unknown(run: tuple[Outcome, dict[str, Any]]) -> None:
@@ -258,7 +258,7 @@ def test_banner_that_never_comes_fails_at_the_client_timeout(
         run: tuple[Outcome, dict[str, Any]], sshd: Sshd) -> None:
     silent = run[1]["silent port"]
     assert outcome(run, "banner that never comes") == (
-        "failed", f"cannot ssh to {sshd.user}@127.0.0.1:{silent}: no SSH banner within 2.7 s")
+        "failed", f"cannot ssh to {sshd.user}@127.0.0.1:{silent}: no SSH banner within 3.6 s")
 
 
 # ---- host-key policies, one environment each ------------------------------------------------

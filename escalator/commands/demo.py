@@ -61,8 +61,8 @@ def write_project(root: Path, url: str) -> None:
     (root / "steps").mkdir(exist_ok=True)
     (root / "steps" / "library_steps.py").write_text(thin_module())
     python = sys.executable
-    level = '[[ladder.level]]\nid = "{id}"\nrun = ["{py}", "-m", "escalator.demo.repair", "{id}", ' \
-            '"{url}"]\ntimeout = "30s"\nquiesce = "500ms"\nidempotent = true\n'
+    level = ('[[ladder.level]]\nid = "{id}"\nrun = ["{py}", "-m", "escalator.demo.repair", '
+             '"{id}", "{url}"]\ntimeout = "30s"\nquiesce = "500ms"\nidempotent = true\n')
     (root / "escalator.toml").write_text(textwrap.dedent(f"""\
         [run]
         jobs = 8

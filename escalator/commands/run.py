@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from escalator.commands.common import add_run_arguments, load_run_options
-from escalator.commands.output import check_formats, store_run, run_exit_code, write_outputs
+from escalator.commands.output import check_formats, run_exit_code, store_run, write_outputs
 from escalator.env import Env
 from escalator.results import ScenarioResult
 

@@ -59,7 +59,7 @@ def load_registry(env: Env) -> Any:
             from escalator.steps import load_library
 
             load_library()
-    except Exception as exc:  # noqa: BLE001 - any error in a steps file
+    except Exception as exc:
         raise SuiteError(f"cannot load steps: {type(exc).__name__}: {exc}") from None
     return registry
 

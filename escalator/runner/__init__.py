@@ -59,12 +59,10 @@ def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
 
         coordinator.main(options, write_fd)
         code = 0
-    except BaseException as exc:  # noqa: BLE001 - report anything, then leave quietly
-        try:
-            pipe.send(write_fd, {"t": "error", "message": f"runner error: "
-                                                          f"{type(exc).__name__}: {exc}"})
-        except OSError:
-            pass
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            message = f"runner error: {type(exc).__name__}: {exc}"
+            pipe.send(write_fd, {"t": "error", "message": message})
     finally:
         os._exit(code)
 

@@ -58,7 +58,8 @@ def assemble(progress: Progress, *, started: float, duration: float, timeout: fl
         errors.append(crashed)
     if cut_off and not progress.planned:
         errors.append(f"run deadline ({format_duration(timeout)}) reached while loading the suite")
-    scenarios = [progress.results.get(unit["id"]) or _missing(unit, progress.running, timeout, cut_off)
+    scenarios = [progress.results.get(unit["id"])
+                 or _missing(unit, progress.running, timeout, cut_off)
                  for unit in progress.units]
     return RunResult(scenarios=tuple(scenarios), errors=tuple(errors),
                      notices=tuple(progress.notices), started=started, duration=duration,

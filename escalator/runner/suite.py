@@ -92,7 +92,7 @@ def _tag_expression(tags: tuple[str, ...]) -> Any:
     try:
         return make_tag_expression(" and ".join(f"({t})" for t in expressions),
                                    TagExpressionProtocol.V2)
-    except Exception as exc:  # noqa: BLE001 - the parser's own exception types vary
+    except Exception as exc:
         raise LoadError(f"tag expression {' and '.join(tags)!r}: {exc}") from None
 
 
@@ -101,12 +101,12 @@ def _setup(runner: Any) -> None:
 
     try:
         runner.setup_paths()
-    except Exception as exc:  # noqa: BLE001 - behave raises ConfigError/FileNotFoundError
+    except Exception as exc:
         raise LoadError(f"{exc}: a project has features/ and steps/ side by side") from None
     try:
         runner.load_hooks()
         runner.load_step_definitions()
-    except Exception as exc:  # noqa: BLE001 - any error in a steps or environment file
+    except Exception as exc:
         where = _where(exc, runner.base_dir)
         raise LoadError(f"cannot load steps: {where}{type(exc).__name__}: "
                         f"{_first_line(exc)}") from None
@@ -121,14 +121,14 @@ def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
                      if not runner.config.exclude(loc)]
     except FileNotFoundError as exc:
         raise LoadError(f"{exc}: no such file or directory") from None
-    except Exception as exc:  # noqa: BLE001 - InvalidFilenameError and kin
+    except Exception as exc:
         raise LoadError(f"{type(exc).__name__}: {exc}") from None
     features = []
     for location in locations:
         name = _relative(location.filename, options.cwd)
         try:
             parsed = parse_features([location], language=runner.config.lang)
-        except Exception as exc:  # noqa: BLE001 - ParserError, UnicodeDecodeError, OSError
+        except Exception as exc:
             line = getattr(exc, "line", None)
             errors.append(f"{name}:{line}: {_first_line(exc)}" if line else
                           f"{name}: cannot parse: {_first_line(exc)}")

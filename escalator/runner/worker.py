@@ -76,7 +76,8 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     return ScenarioResult(
         feature=str(unit.feature.name), file=unit.file, line=sc.line, name=str(sc.name),
         outcome=outcome,
-        severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)), level=unit.meta.level,
+        severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
+        level=unit.meta.level,
         runbook=unit.meta.runbook, steps=steps, reason=reason,
         measurements=tuple(session.measurements), duration=sc.duration)
 
