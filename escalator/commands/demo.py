@@ -18,7 +18,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from escalator.demo.service import PASSWORD
 from escalator.env import Env
 
 
@@ -86,6 +85,8 @@ class Story:
 
     def __init__(self, root: Path, shop: Any, env: Env) -> None:
         self.root, self.shop, self.env = root, shop, env
+        from escalator.demo.service import PASSWORD
+
         self.inner = Env(stdout=env.stdout, stderr=env.stderr,
                          environ={**env.environ, "SHOP_PASSWORD": PASSWORD}, cwd=root)
 

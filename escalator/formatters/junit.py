@@ -57,7 +57,8 @@ def classname(path: str) -> str:
     >>> classname("features/web/home.feature")
     'features.web.home'
     """
-    parts = [p for p in PurePosixPath(path).with_suffix("").parts if p not in ("/", ".", "..")]
+    stem = path[: -len(".feature")] if path.endswith(".feature") else path
+    parts = [p for p in PurePosixPath(stem).parts if p not in ("/", ".", "..")]
     return ".".join(parts) or "features"
 
 
