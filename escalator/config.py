@@ -64,6 +64,14 @@ class Config:
     def base_dir(self) -> Path | None:
         return self.source.parent if self.source else None
 
+    def state_dir(self, cwd: Path) -> Path:
+        """`run.state_dir`, relative to the config file's directory (else `cwd`), so a
+        command run from cron or Nagios finds the same state wherever it starts."""
+        return (self.base_dir or cwd) / self.run.state_dir
+
+    def report_dir(self, cwd: Path) -> Path:
+        return (self.base_dir or cwd) / self.run.report_dir
+
 
 def find_config(env: Env) -> Path | None:
     """escalator.toml in the working directory, else a pyproject.toml with [tool.escalator]."""

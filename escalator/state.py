@@ -131,8 +131,6 @@ class ResultStore:
 
     def save(self, run: RunResult) -> None:
         """Keep `run` as the environment's latest result and append it to its history."""
-        # mkdir(parents=True) gives parents the default mode: make the state dir itself first.
-        storage.private_dir(self.state_dir)
         stored_at = self._now()
         record = {"v": FORMAT_VERSION, "stored_at": stored_at,
                   "environment": run.environment or DEFAULT_ENVIRONMENT, "run": run.to_dict()}

@@ -22,8 +22,13 @@ FILE_MODE = 0o600
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) as 0700 if missing; return it."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create `path` and any missing parents as 0700; return it.
+
+    (`mkdir(parents=True, mode=...)` gives the mode to the last directory only.)
+    """
+    for directory in [*reversed(path.parents), path]:
+        if not directory.exists():
+            directory.mkdir(mode=DIR_MODE, exist_ok=True)
     return path
 
 

@@ -25,7 +25,7 @@ def cli(argv: list[str], root: Path, user: str = "alice") -> tuple[int, str, str
 
 
 def store(root: Path) -> LadderStore:
-    return LadderStore(ladder_dir(root, ".escalator", "test"), "test", now=lambda: NOW)
+    return LadderStore(ladder_dir(root / ".escalator", "test"), "test", now=lambda: NOW)
 
 
 def test_status_shows_latch_counters_and_cooldowns(tmp_path: Path) -> None:

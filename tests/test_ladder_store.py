@@ -13,7 +13,7 @@ from escalator.storage import LockHeld
 
 
 def store(tmp_path: Path) -> LadderStore:
-    return LadderStore(ladder_dir(tmp_path, ".escalator", "prod"), "prod", ("s3cr3t",),
+    return LadderStore(ladder_dir(tmp_path / ".escalator", "prod"), "prod", ("s3cr3t",),
                        now=lambda: 1_800_000_000.0)
 
 

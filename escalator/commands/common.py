@@ -40,11 +40,11 @@ class RunOptions:
 
     @property
     def state_dir(self) -> Path:
-        return self.cwd / self.config.run.state_dir
+        return self.config.state_dir(self.cwd)
 
     @property
     def report_dir(self) -> Path:
-        return self.cwd / self.config.run.report_dir
+        return self.config.report_dir(self.cwd)
 
 
 class _FormatAction(argparse.Action):

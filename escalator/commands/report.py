@@ -43,13 +43,13 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
-    store = ResultStore(env.cwd / config.run.state_dir)
+    store = ResultStore(config.state_dir(env.cwd))
     stored = store.latest(environment)
     if stored is None:
         raise EscalatorError(f"no stored result for environment {environment or 'default'!r} "
                              f"in {store.state_dir}: run 'escalator run' or 'check' first")
     texts = render_all(stored, store.history(environment, args.history), env.now())
-    out_dir = env.cwd / config.run.report_dir
+    out_dir = config.report_dir(env.cwd)
     for name, text in texts.items():
         write_report(out_dir / name, text)
     if args.table:

@@ -42,7 +42,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     max_age = _max_age(args.max_age)
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
-    store = ResultStore(env.cwd / config.run.state_dir)
+    store = ResultStore(config.state_dir(env.cwd))
     try:
         stored = store.latest(environment)
     except StateError as exc:

@@ -1,6 +1,6 @@
 """The ladder's files for one environment: state, intent record, audit log, resume request, lock.
 
-Lives in `<cwd>/<state_dir>/ladder/<environment>/` (0700, files 0600), built on
+Lives in `<state_dir>/ladder/<environment>/` (0700, files 0600), built on
 `escalator.storage` (atomic replace, fsynced appends, flock). The engine and the `ladder`
 command are the only callers. A state file that cannot be read latches the ladder: its counters
 are rebuilt from the audit log and the bad file is kept aside, never silently reset.
@@ -24,8 +24,8 @@ from escalator.ladder.model import Intent, LadderState, Latch
 SCHEMA = 1
 
 
-def ladder_dir(cwd: Path, state_dir: str, environment: str) -> Path:
-    return Path(cwd) / state_dir / "ladder" / environment
+def ladder_dir(state_dir: Path, environment: str) -> Path:
+    return state_dir / "ladder" / environment
 
 
 def iso(ts: float) -> str:

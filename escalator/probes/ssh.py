@@ -28,9 +28,8 @@ from escalator.probes import ProbeSetupError
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
 _DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
-_KEY_FAMILIES = (("ssh-ed25519",),
-                 ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"),
-                 ("rsa-sha2-512", "rsa-sha2-256"))
+_KEY_FAMILIES = (("ssh-ed25519",), ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
+                 "ecdsa-sha2-nistp521"), ("rsa-sha2-512", "rsa-sha2-256"))
 _ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}  # known_hosts name -> negotiated
 
 # paramiko logs each failed handshake with a traceback; here every failure becomes result data,
@@ -55,13 +54,11 @@ class SshTarget:
     timeout: float = 10.0
 
     @property
-    def address(self) -> str:
-        """`host:port` as an operator writes it (`[v6]:port` for IPv6)."""
+    def address(self) -> str:  # as an operator writes it, `[v6]:port` for IPv6
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     @property
-    def known_hosts_name(self) -> str:
-        """The host's name in known_hosts: bare on port 22, `[host]:port` otherwise."""
+    def known_hosts_name(self) -> str:  # bare on port 22, `[host]:port` otherwise
         return self.host if self.port == 22 else f"[{self.host}]:{self.port}"
 
 
@@ -151,26 +148,24 @@ class Connection:
         try:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
-            channel, error = None, f"cannot open a session on {address}: {_text(exc)}"
-        if channel is not None:
-            with _watchdog(lambda: _kill(channel), timeout - (time.monotonic() - start)) as fired:
-                try:
-                    channel.set_combine_stderr(True)
-                    channel.exec_command(command)
-                    data, total = _drain(channel, limit)
-                    channel.status_event.wait(timeout)
-                except (paramiko.SSHException, OSError) as exc:
-                    error = f"command failed on {address}: {_text(exc)}"
-                finally:
-                    channel.close()
-            if fired.is_set():
-                error = f"still running after {timeout:.1f} s on {address}: cut"
-        status = channel.exit_status if channel is not None and not error else -1
-        if status < 0 and not error:
+            return CommandResult(command, address, None, "", 0, time.monotonic() - start,
+                                 f"cannot open a session on {address}: {_text(exc)}")
+        left = timeout - (time.monotonic() - start)
+        with channel, _watchdog(lambda: _kill(channel), left) as fired:
+            try:
+                channel.set_combine_stderr(True)
+                channel.exec_command(command)
+                data, total = _drain(channel, limit)
+                channel.status_event.wait(left)
+            except (paramiko.SSHException, OSError) as exc:
+                error = f"command failed on {address}: {_text(exc)}"
+        status = channel.exit_status if channel.exit_status >= 0 else None  # -1: none came
+        if fired.is_set():
+            status, error = None, f"still running after {timeout:.1f} s on {address}: cut"
+        elif status is None and error is None:
             error = f"no exit status from {address} (killed by a signal?)"
-        return CommandResult(command, address, status if status >= 0 else None,
-                             data.decode("utf-8", "replace"), total, time.monotonic() - start,
-                             error)
+        return CommandResult(command, address, status, data.decode("utf-8", "replace"), total,
+                             time.monotonic() - start, error)
 
     def file_age(self, path: str, timeout: float,
                  now: Callable[[], float] = time.time) -> FileAge:
@@ -181,7 +176,7 @@ class Connection:
         except (paramiko.SSHException, OSError) as exc:
             return FileAge(path, address, None, f"cannot open a session on {address}: "
                            f"{_text(exc)}")
-        with _watchdog(channel.close, timeout) as fired:
+        with channel, _watchdog(channel.close, timeout) as fired:
             try:
                 channel.invoke_subsystem("sftp")
                 mtime = paramiko.SFTPClient(channel).stat(path).st_mtime
@@ -191,18 +186,14 @@ class Connection:
                                    f"within {timeout:.1f} s")
                 reason = getattr(exc, "strerror", None) or _text(exc)
                 return FileAge(path, address, None, f"cannot stat {path} on {address}: {reason}")
-            finally:
-                channel.close()
         if mtime is None:
             return FileAge(path, address, None, f"{address} sent no mtime for {path}")
         return FileAge(path, address, max(0.0, now() - mtime))
 
 
 def _kill(channel: paramiko.Channel) -> None:
-    """Kill the command, then close: without a tty, sshd leaves a command running on close.
-
-    paramiko has no call for RFC 4254's "signal" request; sshd delivers it to the command.
-    """
+    # without a tty, sshd leaves a command running when its channel closes: send RFC 4254's
+    # "signal" request first (paramiko has no call for it; sshd signals the command's group)
     message = paramiko.Message()
     message.add_byte(paramiko.common.cMSG_CHANNEL_REQUEST)
     message.add_int(channel.remote_chanid)
@@ -229,8 +220,7 @@ def connect(target: SshTarget) -> tuple[Login, Connection | None]:
     """Log in; the connection is returned open only when the login succeeded."""
     keys = _load_keys(target)
     known = _known_keys(target)
-    start = time.monotonic()
-    deadline = start + target.timeout
+    deadline = (start := time.monotonic()) + target.timeout
     transport: paramiko.Transport | None = None
     phase = "connecting"
     try:
@@ -290,11 +280,7 @@ def _handshake(sock: socket.socket, known: dict[str, paramiko.PKey] | None, dead
         first = [a for name in known for a in _ALGORITHMS.get(name, (name,))
                  if a in options.key_types]
         options.key_types = first + [a for a in options.key_types if a not in first]
-    try:
-        transport.start_client(timeout=remaining)
-    except BaseException:
-        transport.close()
-        raise
+    transport.start_client(timeout=remaining)  # on failure its thread has closed the socket
     done = transport.completion_event
     if transport.is_active() and done is not None and done.is_set():
         return transport
@@ -314,8 +300,8 @@ def _verify_host_key(target: SshTarget, known: dict[str, paramiko.PKey] | None,
         return f"host key {seen} of {name} is not in {path} (unknown host)"
     expected = known.get(offered.get_name())
     if expected is None:
-        types = ", ".join(sorted(known))
-        return f"host key {seen} of {name} is not in {path}, which has only {types} for it"
+        return (f"host key {seen} of {name} is not in {path}, which has only "
+                f"{', '.join(sorted(known))} for it")
     if expected.asbytes() != offered.asbytes():
         return (f"host key of {name} has CHANGED: the server offers {seen}, "
                 f"{path} has {expected.fingerprint}")
@@ -364,8 +350,10 @@ def _load_keys(target: SshTarget) -> list[tuple[str, paramiko.PKey]]:
 def _load_key(path: str, passphrase: str | None) -> paramiko.PKey:
     if not os.path.isfile(path):
         raise ProbeSetupError(f"SSH key file {path} does not exist")
+    # the stub says str, but cryptography under from_path wants the passphrase as bytes
+    secret: Any = passphrase.encode() if passphrase is not None else None
     try:
-        return _from_path(path, passphrase)
+        return paramiko.PKey.from_path(path, secret)
     except (paramiko.PasswordRequiredException, TypeError):
         # cryptography raises TypeError for an encrypted key without a passphrase
         raise ProbeSetupError(f"SSH key file {path} is encrypted: give its passphrase "
@@ -373,12 +361,6 @@ def _load_key(path: str, passphrase: str | None) -> paramiko.PKey:
     except (OSError, paramiko.SSHException, ValueError) as exc:
         why = "wrong passphrase, or not a private key" if passphrase else _text(exc)
         raise ProbeSetupError(f"cannot read SSH key file {path}: {why}") from None
-
-
-def _from_path(path: str, passphrase: str | None) -> paramiko.PKey:
-    # the stub says str, but cryptography under from_path wants the passphrase as bytes
-    secret: Any = passphrase.encode() if passphrase is not None else None
-    return paramiko.PKey.from_path(path, secret)
 
 
 def _known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
@@ -399,7 +381,7 @@ def _describe(exc: BaseException, phase: str, timeout: float) -> str:
     """One line for an operator, by what failed and when."""
     if isinstance(exc, _Timeout):
         return str(exc)
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):  # socket.timeout too
         return f"no answer within {timeout:.1f} s while {phase}"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"

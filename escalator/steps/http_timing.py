@@ -97,8 +97,7 @@ def _samples(context: Any) -> list[HttpResult]:
 
 
 def _failures(samples: list[HttpResult]) -> str:
-    kinds = Counter(f"{s.status} {s.reason}".strip() if s.status is not None else str(s.error)
-                    for s in samples if not s.ok)
+    kinds = Counter(s.error or f"{s.status} {s.reason}".strip() for s in samples if not s.ok)
     return ", ".join(f"{count} x {kind}" for kind, count in kinds.most_common(3))
 
 
