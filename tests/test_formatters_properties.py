@@ -55,14 +55,14 @@ scenarios = st.builds(
     earlier_failures=st.lists(long_texts, max_size=2).map(tuple),
 )
 runs = st.builds(
-    RunResult, scenarios=st.lists(scenarios, max_size=40).map(tuple),
+    RunResult, scenarios=st.lists(scenarios, max_size=12).map(tuple),
     errors=st.lists(long_texts, max_size=3).map(tuple),
     notices=st.lists(long_texts, max_size=3).map(tuple),
     duration=st.floats(0, 1e9), timeout=st.none() | st.floats(0, 1e9),
 )
 options = st.builds(FormatOptions, label=texts, verbose=st.booleans(), color=st.booleans())
 
-PROPERTY = settings(max_examples=150, deadline=None,
+PROPERTY = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -158,6 +158,8 @@ def test_a_body_over_the_cap_is_cut_and_says_so(site: str, client: requests.Sess
     result = get(client, site + "/big?mb=3", max_body=1024 * 1024)
     assert (result.status, len(result.body), result.truncated) == (200, 1024 * 1024, True)
     assert result.size() == "1.0 MiB, cut off"
+    exact = get(client, site + "/big?mb=1", max_body=1024 * 1024)
+    assert (len(exact.body), exact.truncated, exact.error) == (1024 * 1024, False, None)
     whole = get(client, site + "/big?mb=0.5")
     assert (len(whole.body), whole.truncated, whole.size()) == (512 * 1024, False, "512.0 KiB")
 

@@ -83,6 +83,11 @@ def feature(s: Sshd, closed: int, silent: int) -> str:
         Then I should see "hello from {user}" in the output
         And the exit status should be 3
 
+      Scenario: refused key
+        When I ssh to "{a}" with the following credentials:
+          | username | keyfile           |
+          | {user}   | {s.stranger_key}  |
+
       Scenario: text missing from the output
         When I ssh to "{a}" with the following credentials:
           | username |
@@ -168,7 +173,7 @@ def test_every_scenario_ran_and_the_run_is_critical(run: tuple[Outcome, dict[str
                                                     ) -> None:
     out, _ = run
     assert out.code == 2  # some scenarios are unknown (our mistakes, on purpose)
-    assert (out.json["status"], len(out.json["scenarios"])) == ("CRITICAL", 19)
+    assert (out.json["status"], len(out.json["scenarios"])) == ("CRITICAL", 20)
 
 
 @pytest.mark.parametrize("name", [
@@ -191,6 +196,12 @@ def test_refused_password_fails_without_showing_it(run: tuple[Outcome, dict[str,
         "failed", f"cannot ssh to {sshd.user}@{sshd.address}: authentication failed for "
                   f"{sshd.user} (refused: password)")
     assert SECRET not in run[0].stdout
+
+
+def test_refused_key_fails_the_ssh_step(run: tuple[Outcome, dict[str, Any]], sshd: Sshd) -> None:
+    assert outcome(run, "refused key") == (
+        "failed", f"cannot ssh to {sshd.user}@{sshd.address}: authentication failed for "
+                  f"{sshd.user} (refused: key stranger_key)")
 
 
 def test_encrypted_key_without_passphrase_is_unknown(run: tuple[Outcome, dict[str, Any]],

@@ -71,7 +71,8 @@ def threshold(text: str | None) -> str:
 def item(label: str, value: float, uom: str = "", warn: str = "", crit: str = "",
          min_: float | None = None, max_: float | None = None) -> str:
     """One perfdata item; trailing empty fields are dropped (the guidelines allow it)."""
-    limits = ["" if x is None else number(x) for x in (min_, max_)]
+    # Only the value may be "U"; an undeterminable limit is simply left out.
+    limits = ["" if x is None or not math.isfinite(x) else number(x) for x in (min_, max_)]
     fields = [warn, crit, *limits]
     unit = uom if uom in UNITS else ""
     text = f"{quote(label)}={number(value)}{unit};" + ";".join(fields)

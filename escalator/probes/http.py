@@ -11,11 +11,13 @@ send raises `ProbeSetupError`. Called by `escalator.steps.http_client`.
 from __future__ import annotations
 
 import codecs
+import http.client
 import os
 import ssl
 import time
 import warnings
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
@@ -166,33 +168,18 @@ def _auth(target: HttpTarget) -> AuthBase | None:
     raise ProbeSetupError(f"unknown HTTP authentication scheme {scheme!r}")
 
 
-def _innermost(exc: BaseException) -> BaseException:
-    """The library's root cause: requests wraps urllib3's MaxRetryError wrapping the OSError."""
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        inner = inner or exc.__cause__ or exc.__context__
-        if inner is None:
-            break
-        exc = inner
-    return exc
-
-
-def _verify_message(exc: BaseException) -> str | None:
-    node: BaseException | None = exc
-    for _ in range(8):
-        if node is None:
-            return None
-        if isinstance(node, ssl.SSLCertVerificationError):
-            return node.verify_message or str(node)
-        inner = getattr(node, "reason", None)
-        if not isinstance(inner, BaseException) and node.args:
-            inner = node.args[0] if isinstance(node.args[0], BaseException) else None
-        node = inner or node.__cause__ or node.__context__
-    return None
+def _chain(exc: BaseException) -> list[BaseException]:
+    """Every exception inside `exc`: requests wraps urllib3's errors, which wrap the OSError."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 16:
+        node = todo.pop(0)
+        if any(node is seen for seen in found):
+            continue
+        found.append(node)
+        inner = [getattr(node, "reason", None), *node.args, node.__cause__, node.__context__]
+        todo += [e for e in inner if isinstance(e, BaseException)]
+    return found
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -200,63 +187,123 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_failure(exc: requests.RequestException, timeout: float) -> str:
+def _status_line(chain: list[BaseException]) -> str | None:
+    """What the server sent instead of an HTTP status line, if that was the trouble."""
+    for exc in chain:
+        if isinstance(exc, http.client.BadStatusLine) and not isinstance(
+                exc, http.client.RemoteDisconnected):
+            return exc.line.strip()
+        if isinstance(exc, ValueError) and "invalid literal for int()" in str(exc):
+            return str(exc).rsplit(":", 1)[1].strip().strip("'").replace("\\r\\n", "")
+    return None
+
+
+def _broken_answer(chain: list[BaseException]) -> str | None:
+    """A malformed answer in operator terms, or None."""
+    line = _status_line(chain)
+    if line is not None:
+        return f"the answer does not start with an HTTP status line: {_one_line(line, 80)!r}"
+    for exc in chain:
+        if isinstance(exc, http.client.LineTooLong):
+            return "the answer has a header line longer than 64 KiB"
+        if isinstance(exc, http.client.HTTPException) and "more than 100 headers" in str(exc):
+            return "the answer has more than 100 headers"
+        if isinstance(exc, http.client.RemoteDisconnected):
+            return "the server closed the connection without answering"
+    return None
+
+
+def describe_failure(exc: BaseException, timeout: float) -> str:
     """A failed exchange in operator terms ("connection refused", "no answer within 2s")."""
+    chain = _chain(exc)
+    verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
+    if verify is not None:
+        return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
     if isinstance(exc, requests.exceptions.SSLError):
-        message = _verify_message(exc)
-        if message is not None:
-            return "TLS: " + describe_verify_error(message)
-        return "TLS handshake failed: " + _one_line(str(_innermost(exc)))
+        return "TLS handshake failed: " + _one_line(str(chain[-1]))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {timeout:.3g}s"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return f"no answer within {timeout:.3g}s"
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"more than {MAX_REDIRECTS} redirects"
-    root = _innermost(exc)
-    if isinstance(root, ConnectionRefusedError) or "Connection refused" in str(root):
+    broken = _broken_answer(chain)
+    if broken is not None:
+        return broken
+    if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
+           for e in chain):
         return "connection refused"
-    if "NameResolution" in type(root).__name__ or "Name or service not known" in str(root):
+    if any("NameResolution" in type(e).__name__ for e in chain):
         return "the host name does not resolve"
-    if isinstance(root, ConnectionResetError):
+    if any(isinstance(e, ConnectionResetError) for e in chain):
         return "connection reset by the server"
-    if "RemoteDisconnected" in type(root).__name__:
-        return "the server closed the connection without answering"
-    return _one_line(f"{type(root).__name__}: {root}")
+    return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
+
+
+def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
+    """Why a body stopped before its end ("10 of 1000 bytes arrived...")."""
+    chain = _chain(exc)
+    if any(isinstance(e, ConnectionResetError) for e in chain):
+        return f"body cut off: connection reset by the server after {size} bytes"
+    if any("InvalidChunkLength" in type(e).__name__ for e in chain) or (
+            expected is None and any(isinstance(e, http.client.IncompleteRead) for e in chain)):
+        return f"body cut off: bad chunked encoding after {size} bytes"
+    if expected is not None and expected.isdigit():
+        return (f"body cut off: {size} of {expected} bytes arrived before the server closed "
+                "the connection")
+    return f"body cut off after {size} bytes: " + _one_line(str(chain[-1]), 80)
 
 
 def _read_body(response: requests.Response, target: HttpTarget, deadline: float
                ) -> tuple[bytes, bool, str | None]:
-    """The body, read one socket read at a time until EOF, the size cap or the deadline."""
+    """The body (decompressed), one socket read at a time until EOF, the cap or the deadline."""
     raw, size = response.raw, 0
     chunks: list[bytes] = []
     sock = getattr(getattr(raw, "connection", None), "sock", None)
-    while size < target.max_body:
+    late = f"body still arriving after {target.timeout:.3g}s"
+    while size <= target.max_body:  # one byte past the cap tells a full body from a cut one
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b"".join(chunks), True, (
-                f"body still arriving after {target.timeout:.3g}s ({size} bytes received)")
+            return b"".join(chunks), True, f"{late} ({size} bytes received)"
         if sock is not None:
             sock.settimeout(remaining)  # each read waits at most for what is left of the budget
         try:
-            chunk = raw.read1(_CHUNK)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(_innermost(exc), TimeoutError) or "timed out" in str(exc):
-                return b"".join(chunks), True, (
-                    f"body still arriving after {target.timeout:.3g}s ({size} bytes received)")
-            return b"".join(chunks), True, "body cut off: " + _one_line(str(exc))
+            # decoding bounded by the chunk size: a gzip bomb inflates only as far as the cap
+            chunk = raw.read1(_CHUNK, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+            if any(isinstance(e, TimeoutError) for e in _chain(exc)) or "timed out" in str(exc):
+                return b"".join(chunks), True, f"{late} ({size} bytes received)"
+            return b"".join(chunks), True, _body_failure(
+                exc, size, response.headers.get("Content-Length"))
         if not chunk:
             return b"".join(chunks), False, None
         chunks.append(chunk)
         size += len(chunk)
-    body = b"".join(chunks)
-    return body[: target.max_body], True, None
+    return (b"".join(chunks)[: target.max_body], True,
+            f"body cut off at {_size(target.max_body)} (the size limit)")
 
 
-def _send(client: requests.Session, target: HttpTarget, deadline: float) -> requests.Response:
+def _check_url(url: str) -> None:
+    """Our URL must be one we can send; a bad one later, in a redirect, is the target's."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as exc:
+        raise ProbeSetupError(f"cannot request {url!r}: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ProbeSetupError(f"cannot request {url!r}: give an http:// or https:// URL")
+
+
+def _send(client: requests.Session, target: HttpTarget, deadline: float,
+          locations: list[str]) -> requests.Response:
     fields = list(target.data)
     get_like = target.method in ("GET", "HEAD", "DELETE")
     remaining = max(0.05, deadline - time.monotonic())
+
+    def seen(response: requests.Response, *args: object, **kwargs: object) -> None:
+        if response.is_redirect:
+            locations.append(response.headers.get("Location", ""))
+
     with warnings.catch_warnings():
         # verification off is announced once per run as a notice, not per request on stderr
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
@@ -264,27 +311,32 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float) -> requ
             target.method, target.url, params=fields if get_like and fields else None,
             data=fields if not get_like and fields else None, headers=dict(target.headers),
             auth=_auth(target), verify=target.verify, timeout=(remaining, remaining),
-            allow_redirects=True, stream=True)
+            allow_redirects=True, stream=True, hooks={"response": [seen]})
 
 
 def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
     """Send `target` with `client`; never raises for a broken server."""
+    _check_url(target.url)
     if isinstance(target.verify, str) and not os.path.isfile(target.verify):
         raise ProbeSetupError(f"the CA bundle {target.verify!r} is not a readable file")
     started = time.monotonic()
-    deadline = started + target.timeout
+    locations: list[str] = []
     try:
-        response = _send(client, target, deadline)
-    except (requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
-            requests.exceptions.InvalidURL, requests.exceptions.URLRequired) as exc:
-        raise ProbeSetupError(f"cannot request {target.url!r}: {exc}") from None
+        response = _send(client, target, started + target.timeout, locations)
+    except (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema, ValueError) as exc:
+        if not locations:
+            raise ProbeSetupError(f"cannot request {target.url!r}: {exc}") from None
+        error = f"redirected to a URL that cannot be followed: {_one_line(locations[-1], 120)}"
+        return HttpResult(target.method, target.url, target.url,
+                          elapsed=time.monotonic() - started, error=error)
     except requests.RequestException as exc:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started,
                           error=describe_failure(exc, target.timeout))
     try:
         body, truncated, error = ((b"", False, None) if target.method == "HEAD"
-                                  else _read_body(response, target, deadline))
+                                  else _read_body(response, target, started + target.timeout))
     finally:
         response.close()
     return HttpResult(

@@ -286,7 +286,7 @@ def _handshake(sock: socket.socket, known: dict[str, paramiko.PKey] | None, dead
         return transport
     transport.close()  # start_client returns quietly at its timeout
     stage = "SSH banner" if not transport.remote_version else "end of the key exchange"
-    raise _Timeout(f"no {stage} within {remaining:.1f} s")
+    raise _Timeout(f"no {stage}")
 
 
 def _verify_host_key(target: SshTarget, known: dict[str, paramiko.PKey] | None,
@@ -331,7 +331,7 @@ def _authenticate(transport: paramiko.Transport, target: SshTarget,
         if transport.is_authenticated():
             return None
         if time.monotonic() >= deadline:
-            raise _Timeout(f"authentication did not finish within {target.timeout:.1f} s")
+            raise _Timeout("authentication did not finish")
     if not methods:
         return f"no key or password to log in as {user}"
     return f"authentication failed for {user} (refused: {', '.join(refused)})"
@@ -380,7 +380,7 @@ def _known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
 def _describe(exc: BaseException, phase: str, timeout: float) -> str:
     """One line for an operator, by what failed and when."""
     if isinstance(exc, _Timeout):
-        return str(exc)
+        return f"{exc} within {timeout:.1f} s"
     if isinstance(exc, TimeoutError):  # socket.timeout too
         return f"no answer within {timeout:.1f} s while {phase}"
     if isinstance(exc, ConnectionRefusedError):

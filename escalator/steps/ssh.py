@@ -36,8 +36,17 @@ _NO_CHECK = ("SSH host key checking is off (ssh_host_key_check = false): "
 # ---- credentials and targets --------------------------------------------------------------
 
 def _address(context: Any, text: str) -> tuple[str, int]:
-    """`host`, `host:port` or `[v6]:port`, after `${name}` expansion."""
-    value = expand(context, text).strip()
+    return parse_address(expand(context, text).strip())
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]:port` or a bare IPv6 address; the port defaults to 22.
+
+    >>> parse_address("db1"), parse_address("127.0.0.1:2222"), parse_address("[::1]:2200")
+    (('db1', 22), ('127.0.0.1', 2222), ('::1', 2200))
+    >>> parse_address("::1")
+    ('::1', 22)
+    """
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else rest

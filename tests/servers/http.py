@@ -70,6 +70,9 @@ def default_routes() -> dict[str, Handler | object]:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes; with Nagle on, a keep-alive client waits ~40 ms
+    # for the delayed ACK on every request
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
