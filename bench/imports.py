@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 HEAVY = ("behave", "requests", "urllib3", "paramiko", "cryptography", "dns", "lxml", "jinja2",
          "jsonpath_ng", "tabulate", "escalator.runner", "escalator.formatters",
@@ -66,11 +67,11 @@ def _wrapped_main(report: str, args: list[str]) -> int:
         with open(report, "w") as handle:
             json.dump(seen, handle)
 
-    def exit_hook(code: int) -> None:
+    def exit_hook(status: int) -> NoReturn:
         if os.getppid() == cli_pid:  # the coordinator (workers are its children)
             seen["coordinator"] = sorted(sys.modules)
             save()
-        real_exit(code)
+        real_exit(status)
 
     def at_exit() -> None:
         seen["cli"] = sorted(sys.modules)

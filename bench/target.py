@@ -25,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # thousands of requests: no log
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_GET(self) -> None:  # the name http.server calls
         parts = urlsplit(self.path)
         if parts.path == "/hang":
             self.server.stopping.wait(3600)

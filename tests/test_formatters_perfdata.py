@@ -74,3 +74,8 @@ def test_counters_carry_the_timeout_as_critical_and_retries_only_when_any() -> N
     retried = scenario("b", attempts=3)
     assert perfdata.counters(run_of(retried, timeout=None))[-2:] == [
         "time=1.234s;;;0", "retried=1;;;0"]
+
+
+def test_only_the_value_may_be_undeterminable() -> None:
+    assert perfdata.item("x", float("nan"), "s", min_=float("-inf"), max_=float("inf")) == "x=Us"
+    assert perfdata.item("x", 1.0, min_=float("nan"), max_=5) == "x=1;;;;5"

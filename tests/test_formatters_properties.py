@@ -62,7 +62,7 @@ runs = st.builds(
 )
 options = st.builds(FormatOptions, label=texts, verbose=st.booleans(), color=st.booleans())
 
-PROPERTY = settings(max_examples=60, deadline=None,
+PROPERTY = settings(max_examples=1000, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

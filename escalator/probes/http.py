@@ -192,7 +192,7 @@ def _status_line(chain: list[BaseException]) -> str | None:
     for exc in chain:
         if isinstance(exc, http.client.BadStatusLine) and not isinstance(
                 exc, http.client.RemoteDisconnected):
-            return exc.line.strip()
+            return str(exc.args[0] if exc.args else exc).strip()
         if isinstance(exc, ValueError) and "invalid literal for int()" in str(exc):
             return str(exc).rsplit(":", 1)[1].strip().strip("'").replace("\\r\\n", "")
     return None
@@ -327,9 +327,10 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
             requests.exceptions.MissingSchema, ValueError) as exc:
         if not locations:
             raise ProbeSetupError(f"cannot request {target.url!r}: {exc}") from None
-        error = f"redirected to a URL that cannot be followed: {_one_line(locations[-1], 120)}"
         return HttpResult(target.method, target.url, target.url,
-                          elapsed=time.monotonic() - started, error=error)
+                          elapsed=time.monotonic() - started, error=(
+                              "redirected to a URL that cannot be followed: "
+                              + _one_line(locations[-1], 120)))
     except requests.RequestException as exc:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started,
