@@ -21,6 +21,7 @@ import re
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+")
+LONGEST = 3650 * 86400.0  # beyond this a timer overflows; nobody means it
 _HINT = "give a number with a unit, e.g. 500ms, 30s, 5m, 2h"
 
 
@@ -31,7 +32,10 @@ def parse_duration(text: str) -> float:
     compact = text.strip().replace(" ", "")
     if not compact or not _WHOLE.fullmatch(compact):
         raise ValueError(f"bad duration {text!r}: {_HINT}")
-    return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
+    if seconds > LONGEST:
+        raise ValueError(f"bad duration {text!r}: longer than ten years")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

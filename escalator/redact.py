@@ -1,39 +1,57 @@
 """Secrets out of everything we write: one replacement applied to whole results and to text.
 
 The CLI knows the secret values (read from the environment); it redacts every RunResult before any
-formatter, the state store or the ladder sees it, and every line the audit log writes.
+formatter, the state store or the ladder sees it, and the ladder's audit log and pages go through
+`redact_value` too. A secret is masked as written and as it appears URL-encoded (in a reason that
+quotes a URL); longest first, so a secret that contains another is masked whole.
 
 >>> redact_text("token=s3cret!", ("s3cret!",))
 'token=***'
->>> redact_text("nothing here", ())
-'nothing here'
+>>> redact_text("GET /?pw=a%20b", ("a b",))
+'GET /?pw=***'
+>>> redact_value({"severity": "critical", "reason": "critical x"}, ("critical",))
+{'severity': 'critical', 'reason': '*** x'}
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from escalator.results import RunResult
 
 MASK = "***"
 
+# Fields whose values are our own vocabulary, never target data: masking them would break the
+# result (a secret such as "critical" must not turn a severity into "***").
+_VOCABULARY = frozenset({"outcome", "severity", "status", "keyword", "uom"})
+
+
+def _forms(secrets: Sequence[str]) -> list[str]:
+    forms = set()
+    for secret in secrets:
+        if secret:
+            forms.update({secret, quote(secret, safe="!#$&'()*+,/:;=?@[]~"), quote(secret, safe=""),
+                          quote_plus(secret), secret.replace("+", " ")})
+    return sorted(forms, key=len, reverse=True)
+
 
 def redact_text(text: str, secrets: Sequence[str]) -> str:
-    # Longest first, so a secret that contains another is masked whole.
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, MASK)
+    for form in _forms(secrets):
+        text = text.replace(form, MASK)
     return text
 
 
-def redact_value(value: Any, secrets: Sequence[str]) -> Any:
-    """`value` with every string inside it (dicts, lists, tuples) redacted."""
+def redact_value(value: Any, secrets: Sequence[str], _key: str | None = None) -> Any:
+    """`value` with every string inside it (dict values, lists, tuples) redacted; dict keys and
+    our own vocabulary fields are left alone."""
     if isinstance(value, str):
-        return redact_text(value, secrets)
+        return value if _key in _VOCABULARY else redact_text(value, secrets)
     if isinstance(value, dict):
-        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+        return {k: redact_value(v, secrets, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(redact_value(v, secrets) for v in value)
+        return type(value)(redact_value(v, secrets, _key) for v in value)
     return value
 
 

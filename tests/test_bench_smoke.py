@@ -56,7 +56,7 @@ def test_timing_table_has_every_case_beside_its_baselines(quick_output: str) -> 
     dummy = ["check_dummy 0"] if (PLUGINS / "check_dummy").exists() else []
     assert [row[1] for row in timing[1:]] == [
         "escalator check", "python -m behave", *http,
-        "escalator status", *http, *dummy,
+        "escalator status", *http, *dummy, "python -c pass",
         "escalator check", "requests loop", "python -m behave",
         "escalator check --jobs 32", "python -m behave",
         "escalator check --jobs 1", "python -m behave",

@@ -8,6 +8,7 @@ are huge, tiny, negative, NaN and infinite, with thresholds good and bad and any
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ ITEM = re.compile(
 LINE1 = re.compile(r"(?P<label>[^|\n]+) (?P<state>OK|WARNING|CRITICAL|UNKNOWN) - "
                    r"(?P<text>[^|\n]*) \| (?P<perf>[^|\n]+)")
 HEAD_PREFIXES = ("  ", "notice: ", "error: ", "... ")
+T = TypeVar("T")
 
 SPICE = "|'=; \n\t\r\x00\x1b\x85\u2028é☃😀\"<>&"
 texts = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(SPICE), max_size=120)
@@ -54,15 +56,29 @@ scenarios = st.builds(
     duration=st.floats(0, 1e6), attempts=st.integers(1, 3),
     earlier_failures=st.lists(long_texts, max_size=2).map(tuple),
 )
-runs = st.builds(
+
+
+def repeated(strategy: st.SearchStrategy[list[T]], most: int) -> st.SearchStrategy[tuple[T, ...]]:
+    """A few generated items repeated many times: cheap volume to reach the 8 KiB cut."""
+    return st.tuples(strategy, st.integers(1, most)).map(lambda pair: tuple(pair[0] * pair[1]))
+
+
+small_runs = st.builds(
     RunResult, scenarios=st.lists(scenarios, max_size=12).map(tuple),
     errors=st.lists(long_texts, max_size=3).map(tuple),
     notices=st.lists(long_texts, max_size=3).map(tuple),
     duration=st.floats(0, 1e9), timeout=st.none() | st.floats(0, 1e9),
 )
+big_runs = st.builds(
+    RunResult, scenarios=repeated(st.lists(scenarios, min_size=1, max_size=3), 150),
+    errors=repeated(st.lists(long_texts, max_size=2), 20),
+    notices=repeated(st.lists(long_texts, max_size=2), 20),
+    duration=st.floats(0, 1e9), timeout=st.none() | st.floats(0, 1e9),
+)
+runs = small_runs | big_runs
 options = st.builds(FormatOptions, label=texts, verbose=st.booleans(), color=st.booleans())
 
-PROPERTY = settings(max_examples=1000, deadline=None,
+PROPERTY = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from escalator.ladder.model import Intent, LadderState, Latch
-from escalator.ladder.store import LadderStore, ladder_dir, redact
+from escalator.ladder.store import LadderStore, ladder_dir
+from escalator.redact import redact_value
 from escalator.storage import LockHeld
 
 
@@ -80,8 +81,8 @@ def test_audit_lines_carry_who_when_and_are_redacted(tmp_path: Path) -> None:
 
 
 def test_redact_walks_nested_values() -> None:
-    assert redact({"a": ("k=pw", 3, {"b": "pwpw"})}, ("pw",)) == {"a": ["k=***", 3,
-                                                                       {"b": "******"}]}
+    assert redact_value({"a": ("k=pw", 3, {"b": "pwpw"})}, ("pw",)) == {"a": ("k=***", 3,
+                                                                             {"b": "******"})}
 
 
 def test_a_second_holder_is_refused_at_once_and_told_who_holds_the_lock(tmp_path: Path) -> None:

@@ -166,19 +166,19 @@ def test_prometheus_textfile_whole_output() -> None:
         escalator_last_run_timestamp_seconds{environment="default"} 1700000001.25
         # HELP escalator_scenario_success 1 when the scenario passed in the last run, else 0.
         # TYPE escalator_scenario_success gauge
-        escalator_scenario_success{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",severity="warning"} 0
+        escalator_scenario_success{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 0
         # HELP escalator_scenario_status Nagios state of the scenario in the last run.
         # TYPE escalator_scenario_status gauge
-        escalator_scenario_status{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",severity="warning"} 1
+        escalator_scenario_status{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 1
         # HELP escalator_scenario_duration_seconds Wall time of the scenario in the last run.
         # TYPE escalator_scenario_duration_seconds gauge
-        escalator_scenario_duration_seconds{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",severity="warning"} 0.5
+        escalator_scenario_duration_seconds{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 0.5
         # HELP escalator_scenario_attempts Attempts the scenario needed (retries + 1).
         # TYPE escalator_scenario_attempts gauge
-        escalator_scenario_attempts{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",severity="warning"} 1
+        escalator_scenario_attempts{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 1
         # HELP escalator_step_measurement A number a step measured (response time, days left, ...), in its unit.
         # TYPE escalator_step_measurement gauge
-        escalator_step_measurement{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",severity="warning",measurement="response_time",unit="ms",threshold="500"} 812.5
+        escalator_step_measurement{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning",measurement="response_time",unit="ms",threshold="500"} 812.5
         ''')  # noqa: E501
 
 

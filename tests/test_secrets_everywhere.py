@@ -11,17 +11,21 @@ their own test.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 from pathlib import Path
+from typing import Any
+
 import pytest
 
 from tests.project import Outcome, make_project, run_cli
-from tests.servers.http import Reply, Request, serve
+from tests.servers import sshd as sshd_server
+from tests.servers.http import Handler, Reply, Request, serve
 
 PASSWORD = "Zq7PasswordVx41"
 TOKEN = "tok9Hq2TokenLm55"
-PASSPHRASE = "ppX3PassphraseKr88"
+PASSPHRASE = sshd_server.PASSPHRASE  # the one that opens the test sshd's locked key
 SECRETS = {"ADMIN_PASSWORD": PASSWORD, "API_TOKEN": TOKEN, "KEY_PASSPHRASE": PASSPHRASE}
 
 FEATURE = """
@@ -62,6 +66,28 @@ Feature: Secrets in use
     When I go to "/json"
     Then the JSON at "$[${key_passphrase}" should be "ok"
 """
+
+SSH_FEATURE = """
+Feature: Secrets over SSH
+
+  Scenario: encrypted key opened with the passphrase
+    When I ssh to "{address}" with the following credentials:
+      | username | keyfile  | passphrase          |
+      | {user}   | {locked} | ${{key_passphrase}} |
+    And I run "echo opened"
+    Then the exit status should be 0
+
+  @escalate.fix
+  Scenario: passphrase in a command's output
+    When I ssh to "{address}" with the following credentials:
+      | username | keyfile  | passphrase          |
+      | {user}   | {locked} | ${{key_passphrase}} |
+    And I run "echo the passphrase is ${{key_passphrase}}"
+    Then I should see "nothing like this" in the output
+"""
+
+SSH_OUTCOMES = {"encrypted key opened with the passphrase": "passed",
+                "passphrase in a command's output": "failed"}
 
 CONFIG = """
 [ladder]
@@ -110,12 +136,19 @@ def _echo(req: Request) -> Reply:
     return Reply(200, f"you sent {fields}", {"Content-Type": "text/plain"})
 
 
-ROUTES = {"/private": _private, "/token": _token, "/echo": _echo}
+ROUTES: dict[str, Handler | object] = {"/private": _private, "/token": _token, "/echo": _echo}
 
 
-def _project(root: Path, url: str) -> Path:
-    variables = {"base_url": url, **{name.lower(): {"env": name} for name in SECRETS}}
-    root = make_project(root, {"secrets.feature": FEATURE}, variables=variables, config=CONFIG)
+def _project(root: Path, url: str, sshd: sshd_server.Sshd | None) -> Path:
+    """The suite; with a real sshd, also the scenarios that open a key with the passphrase."""
+    variables: dict[str, Any] = {"base_url": url,
+                                 **{name.lower(): {"env": name} for name in SECRETS}}
+    features = {"secrets.feature": FEATURE}
+    if sshd is not None:
+        variables["known_hosts"] = str(sshd.known_hosts)
+        features["ssh.feature"] = SSH_FEATURE.format(address=sshd.address, user=sshd.user,
+                                                     locked=sshd.locked_key)
+    root = make_project(root, features, variables=variables, config=CONFIG)
     (root / "ops").mkdir()
     for name, text in (("fix.sh", FIX), ("page.sh", PAGE.format(root=root))):
         (root / "ops" / name).write_text(text)
@@ -146,8 +179,11 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Out
     """Everything an operator can run against the project, run once; all outcomes kept."""
     root = tmp_path_factory.mktemp("secrets")
     outcomes: dict[str, Outcome] = {}
-    with serve(ROUTES) as url:
-        _project(root, url)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(serve(ROUTES))
+        sshd = None if sshd_server.available() else stack.enter_context(
+            sshd_server.running_sshd())
+        _project(root, url, sshd)
         env = _environ()
         out = root / "out"
         outcomes["run"] = run_cli(
@@ -170,7 +206,7 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Out
 
 def test_the_suite_really_used_the_secrets(suite: tuple[Path, dict[str, Outcome]]) -> None:
     """Guard against a vacuous pass: the passing scenarios needed the right values."""
-    root, outcomes = suite
+    _, outcomes = suite
     run = outcomes["run -v -f json"].json
     got = {s["name"]: s["outcome"] for s in run["scenarios"]}
     assert got == {"private page with the password": "passed",
@@ -178,7 +214,8 @@ def test_the_suite_really_used_the_secrets(suite: tuple[Path, dict[str, Outcome]
                    "password expected on the page": "failed",
                    "token and passphrase echoed back": "failed",
                    "token leaks in a header": "failed",
-                   "passphrase where a JSON path belongs": "unknown"}
+                   "passphrase where a JSON path belongs": "unknown",
+                   **(SSH_OUTCOMES if sshd_server.available() is None else {})}
     reasons = " ".join(s["reason"] or "" for s in run["scenarios"])
     assert reasons.count("***") >= 4, reasons
     assert outcomes["escalate"].code == 2, outcomes["escalate"]
@@ -226,3 +263,21 @@ def test_percent_encoded_secrets_do_not_leak(tmp_path: Path) -> None:
     [scenario] = out.json["scenarios"]
     assert scenario["outcome"] == "failed"
     assert re.findall(r"Kx9(?:%20|\+| )Qm7", out.stdout) == [], scenario["reason"]
+
+
+@pytest.mark.parametrize("value", ["x", "e", "passed", "critical", "1"])
+def test_a_short_or_common_secret_cannot_break_the_run(tmp_path: Path, value: str) -> None:
+    """Masking works on text, never on the shape of a result: a one-letter secret or one
+    that equals a field name or an outcome must not turn the run into an internal error."""
+    with serve(ROUTES) as url:
+        root = make_project(tmp_path, {"t.feature": """
+            Feature: Short
+              Scenario: a page without the token
+                When I go to "/echo?t=${api_token}"
+                Then I should see "nothing like this"
+            """}, variables={"base_url": url, "api_token": {"env": "API_TOKEN"}})
+        out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root,
+                      environ={"API_TOKEN": value})
+    assert (out.code, out.stderr) == (1, ""), out
+    [scenario] = out.json["scenarios"]
+    assert scenario["outcome"] == "failed" and "***" in scenario["reason"]

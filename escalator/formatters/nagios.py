@@ -51,7 +51,7 @@ def text(value: str) -> str:
 def summary(run: RunResult) -> str:
     """The words after `STATE - `: what an operator reads in the notification."""
     if run.errors:
-        return cut(text(run.errors[0]), _SUMMARY_CHARS)
+        return cut(text(run.errors[0]), _SUMMARY_CHARS) or "run error"
     if not run.scenarios:
         return "no scenario selected"
     total = len(run.scenarios)

@@ -78,7 +78,7 @@ def _run_samples(run: RunResult) -> Iterator[Sample]:
 
 def _scenario_samples(run: RunResult, scenario: ScenarioResult) -> Iterator[Sample]:
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
-              "scenario": scenario.name, "file": scenario.file,
+              "scenario": scenario.name, "file": scenario.file, "line": str(scenario.line),
               "severity": scenario.severity.value}
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)

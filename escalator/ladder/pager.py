@@ -14,7 +14,8 @@ from typing import Any
 from escalator.env import Env
 from escalator.ladder.actions import run_action
 from escalator.ladder.model import LadderConfig, Observation, Plan
-from escalator.ladder.store import LadderStore, redact
+from escalator.ladder.store import LadderStore
+from escalator.redact import redact_value
 
 NOTIFY_TIMEOUT = 30.0
 
@@ -33,7 +34,7 @@ class Pager:
             "dedup_key": dedup, "plan": list(plan.levels) if plan else [],
             "scenarios": _scenarios(obs, plan),
         }
-        payload = redact(payload, self.store.secrets)
+        payload = redact_value(payload, self.store.secrets)
         if not self.config.notify:
             self.store.audit("notify_skipped", run_id, "no notify command configured",
                              page=payload)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from escalator import storage
+from escalator.redact import redact_value
 from escalator.ladder.model import Intent, LadderState, Latch
 
 SCHEMA = 1
@@ -30,20 +31,6 @@ def ladder_dir(state_dir: Path, environment: str) -> Path:
 
 def iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def redact(value: Any, secrets: tuple[str, ...]) -> Any:
-    """`value` with every secret replaced by *** in every string inside it."""
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret:
-                value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {k: redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 class LadderStore:
@@ -147,7 +134,7 @@ class LadderStore:
               **data: Any) -> None:
         record = {"ts": iso(self.now()), "env": self.environment, "run_id": run_id,
                   "event": event, "actor": actor, "reason": reason, "data": data}
-        storage.append_line(self.audit_path, redact(record, self.secrets))
+        storage.append_line(self.audit_path, redact_value(record, self.secrets))
 
     def read_audit(self) -> list[dict[str, Any]]:
         return storage.read_lines(self.audit_path)

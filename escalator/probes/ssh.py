@@ -391,6 +391,8 @@ def _describe(exc: BaseException, phase: str, timeout: float) -> str:
         return f"the server closed the connection while {phase}"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror.lower()} while {phase}"
+    if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
+        return "not an SSH server: no valid SSH banner in what it sent"
     return f"SSH failed while {phase}: {_text(exc)}"
 
 

@@ -74,7 +74,8 @@ def reset_mid_body(conn: socket.socket, stop: threading.Event) -> None:
 
 
 def short_body(conn: socket.socket, stop: threading.Event) -> None:
-    conn.sendall(_head("200 OK", "Content-Type: text/plain", "Content-Length: 1000") + b"only ten b")
+    conn.sendall(_head("200 OK", "Content-Type: text/plain", "Content-Length: 1000")
+                 + b"only ten b")
     conn.close()
 
 
