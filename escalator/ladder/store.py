@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from escalator import storage
-from escalator.redact import redact_value
 from escalator.ladder.model import Intent, LadderState, Latch
+from escalator.redact import redact_value
 
 SCHEMA = 1
 
