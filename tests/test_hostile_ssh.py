@@ -4,22 +4,19 @@ a reset after the banner, something that is not SSH at all, a closed port, a com
 ends and one that prints without end (kept in bounded memory).
 
 The real sshd comes from tests/servers/sshd.py; the broken servers that speak a little SSH are
-`banner_server` below: a loopback listener that sends fixed bytes, then does one thing.
+`banner_server` from tests/servers/hostile.py: a loopback listener that sends fixed bytes,
+then stays silent or resets.
 tests/test_steps_ssh.py asserts the exact wording of the common reasons; this module asserts
 what holds for all of them: failed, one line, no Python jargon, in time.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import socket
-import struct
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.project import make_project, run_cli
-from tests.servers.hostile import closed_port, silent_server
+from tests.servers.hostile import banner_server, closed_port, silent_server
 from tests.servers.http import serve
 from tests.servers.sshd import Sshd, available, running_sshd
 
@@ -40,48 +37,6 @@ MEMORY_BOUND = 200 * 1024 * 1024
 # Python and paramiko wording that means nothing to an operator
 JARGON = re.compile(r"\b\w+(?:Error|Exception)\b|Traceback|paramiko|codec|Error reading")
 WRONG_PASSWORD = "Not-The-Password-913"
-
-
-def _serve_banner(server: socket.socket, banner: bytes, then: str, stop: threading.Event
-                  ) -> None:
-    held: list[socket.socket] = []
-    server.settimeout(0.05)
-    try:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(OSError):
-                conn.sendall(banner)
-            if then == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-            else:
-                held.append(conn)  # say nothing more, keep it open
-    finally:
-        for conn in held:
-            conn.close()
-
-
-@contextlib.contextmanager
-def banner_server(banner: bytes, then: str = "silence") -> Iterator[str]:
-    """Sends `banner` to each client, then stays silent or resets; yields host:port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    stop = threading.Event()
-    thread = threading.Thread(target=_serve_banner, args=(server, banner, then, stop),
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
 
 
 @pytest.fixture(scope="module")
@@ -163,19 +118,22 @@ def test_closed_port(tmp_path: Path, sshd: Sshd) -> None:
 
 def test_banner_then_silence(tmp_path: Path, sshd: Sshd) -> None:
     """The key exchange never completes: the client timeout must cover it too."""
-    with banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n") as address:
+    with banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n") as port:
+        address = f"127.0.0.1:{port}"
         scenario, took = run_case(tmp_path, sshd, address, LOGIN)
     assert_failed_readably(scenario, took, address)
 
 
 def test_reset_after_the_banner(tmp_path: Path, sshd: Sshd) -> None:
-    with banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", then="reset") as address:
+    with banner_server(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", then="reset") as port:
+        address = f"127.0.0.1:{port}"
         scenario, took = run_case(tmp_path, sshd, address, LOGIN)
     assert_failed_readably(scenario, took, address)
 
 
 def test_garbage_instead_of_a_banner(tmp_path: Path, sshd: Sshd) -> None:
-    with banner_server(b"\x00\xff\xfe garbage \x1b[31m\r\n" * 3) as address:
+    with banner_server(b"\x00\xff\xfe garbage \x1b[31m\r\n" * 3) as port:
+        address = f"127.0.0.1:{port}"
         scenario, took = run_case(tmp_path, sshd, address, LOGIN)
     assert_failed_readably(scenario, took, address, "banner")
 

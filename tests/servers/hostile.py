@@ -1,20 +1,21 @@
 """Hostile TCP servers on loopback for tests: what a broken or stuck target looks like.
 
 `silent_server()` accepts connections and never says a word (an SSH server whose banner never
-comes, a hung service); `closed_port()` is a port where nothing listens (connection refused).
-The silent server stops by itself when its context ends (its accept thread is a daemon that
-closes every held connection).
+comes, a hung service); `banner_server(banner, then)` sends fixed bytes, then stays silent or
+resets; `closed_port()` is a port where nothing listens (connection refused). The servers stop by
+themselves when their context ends (the accept thread closes every held connection).
 """
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 
 
-def _hold(server: socket.socket, stop: threading.Event) -> None:
+def _serve(server: socket.socket, banner: bytes, then: str, stop: threading.Event) -> None:
     held: list[socket.socket] = []
     server.settimeout(0.05)
     try:
@@ -25,20 +26,27 @@ def _hold(server: socket.socket, stop: threading.Event) -> None:
                 continue
             except OSError:
                 return
-            held.append(conn)  # keep it open, say nothing
+            with contextlib.suppress(OSError):
+                conn.sendall(banner)
+            if then == "reset":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+            else:
+                held.append(conn)  # say nothing more, keep it open
     finally:
         for conn in held:
             conn.close()
 
 
 @contextlib.contextmanager
-def silent_server() -> Iterator[int]:
-    """A port that accepts and then stays silent; yields the port."""
+def banner_server(banner: bytes, then: str = "silence") -> Iterator[int]:
+    """Sends `banner` to each client, then stays silent (or resets with `then="reset"`);
+    yields the port."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
     stop = threading.Event()
-    thread = threading.Thread(target=_hold, args=(server, stop), daemon=True)
+    thread = threading.Thread(target=_serve, args=(server, banner, then, stop), daemon=True)
     thread.start()
     try:
         yield int(server.getsockname()[1])
@@ -46,6 +54,11 @@ def silent_server() -> Iterator[int]:
         stop.set()
         thread.join(5)
         server.close()
+
+
+def silent_server() -> contextlib.AbstractContextManager[int]:
+    """A port that accepts and then stays silent; yields the port."""
+    return banner_server(b"")
 
 
 def closed_port() -> int:
