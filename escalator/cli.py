@@ -33,15 +33,18 @@ class _ArgumentError(Exception):
     pass
 
 
-def _modules() -> list[ModuleType]:
-    return [importlib.import_module(f"escalator.commands.{name}") for name in COMMANDS]
+def _modules(names: Sequence[str]) -> list[ModuleType]:
+    return [importlib.import_module(f"escalator.commands.{name}") for name in names]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given `argv` naming a command, only that command's module is imported (a
+    Nagios check runs every minute: it should not pay for importing every other command)."""
     parser = _Parser(prog="escalator", description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--version", action="version", version=f"escalator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in _modules():
+    first = next((arg for arg in argv or () if not arg.startswith("-")), None)
+    for module in _modules((first,) if first in COMMANDS else COMMANDS):
         module.register(sub)
     return parser
 
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv).parse_args(argv)
     except _ArgumentError as exc:
         return _usage_failure(argv, str(exc), env)
     if not getattr(args, "command", None):

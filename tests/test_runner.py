@@ -182,7 +182,7 @@ def test_parallel_results_match_sequential_in_order(tmp_path: Path) -> None:
     assert [s[0] for s in scenarios(one)] == ["first"] + [f"s{i}" for i in range(12)]
 
 
-def test_workers_are_separate_processes(tmp_path: Path) -> None:
+def test_workers_are_reused_until_a_scenario_fails(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     root = project(tmp_path / "p", {"p.feature": f"""
         Feature: P
@@ -190,9 +190,56 @@ def test_workers_are_separate_processes(tmp_path: Path) -> None:
             Then it reports my pid to {pids}
           Scenario: two
             Then it reports my pid to {pids}
+          Scenario: three fails
+            Then it reports my pid to {pids}
+            And it fails with "broken"
+          Scenario: four
+            Then it reports my pid to {pids}
         """})
-    assert run_cli(["run", "-e", "test", "-f", "progress"], cwd=root).code == 0
-    assert len(set(pids.read_text().split())) == 2
+    assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "1"], cwd=root).code == 1
+    one, two, three, four = pids.read_text().split()
+    assert one == two == three != four
+
+
+def test_rules_outlines_and_backgrounds_run_alike_in_parallel(tmp_path: Path) -> None:
+    root = project(tmp_path, {"r.feature": """
+        Feature: Rules and outlines
+          Background:
+            Given I sleep 0.01 seconds
+
+          Scenario: plain
+            Then it passes
+
+          Scenario Outline: row <n>
+            Then it fails with "<msg>"
+            Examples:
+              | n | msg |
+              | 1 | one |
+              | 2 | two |
+
+          Rule: a rule
+            Scenario: in rule
+              Then it passes
+
+            Scenario Outline: ruled <n>
+              Then it <what>
+              Examples:
+                | n | what   |
+                | a | passes |
+                | b | breaks |
+        """})
+    expected = [
+        ("plain", "passed", None),
+        ("row 1 -- @1.1 ", "failed", "one"),
+        ("row 2 -- @1.2 ", "failed", "two"),
+        ("in rule", "passed", None),
+        ("ruled a -- @1.1 ", "passed", None),
+        ("ruled b -- @1.2 ", "unknown", "error in step code: RuntimeError: oops"),
+    ]
+    for jobs in ("1", "4"):
+        out = run_cli(["run", "-e", "test", "-f", "json", "-j", jobs], cwd=root)
+        assert scenarios(out) == expected
+        assert [len(s["steps"]) for s in out.json["scenarios"]] == [2] * 6
 
 
 def test_retries_report_a_pass_after_retry(tmp_path: Path) -> None:

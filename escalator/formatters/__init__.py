@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from escalator.errors import UsageError
@@ -42,17 +43,21 @@ _MODULES = {"json": "jsonout"}
 
 def render(name: str, run: RunResult, options: FormatOptions = FormatOptions()) -> str:
     """`run` as text in format `name`; UsageError for a format that does not exist."""
+    text: str = load(name).render(run, options)
+    return text
+
+
+def load(name: str) -> ModuleType:
+    """The module of format `name`, imported on first use; UsageError for an unknown one."""
     if name not in FORMATS:
         raise UsageError(f"unknown output format {name!r}: choose from {', '.join(FORMATS)}")
     module_name = f"{__name__}.{_MODULES.get(name, name)}"
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
         raise UsageError(f"output format {name!r} is not available in this installation") from exc
-    text: str = module.render(run, options)
-    return text
 
 
 # ---- shared by the formats ------------------------------------------------------------------

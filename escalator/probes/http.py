@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
-from escalator.probes.tls import describe_verify_error
+from escalator.probes.verify import describe_verify_error
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
 

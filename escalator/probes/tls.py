@@ -3,8 +3,8 @@
 `probe_certificate(TlsTarget) -> CertResult` opens one verifying TLS handshake (a second,
 non-verifying one only when verification failed, to still read the dates), so an expired or
 untrusted certificate still yields its expiry: the step records `days_left` whatever happens.
-Called by `escalator.steps.http_tls`; `describe_verify_error` also words the HTTP probe's
-certificate failures, so both say the same thing for the same problem.
+Called by `escalator.steps.http_tls`. Certificate failures are worded by
+`escalator.probes.verify`, which the HTTP probe shares (without loading `cryptography`).
 """
 
 from __future__ import annotations
@@ -19,38 +19,9 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from escalator.probes import ProbeSetupError
+from escalator.probes.verify import describe_verify_error
 
 _DAY = 86400.0
-
-# OpenSSL's wording, as ssl.SSLCertVerificationError.verify_message gives it, in operator terms.
-_VERIFY_WORDS = (
-    ("certificate has expired", "the certificate has expired"),
-    ("certificate is not yet valid", "the certificate is not valid yet"),
-    ("self-signed certificate in certificate chain",
-     "the certificate chain ends in a self-signed certificate that is not trusted"),
-    ("self-signed certificate", "the certificate is self-signed and not trusted"),
-    ("self signed certificate", "the certificate is self-signed and not trusted"),
-    ("unable to get local issuer certificate",
-     "the certificate is signed by an authority that is not trusted"),
-)
-
-
-def describe_verify_error(message: str) -> str:
-    """One line for a failed certificate verification.
-
-    >>> describe_verify_error("Hostname mismatch, certificate is not valid for 'a.test'.")
-    "the certificate is not valid for host 'a.test'"
-    >>> describe_verify_error("self-signed certificate")
-    'the certificate is self-signed and not trusted'
-    """
-    text = message.strip().rstrip(".")
-    for needle, words in _VERIFY_WORDS:
-        if needle in text:
-            return words
-    if "mismatch, certificate is not valid for" in text:
-        return "the certificate is not valid for host " + text.rsplit(" for ", 1)[1]
-    return f"certificate verification failed: {text}"
-
 
 @dataclass(frozen=True)
 class TlsTarget:

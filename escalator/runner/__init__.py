@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from escalator.errors import UsageError
 from escalator.redact import redact_run
 from escalator.results import RunResult, ScenarioResult
 from escalator.runner import pipe
@@ -41,6 +42,7 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     if pid == 0:
         _coordinate(options, read_fd, write_fd)
     os.close(write_fd)
+    _load_what_comes_after(options)
     heard = Progress()
     cut_off = _listen(read_fd, heard, deadline, env, progress)
     os.close(read_fd)
@@ -49,6 +51,17 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
                    timeout=options.timeout, environment=options.environment,
                    cut_off=cut_off, crashed=crashed)
     return redact_run(run, options.secrets)
+
+
+def _load_what_comes_after(options: RunOptions) -> None:
+    """Import what this process needs once the run is over (the state store, the formats) now,
+    while the coordinator spends a tenth of a second importing behave in its own process: on
+    two cores that time is free, and a Nagios check pays it every minute."""
+    from escalator import formatters, state  # noqa: F401
+
+    for name in {name for name, _ in options.formats} or {"nagios", "pretty"}:
+        with contextlib.suppress(UsageError):
+            formatters.load(name)
 
 
 def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:

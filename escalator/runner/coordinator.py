@@ -1,10 +1,16 @@
-"""The coordinator: a process forked by the CLI that loads the suite once and forks a worker per
-scenario from that warm state, up to `jobs` at a time.
+"""The coordinator: a process forked by the CLI that loads the suite once and runs its scenarios
+in at most `jobs` worker processes forked from that warm state.
 
-It forwards the workers' records to the CLI over one pipe, re-runs failing scenarios when retries
-are allowed, and kills a worker whose step outlives its timeout by a second (a call stuck in C
-code that ignores SIGALRM). The run deadline is not its business: the CLI kills this whole process
-group when the deadline comes.
+A worker runs one scenario after another, each with a fresh behave context and `Session`, and
+is retired (and replaced by a fresh fork) after a scenario that did not pass or after
+`RECYCLE_AFTER` scenarios, so a scenario that broke something in its process cannot touch the
+next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 20 ms of CPU
+per scenario measured here; bench/README.md), a reused worker pays them once.
+
+The coordinator forwards the workers' records to the CLI over one pipe, re-runs failing scenarios
+when retries are allowed, and kills a worker whose step outlives its timeout by a second (a call
+stuck in C code that ignores SIGALRM). The run deadline is not its business: the CLI kills this
+whole process group when the deadline comes.
 """
 
 from __future__ import annotations
@@ -21,20 +27,28 @@ from escalator.durations import format_duration
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
-from escalator.runner.worker import run_unit
+from escalator.runner.worker import serve
 
 _GRACE = 1.0  # seconds a step may outlive its alarm before its worker is killed
+RECYCLE_AFTER = 100  # scenarios one worker runs before a fresh fork replaces it
 
 
 @dataclass
 class _Worker:
-    unit: Unit
-    attempt: int
     pid: int
     reader: pipe.LineReader
+    commands: int  # write end of the worker's command pipe; -1 once closed
+    unit: Unit | None = None
+    attempt: int = 0
+    ran: int = 0
     step_index: int = -1
     step_started: float = field(default_factory=time.monotonic)
-    result: dict[str, Any] | None = None
+
+    def retire(self) -> None:
+        """Close its command pipe: the worker finishes its loop and exits."""
+        if self.commands >= 0:
+            os.close(self.commands)
+            self.commands = -1
 
 
 def main(options: Any, out: int) -> None:
@@ -60,36 +74,60 @@ class _Pool:
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units)
         self.earlier: dict[int, tuple[str, ...]] = {}
-        self.workers: dict[int, _Worker] = {}
+        self.workers: dict[int, _Worker] = {}  # every live worker, by pid
         self.selector = selectors.DefaultSelector()
 
     def run(self) -> None:
         while self.pending or self.workers:
-            while self.pending and len(self.workers) < self.options.jobs:
-                self._start(*self.pending.popleft())
+            while self.pending and (idle := self._idle()) is not None:
+                self._assign(idle, *self.pending.popleft())
+            if not self.pending:
+                for worker in self.workers.values():
+                    if worker.unit is None:
+                        worker.retire()
             for key, _ in self.selector.select(timeout=0.2):
                 self._read(key.data)
             self._kill_overruns()
 
-    def _start(self, unit: Unit, attempt: int, earlier: tuple[str, ...]) -> None:
-        self.earlier[unit.id] = earlier
-        pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt})
+    def _idle(self) -> _Worker | None:
+        for worker in self.workers.values():
+            if worker.unit is None and worker.commands >= 0:
+                return worker
+        active = sum(1 for w in self.workers.values() if w.commands >= 0)
+        return self._spawn() if active < self.options.jobs else None
+
+    def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
+        command_read, command_write = os.pipe()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
                 os.close(read_fd)
+                os.close(command_write)
                 os.close(self.out)
+                for sibling in self.workers.values():  # or their pipes never reach EOF
+                    if sibling.commands >= 0:
+                        os.close(sibling.commands)
+                    os.close(sibling.reader.fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                pipe.send(write_fd, run_unit(self.suite, unit, self.options, write_fd))
+                serve(self.suite, self.options, command_read, write_fd)
                 code = 0
             finally:
                 os._exit(code)
         os.close(write_fd)
-        worker = _Worker(unit, attempt, pid, pipe.LineReader(read_fd))
+        os.close(command_read)
+        worker = _Worker(pid, pipe.LineReader(read_fd), command_write)
         self.workers[pid] = worker
         self.selector.register(read_fd, selectors.EVENT_READ, worker)
+        return worker
+
+    def _assign(self, worker: _Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
+                ) -> None:
+        self.earlier[unit.id] = earlier
+        pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt})
+        worker.unit, worker.attempt, worker.step_index = unit, attempt, -1
+        os.write(worker.commands, f"{unit.id}\n".encode())
 
     def _read(self, worker: _Worker) -> None:
         records, closed = worker.reader.read()
@@ -97,52 +135,65 @@ class _Pool:
             if record["t"] == "step":
                 worker.step_index, worker.step_started = record["index"], time.monotonic()
                 pipe.send(self.out, record)
-            elif record["t"] == "result":
-                worker.result = record
+            elif record["t"] == "result" and worker.unit is not None:
+                self._report(worker, record)
         if closed:
-            self._finish(worker)
+            self._reap(worker, None)
 
-    def _finish(self, worker: _Worker, killed_reason: str | None = None) -> None:
-        self.selector.unregister(worker.reader.fd)
-        os.close(worker.reader.fd)
-        del self.workers[worker.pid]
-        _, status = os.waitpid(worker.pid, 0)
-        record = worker.result or self._lost(worker, status, killed_reason)
+    def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
+        unit, attempt = worker.unit, worker.attempt
+        assert unit is not None
+        worker.unit, worker.ran = None, worker.ran + 1
         scenario = ScenarioResult.from_dict(record["scenario"])
-        earlier = self.earlier[worker.unit.id]
-        if scenario.outcome is Outcome.FAILED and worker.attempt <= worker.unit.retries:
+        if scenario.outcome is not Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
+            worker.retire()
+        earlier = self.earlier[unit.id]
+        if scenario.outcome is Outcome.FAILED and attempt <= unit.retries:
             why = scenario.reason or "failed"
-            self.pending.appendleft((worker.unit, worker.attempt + 1, (*earlier, why)))
+            self.pending.appendleft((unit, attempt + 1, (*earlier, why)))
             return
-        scenario = replace(scenario, attempts=worker.attempt, earlier_failures=earlier)
+        scenario = replace(scenario, attempts=attempt, earlier_failures=earlier)
         pipe.send(self.out, {**record, "scenario": scenario.to_dict()})
 
-    def _lost(self, worker: _Worker, status: int, killed_reason: str | None) -> dict[str, Any]:
-        """The record for a worker that died without one."""
-        unit = worker.unit
-        if killed_reason is not None:
-            outcome, reason = Outcome.FAILED, killed_reason
-        else:
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit status {os.WEXITSTATUS(status)}")
-            outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
-        desc = unit.describe()
-        scenario = ScenarioResult(
-            feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
-            outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-            level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
-        return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
+    def _reap(self, worker: _Worker, killed_reason: str | None) -> None:
+        """The worker's pipe closed (it exited or was killed): wait for it; a scenario it was
+        running gets a result saying what happened."""
+        self.selector.unregister(worker.reader.fd)
+        os.close(worker.reader.fd)
+        worker.retire()
+        del self.workers[worker.pid]
+        _, status = os.waitpid(worker.pid, 0)
+        if worker.unit is not None:
+            self._report(worker, _lost(worker.unit, status, killed_reason))
 
     def _kill_overruns(self) -> None:
         now = time.monotonic()
         for worker in list(self.workers.values()):
-            limit = worker.unit.step_timeout + _GRACE
-            if worker.step_index >= 0 and now - worker.step_started > limit:
+            unit = worker.unit
+            if unit is None or worker.step_index < 0:
+                continue
+            if now - worker.step_started > unit.step_timeout + _GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
-                step = worker.unit.describe()["steps"][worker.step_index]
-                self._finish(worker, f"{step[0]} {step[1]}: step timed out after "
-                                     f"{format_duration(worker.unit.step_timeout)} "
-                                     "(it ignored its alarm; the worker was killed)")
+                step = unit.describe()["steps"][worker.step_index]
+                self._reap(worker, f"{step[0]} {step[1]}: step timed out after "
+                                   f"{format_duration(unit.step_timeout)} "
+                                   "(it ignored its alarm; the worker was killed)")
+
+
+def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
+    """The record for a scenario whose worker died without sending one."""
+    if killed_reason is not None:
+        outcome, reason = Outcome.FAILED, killed_reason
+    else:
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.WEXITSTATUS(status)}")
+        outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
+    desc = unit.describe()
+    scenario = ScenarioResult(
+        feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
+        outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
+        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
+    return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
 
 
 def _quiet_stdio() -> None:

@@ -37,6 +37,7 @@ class Unit:
     meta: ScenarioMeta
     step_timeout: float
     retries: int
+    branch: tuple[Any, ...] = ()  # feature run items from the feature down to the scenario
 
     def describe(self) -> dict[str, Any]:
         sc = self.scenario
@@ -159,7 +160,22 @@ def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
             suite.units.append(Unit(
                 id=len(suite.units), scenario=scenario, feature=feature, file=name, meta=meta,
                 step_timeout=meta.step_timeout or options.step_timeout,
-                retries=meta.retries if meta.retries is not None else options.retries))
+                retries=meta.retries if meta.retries is not None else options.retries,
+                branch=_branch(feature, scenario)))
+
+
+def _branch(container: Any, scenario: Any) -> tuple[Any, ...]:
+    """The run items from `container` (a feature or rule) down to `scenario` or its outline."""
+    for item in container.run_items:
+        if item is scenario:
+            return (item,)
+        if hasattr(item, "run_items"):  # a rule
+            inner = _branch(item, scenario)
+            if inner:
+                return (item, *inner)
+        elif any(row is scenario for row in getattr(item, "scenarios", ())):  # an outline
+            return (item,)
+    return ()
 
 
 def _find_probes(suite: Suite) -> None:

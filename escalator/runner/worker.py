@@ -1,11 +1,14 @@
-"""One scenario in one forked process: run it with behave, turn behave's model into a result.
+"""A worker process: run the scenarios the coordinator sends, one at a time, with behave, and
+turn behave's model into results.
 
-Called by the coordinator in a freshly forked child; the child has its own behave context, its own
-`Session` (variables, clients, measurements) and exits with `os._exit` after sending its record.
+`serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
+the pipe closes. Each scenario gets a fresh behave context and its own `Session` (variables,
+clients, measurements), and behave sees only the branch of the feature that leads to it.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from escalator.results import Outcome, ScenarioResult, StepResult
@@ -37,6 +40,27 @@ class _StepTracker:
         return lambda *args, **kwargs: None
 
 
+def serve(suite: Suite, options: Any, commands: int, out: int) -> None:
+    """Run each unit id that arrives on `commands`; send each result record to `out`."""
+    with os.fdopen(commands) as lines:
+        for line in lines:
+            unit = suite.units[int(line)]
+            pipe.send(out, run_unit(suite, unit, options, out))
+
+
+def _focus(unit: Unit) -> None:
+    """Leave behave only the path from the feature to this scenario (through rules and an
+    outline): walking and skipping every other scenario made a run quadratic in its size."""
+    container = unit.feature
+    for item in unit.branch:
+        container.run_items = [item]
+        container = item
+    if container is not unit.scenario:  # an outline: only this row runs (rules have no rows)
+        for row in container.scenarios:
+            row.should_skip = row is not unit.scenario
+    unit.scenario.should_skip = False
+
+
 def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
@@ -44,9 +68,7 @@ def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
     runner = suite.runner
     session = Session(variables=options.variables, step_timeout=unit.step_timeout,
                       environment=options.environment)
-    for other in unit.feature.walk_scenarios():
-        if other is not unit.scenario:
-            other.should_skip = True
+    _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
     runner.formatters = [_StepTracker(unit, fd)]
