@@ -50,7 +50,6 @@ class Case:
     commands: tuple[Command, ...]
     runs: int
     judge: Judge | None = None
-    reset: Callable[[], None] | None = None  # before every run (e.g. a fresh stored result)
 
 
 def escalator_cmd() -> tuple[str, ...]:
@@ -74,10 +73,11 @@ def _project_pair(root: Path, name: str, paths: list[str], base_url: str) -> tup
             make_behave_project(root / f"behave-{name}", paths))
 
 
-def single(root: Path, base_url: str, port: int, sizes: Sizes) -> Case:
+def single(root: Path, base_url: str, port: int, sizes: Sizes, esc_cmd: tuple[str, ...]
+           ) -> Case:
     """Cold `escalator check` of one HTTP scenario beside plain behave and check_http."""
     esc, plain = _project_pair(root, "one", ["/page"], base_url)
-    commands = [Command("escalator check", (*escalator_cmd(), "check"), esc),
+    commands = [Command("escalator check", (*esc_cmd, "check"), esc),
                 Command("python -m behave", _behave(base_url), plain)]
     if (PLUGINS / "check_http").exists():
         commands.append(Command("check_http", (str(PLUGINS / "check_http"), "-H", "127.0.0.1",
@@ -87,27 +87,30 @@ def single(root: Path, base_url: str, port: int, sizes: Sizes) -> Case:
     return Case("1 HTTP scenario, cold", tuple(commands), sizes.single_runs, judge)
 
 
-def status(root: Path, port: int, sizes: Sizes) -> Case:
+def status(root: Path, port: int, sizes: Sizes, esc_cmd: tuple[str, ...]) -> Case:
     """`escalator status` answering from the result that the single case stored."""
     esc = root / "esc-one"
-    commands = [Command("escalator status", (*escalator_cmd(), "status", "--max-age", "1d"), esc)]
+    commands = [Command("escalator status", (*esc_cmd, "status", "--max-age", "1d"), esc)]
     if (PLUGINS / "check_http").exists():
         commands.append(Command("check_http", (str(PLUGINS / "check_http"), "-H", "127.0.0.1",
                                                "-p", str(port), "-u", "/page"), root))
     if (PLUGINS / "check_dummy").exists():
         commands.append(Command("check_dummy 0", (str(PLUGINS / "check_dummy"), "0"), root))
+    # the floor of any Python plugin on this machine: the interpreter and its site start-up
+    commands.append(Command("python -c pass", (sys.executable, "-c", "pass"), root))
     has_http = len(commands) > 1 and commands[1].label == "check_http"
     judge = _ratio_at_most(8) if has_http and not sizes.quick else None
     return Case("status (stored result)", tuple(commands), sizes.single_runs, judge)
 
 
-def parallel(root: Path, base_url: str, sizes: Sizes) -> list[Case]:
+def parallel(root: Path, base_url: str, sizes: Sizes, esc_cmd: tuple[str, ...]
+             ) -> list[Case]:
     """N scenarios against the slow endpoint: --jobs 32 and --jobs 1 beside plain behave."""
     paths = [f"/page?ms={sizes.slow_ms}"] * sizes.many
     esc, plain = _project_pair(root, "slow", paths, base_url)
     behave = Command("python -m behave", _behave(base_url), plain)
-    fast = Command("escalator check --jobs 32", (*escalator_cmd(), "check", "--jobs", "32"), esc)
-    slow = Command("escalator check --jobs 1", (*escalator_cmd(), "check", "--jobs", "1"), esc,
+    fast = Command("escalator check --jobs 32", (*esc_cmd, "check", "--jobs", "32"), esc)
+    slow = Command("escalator check --jobs 1", (*esc_cmd, "check", "--jobs", "1"), esc,
                    expect=(0, 2))  # 200 x 100 ms in one job may pass the 50 s deadline
 
     def judge(samples: list[Samples]) -> list[tuple[str, bool]]:
@@ -120,24 +123,24 @@ def parallel(root: Path, base_url: str, sizes: Sizes) -> list[Case]:
             Case(f"{name}, --jobs 1", (slow, behave), 1, None)]
 
 
-def instant(root: Path, base_url: str, sizes: Sizes) -> Case:
+def instant(root: Path, base_url: str, sizes: Sizes, esc_cmd: tuple[str, ...]) -> Case:
     """N scenarios against the instant endpoint, default settings, beside a requests loop."""
     paths = ["/page"] * sizes.many
     esc, plain = _project_pair(root, "instant", paths, base_url)
     loop = write_loop(root / "loop")
-    commands = (Command("escalator check", (*escalator_cmd(), "check"), esc),
+    commands = (Command("escalator check", (*esc_cmd, "check"), esc),
                 Command("requests loop", (sys.executable, str(loop), base_url, *paths), root),
                 Command("python -m behave", _behave(base_url), plain))
     judge = None if sizes.quick else _ratio_at_most(1.0)
     return Case(f"{sizes.many} x instant, defaults", commands, sizes.many_runs * 2, judge)
 
 
-def deadline(root: Path, base_url: str, sizes: Sizes) -> Case:
+def deadline(root: Path, base_url: str, sizes: Sizes, esc_cmd: tuple[str, ...]) -> Case:
     """Half the targets never answer; the run deadline must end the run on time."""
     paths = ["/hang" if n % 2 else "/page" for n in range(sizes.hang)]
     esc = make_escalator_project(root / "esc-hang", paths, base_url)
     command = Command(f"escalator check --timeout {sizes.timeout}",
-                      (*escalator_cmd(), "check", "--timeout", sizes.timeout), esc,
+                      (*esc_cmd, "check", "--timeout", sizes.timeout), esc,
                       expect=(2,))
     limit = 5.5 if not sizes.quick else None
 

@@ -59,9 +59,16 @@ def run_once(command: Command, timeout: float = 600) -> Timing:
 
 
 def alternate(commands: Sequence[Command], runs: int,
-              before_each: Callable[[], None] | None = None) -> list[Samples]:
-    """Run every command `runs` times, interleaved; `before_each` resets state between runs."""
+              before_each: Callable[[], None] | None = None, warm: bool = True
+              ) -> list[Samples]:
+    """Run every command `runs` times, interleaved; `before_each` resets state between runs.
+
+    One untimed run of each comes first (`warm`): it writes the bytecode cache and fills the
+    page cache, so the figures are those of a machine that has run the command before.
+    """
     samples = [Samples(command) for command in commands]
+    for sample in samples if warm else ():
+        run_once(sample.command)
     for _ in range(runs):
         for sample in samples:
             if before_each is not None:

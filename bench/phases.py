@@ -58,6 +58,8 @@ def main(args: list[str]) -> int:
     import escalator.runner as runner
 
     wrap(runner, "run_suite")
+    wrap(cli, "build_parser")
+    mark("wrapped (the wrapper's own imports end here)")
     code = cli.main(args)
     mark("cli.main returned")
     return code
