@@ -57,6 +57,54 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
 ]
 
 
+LADDER = '[environments.test]\n[ladder]\n[[ladder.level]]\nid = "deploy"\nrun = ["{run}"]\n'
+# Configuration and command-line mistakes: (name, files, argv, expected text in the reason).
+CONFIG_CASES: list[tuple[str, dict[str, str | bytes], list[str], str]] = [
+    ("invalid TOML", {"escalator.toml": "[run\n"}, [], "escalator.toml: invalid TOML"),
+    ("binary config", {"escalator.toml": b"\x00\xff\xfe"}, [], "escalator.toml: "),
+    ("unknown section", {"escalator.toml": "[runs]\n"}, [], "unknown key runs"),
+    ("unknown run key", {"escalator.toml": "[run]\njobz = 1\n"}, [], "unknown key run.jobz"),
+    ("jobs as a string", {"escalator.toml": '[run]\njobs = "4"\n'}, [], "run.jobs: expected"),
+    ("retries negative", {"escalator.toml": "[run]\nretries = -1\n"}, [], "run.retries"),
+    ("duration without unit", {"escalator.toml": '[run]\ntimeout = "5"\n'}, [],
+     "run.timeout: bad duration '5'"),
+    ("duration of zero", {"escalator.toml": '[run]\nstep_timeout = "0s"\n'}, [],
+     "run.step_timeout: must be longer than 0s"),
+    ("environments not a table", {"escalator.toml": "environments = 3\n"}, [],
+     "environments: expected a table"),
+    ("variable of a wrong type", {"escalator.toml": "[environments.test]\nx = [1]\n"}, [],
+     "environments.test.x: expected a string"),
+    ("secret written inline", {"escalator.toml": '[environments.test]\npw = { value = "x" }\n'},
+     [], 'environments.test.pw: a secret is written { env = "VARIABLE" }'),
+    ("missing secret variable",
+     {"escalator.toml": '[environments.test]\npw = { env = "ESCALATOR_TEST_UNSET" }\n'}, [],
+     "environment variable ESCALATOR_TEST_UNSET is not set"),
+    ("unknown environment", {}, ["-e", "nope"], "no environment 'nope'"),
+    ("ladder action missing", {"escalator.toml": LADDER.format(run="ops/missing.sh")}, [],
+     "ladder.level[1].run"),
+    ("ladder action not executable", {"escalator.toml": LADDER.format(run="ops/plain.sh"),
+                                      "ops/plain.sh": "#!/bin/sh\n"}, [], "ladder.level[1].run"),
+    ("ladder duplicate ids", {"escalator.toml": LADDER.format(run="/bin/true")
+                              + '[[ladder.level]]\nid = "deploy"\nrun = ["/bin/true"]\n'}, [],
+     "ladder.level[2].id"),
+    ("ladder bad duration", {"escalator.toml": LADDER.format(run="/bin/true")
+                             + 'timeout = "soon"\n'}, [], "ladder.level[1].timeout"),
+    ("ladder unknown key", {"escalator.toml": LADDER.format(run="/bin/true") + "shell = true\n"},
+     [], "ladder.level[1].shell"),
+    ("unknown ladder level in a tag",
+     {"escalator.toml": LADDER.format(run="/bin/true"),
+      "features/bad.feature": "Feature: X\n  @escalate.nope\n  Scenario: y\n    Then it passes\n"},
+     [], "features/bad.feature:3: @escalate.nope: no such ladder level (levels: deploy)"),
+    ("define without a value", {}, ["-D", "novalue"], "-D novalue: give KEY=VALUE"),
+    ("bad --timeout", {}, ["--timeout", "soon"], "--timeout: bad duration 'soon'"),
+    ("absurd --step-timeout", {}, ["--step-timeout", "99999999999d"], "longer than ten years"),
+    ("zero jobs", {}, ["-j", "0"], "--jobs: must be at least 1"),
+    ("negative retries", {}, ["--retries", "-1"], "--retries: must not be negative"),
+    ("unknown format", {}, ["-f", "yaml"], "-f yaml: unknown format"),
+    ("outfile without a format", {}, ["-o", "x.txt"], "give -f FORMAT before each -o FILE"),
+]
+
+
 def _project(tmp_path: Path) -> Path:
     return make_project(tmp_path, {"good.feature": GOOD}, steps=FAKE_STEPS)
 
@@ -76,7 +124,8 @@ def _state(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in (root / ".escalator").rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize(("name", "files", "argv", "reason"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(("name", "files", "argv", "reason"), CASES + CONFIG_CASES,
+                         ids=[c[0] for c in CASES + CONFIG_CASES])
 def test_bad_input(tmp_path: Path, name: str, files: dict[str, str | bytes], argv: list[str],
                    reason: str) -> None:
     root = _project(tmp_path)
@@ -86,7 +135,7 @@ def test_bad_input(tmp_path: Path, name: str, files: dict[str, str | bytes], arg
     assert before
     _write(root, files)
     check = run_cli(["check", "-e", "test", *argv], cwd=root)
-    run = run_cli(["run", "-e", "test", "-f", "progress", *argv], cwd=root)
+    run = run_cli(["run", "-e", "test", *argv, "-f", "progress"], cwd=root)
     assert check.code == 3, check.stdout
     assert run.code == 2, run.stdout
     assert check.line1.startswith("ESCALATOR UNKNOWN - "), check.stdout
