@@ -24,10 +24,9 @@ from typing import Any
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer
 
-from escalator.probes import ProbeSetupError
+from escalator.probes.ssh_keys import known_keys, load_identities, one_line
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
-_DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
 _KEY_FAMILIES = (("ssh-ed25519",), ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                  "ecdsa-sha2-nistp521"), ("rsa-sha2-512", "rsa-sha2-256"))
 _ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}  # known_hosts name -> negotiated
@@ -149,7 +148,7 @@ class Connection:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
             return CommandResult(command, address, None, "", 0, time.monotonic() - start,
-                                 f"cannot open a session on {address}: {_text(exc)}")
+                                 f"cannot open a session on {address}: {one_line(exc)}")
         left = timeout - (time.monotonic() - start)
         with channel, _watchdog(lambda: _kill(channel), left) as fired:
             try:
@@ -158,7 +157,7 @@ class Connection:
                 data, total = _drain(channel, limit)
                 channel.status_event.wait(left)
             except (paramiko.SSHException, OSError) as exc:
-                error = f"command failed on {address}: {_text(exc)}"
+                error = f"command failed on {address}: {one_line(exc)}"
         status = channel.exit_status if channel.exit_status >= 0 else None  # -1: none came
         if fired.is_set():
             status, error = None, f"still running after {timeout:.1f} s on {address}: cut"
@@ -175,7 +174,7 @@ class Connection:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
             return FileAge(path, address, None, f"cannot open a session on {address}: "
-                           f"{_text(exc)}")
+                           f"{one_line(exc)}")
         with channel, _watchdog(channel.close, timeout) as fired:
             try:
                 channel.invoke_subsystem("sftp")
@@ -184,7 +183,7 @@ class Connection:
                 if fired.is_set():
                     return FileAge(path, address, None, f"no SFTP answer from {address} "
                                    f"within {timeout:.1f} s")
-                reason = getattr(exc, "strerror", None) or _text(exc)
+                reason = getattr(exc, "strerror", None) or one_line(exc)
                 return FileAge(path, address, None, f"cannot stat {path} on {address}: {reason}")
         if mtime is None:
             return FileAge(path, address, None, f"{address} sent no mtime for {path}")
@@ -218,8 +217,8 @@ def _drain(channel: paramiko.Channel, limit: int) -> tuple[bytes, int]:
 
 def connect(target: SshTarget) -> tuple[Login, Connection | None]:
     """Log in; the connection is returned open only when the login succeeded."""
-    keys = _load_keys(target)
-    known = _known_keys(target)
+    keys = load_identities(target)
+    known = known_keys(target)
     deadline = (start := time.monotonic()) + target.timeout
     transport: paramiko.Transport | None = None
     phase = "connecting"
@@ -337,46 +336,6 @@ def _authenticate(transport: paramiko.Transport, target: SshTarget,
     return f"authentication failed for {user} (refused: {', '.join(refused)})"
 
 
-def _load_keys(target: SshTarget) -> list[tuple[str, paramiko.PKey]]:
-    """Read the key files now: a missing or undecryptable key is our mistake, not the host's."""
-    keys = [(path, _load_key(path, target.passphrase)) for path in target.key_files]
-    for name in _DEFAULT_IDENTITIES if target.default_keys else ():
-        path = os.path.join(os.path.expanduser("~/.ssh"), name)
-        with contextlib.suppress(ProbeSetupError):  # like ssh: skip absent or locked ones
-            keys.append((path, _load_key(path, target.passphrase)))
-    return keys
-
-
-def _load_key(path: str, passphrase: str | None) -> paramiko.PKey:
-    if not os.path.isfile(path):
-        raise ProbeSetupError(f"SSH key file {path} does not exist")
-    # the stub says str, but cryptography under from_path wants the passphrase as bytes
-    secret: Any = passphrase.encode() if passphrase is not None else None
-    try:
-        return paramiko.PKey.from_path(path, secret)
-    except (paramiko.PasswordRequiredException, TypeError):
-        # cryptography raises TypeError for an encrypted key without a passphrase
-        raise ProbeSetupError(f"SSH key file {path} is encrypted: give its passphrase "
-                              "(a passphrase column or ssh_key_passphrase)") from None
-    except (OSError, paramiko.SSHException, ValueError) as exc:
-        why = "wrong passphrase, or not a private key" if passphrase else _text(exc)
-        raise ProbeSetupError(f"cannot read SSH key file {path}: {why}") from None
-
-
-def _known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
-    """The keys known_hosts holds for the host (hashed names too); None when it has none."""
-    if not target.check_host_key:
-        return None
-    hostkeys = paramiko.HostKeys()
-    if os.path.exists(target.known_hosts):
-        try:
-            hostkeys.load(target.known_hosts)
-        except (OSError, paramiko.SSHException, ValueError) as exc:
-            raise ProbeSetupError(f"cannot read {target.known_hosts}: {_text(exc)}") from None
-    entry = hostkeys.lookup(target.known_hosts_name)
-    return dict(entry) if entry else None
-
-
 def _describe(exc: BaseException, phase: str, timeout: float) -> str:
     """One line for an operator, by what failed and when."""
     if isinstance(exc, _Timeout):
@@ -393,10 +352,4 @@ def _describe(exc: BaseException, phase: str, timeout: float) -> str:
         return f"{exc.strerror.lower()} while {phase}"
     if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
         return "not an SSH server: no valid SSH banner in what it sent"
-    return f"SSH failed while {phase}: {_text(exc)}"
-
-
-def _text(exc: BaseException) -> str:
-    """An exception as one bounded line."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+    return f"SSH failed while {phase}: {one_line(exc)}"
