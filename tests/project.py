@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import textwrap
 from dataclasses import dataclass
@@ -67,6 +68,14 @@ def make_project(root: Path, features: dict[str, str], variables: dict[str, Any]
     lines += [f"{key} = {toml_value(value)}" for key, value in (variables or {}).items()]
     (root / "escalator.toml").write_text("\n".join(lines) + "\n\n" + textwrap.dedent(config))
     return root
+
+
+def child_environ(**extra: str) -> dict[str, str]:
+    """This process's environment for a child `escalator` process, without pytest-cov's
+    variables: under `tox -e py` they would make the child trace itself, and a test that
+    measures the child's memory would measure the coverage tracer instead."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+    return {**kept, "PYTHONPATH": str(REPO), **extra}
 
 
 def run_cli(argv: list[str], cwd: Path, environ: dict[str, str] | None = None) -> Outcome:

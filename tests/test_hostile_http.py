@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.project import make_project, run_cli
+from tests.project import child_environ, make_project, run_cli
 from tests.servers.hostile import closed_port, silent_server
 from tests.servers.hostile_http import raw_server
 from tests.servers.tls import TestCA
@@ -201,7 +201,7 @@ def _peak_rss_of_cli(root: Path) -> tuple[dict[str, Any], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "escalator", "run", "-e", "test", "-f", "json",
          "--step-timeout", STEP_TIMEOUT], cwd=root, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+        stderr=subprocess.DEVNULL, env=child_environ())
     assert proc.stdout is not None
     try:
         output = proc.stdout.read()

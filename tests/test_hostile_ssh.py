@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.project import make_project, run_cli
+from tests.project import child_environ, make_project, run_cli
 from tests.servers.hostile import banner_server, closed_port, silent_server
 from tests.servers.http import serve
 from tests.servers.sshd import Sshd, available, running_sshd
@@ -160,7 +160,7 @@ def test_a_command_that_prints_without_end_stays_in_bounded_memory(tmp_path: Pat
         [sys.executable, "-m", "escalator", "run", "-e", "test", "-f", "json",
          "--step-timeout", STEP_TIMEOUT], cwd=project, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(Path.cwd()), "SSH_TEST_PASSWORD": WRONG_PASSWORD})
+        env=child_environ(SSH_TEST_PASSWORD=WRONG_PASSWORD))
     assert proc.stdout is not None
     try:
         output = proc.stdout.read()

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse as parse_path
+from jsonpath_ng.ext.parser import parse as parse_path
 
 from escalator.probes import ProbeSetupError
 
