@@ -78,6 +78,28 @@ def child_environ(**extra: str) -> dict[str, str]:
     return {**kept, "PYTHONPATH": str(REPO), **extra}
 
 
+# Runs its arguments as a child and reports the child's peak RSS (its waited-for descendants
+# included). The measuring parent must be small: Linux charges a child, at fork and at exec, the
+# peak RSS of the process it was forked from, so pytest itself (hundreds of MB late in a run)
+# cannot measure a child's memory with wait4.
+_MEASURE = """import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+sys.stdout.buffer.write(done.stdout)
+sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))
+"""
+
+
+def run_escalator_measured(argv: list[str], cwd: Path, **environ: str) -> tuple[bytes, int]:
+    """`python -m escalator ARGV` as a child process: its stdout, and its peak RSS in bytes."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "escalator",
+                           *argv], cwd=cwd, capture_output=True, env=child_environ(**environ),
+                          check=False)
+    return done.stdout, int(done.stderr.decode().strip().splitlines()[-1])
+
+
 def run_cli(argv: list[str], cwd: Path, environ: dict[str, str] | None = None) -> Outcome:
     """`escalator ARGV` in this process, in `cwd`, with captured streams."""
     out, err = io.StringIO(), io.StringIO()

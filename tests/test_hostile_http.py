@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.project import child_environ, make_project, run_cli
+from tests.project import make_project, run_cli, run_escalator_measured
 from tests.servers.hostile import closed_port, silent_server
 from tests.servers.hostile_http import raw_server
 from tests.servers.tls import TestCA
@@ -197,18 +194,10 @@ def test_pipe_in_status_reason_keeps_the_nagios_line(tmp_path: Path) -> None:
 
 def _peak_rss_of_cli(root: Path) -> tuple[dict[str, Any], int]:
     """Run `python -m escalator run` in `root`; its JSON and the peak RSS of it and its
-    workers (ru_maxrss covers the waited-for descendants of the child)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "escalator", "run", "-e", "test", "-f", "json",
-         "--step-timeout", STEP_TIMEOUT], cwd=root, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, env=child_environ())
-    assert proc.stdout is not None
-    try:
-        output = proc.stdout.read()
-    finally:
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0  # reaped by wait4; keep Popen from waiting again
-    return json.loads(output), usage.ru_maxrss * 1024
+    workers."""
+    output, peak = run_escalator_measured(
+        ["run", "-e", "test", "-f", "json", "--step-timeout", STEP_TIMEOUT], root)
+    return json.loads(output), peak
 
 
 @pytest.mark.parametrize("name", ["endless-unframed", "fifty-megabytes", "gzip-bomb"])

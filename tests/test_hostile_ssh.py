@@ -13,10 +13,7 @@ what holds for all of them: failed, one line, no Python jargon, in time.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.project import child_environ, make_project, run_cli
+from tests.project import make_project, run_cli, run_escalator_measured
 from tests.servers.hostile import banner_server, closed_port, silent_server
 from tests.servers.http import serve
 from tests.servers.sshd import Sshd, available, running_sshd
@@ -153,23 +150,13 @@ def test_a_command_that_never_ends(tmp_path: Path, sshd: Sshd) -> None:
 def test_a_command_that_prints_without_end_stays_in_bounded_memory(tmp_path: Path,
                                                                    sshd: Sshd) -> None:
     """`yes` prints as fast as sshd can carry it; the run is cut in time and the CLI with its
-    workers stays small (peak RSS from wait4 of the CLI as a child process)."""
+    workers stays small (peak RSS of the CLI as a child process, workers included)."""
     project = _project(tmp_path, sshd, sshd.address, COMMAND % "yes")
     begun = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "escalator", "run", "-e", "test", "-f", "json",
-         "--step-timeout", STEP_TIMEOUT], cwd=project, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=child_environ(SSH_TEST_PASSWORD=WRONG_PASSWORD))
-    assert proc.stdout is not None
-    try:
-        output = proc.stdout.read()
-    finally:
-        _, _, usage = os.wait4(proc.pid, 0)
-        proc.returncode = 0  # reaped by wait4
-    assert proc.stderr is not None
-    assert output, proc.stderr.read()
+    output, peak = run_escalator_measured(
+        ["run", "-e", "test", "-f", "json", "--step-timeout", STEP_TIMEOUT], project,
+        SSH_TEST_PASSWORD=WRONG_PASSWORD)
     took = time.monotonic() - begun
     [scenario] = json.loads(output)["scenarios"]
     assert_failed_readably(scenario, took, "yes")
-    assert usage.ru_maxrss * 1024 < MEMORY_BOUND, f"peak RSS {usage.ru_maxrss // 1024} MiB"
+    assert peak < MEMORY_BOUND, f"peak RSS {peak // 2**20} MiB"
