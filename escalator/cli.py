@@ -80,8 +80,9 @@ def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
 def _usage_failure(argv: list[str], message: str, env: Env) -> int:
     # A Nagios plugin must answer with a status line even when called wrongly.
     if argv[:1] in (["check"], ["status"]):
-        text = message.replace("|", "/")
-        env.stdout.write(f"ESCALATOR UNKNOWN - {text}\n")
+        from escalator.formatters import unknown_line
+
+        env.stdout.write(unknown_line("ESCALATOR", message))
         return 3
     env.stderr.write(f"{message}\n")
     return 2

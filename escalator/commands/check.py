@@ -32,6 +32,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
 def unknown(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     """The plugin's answer when it could not run: a valid UNKNOWN line, exit 3."""
-    text = " ".join(message.replace("|", "/").split())
-    env.stdout.write(f"{label} UNKNOWN - {text}\n")
+    from escalator.formatters import unknown_line
+
+    env.stdout.write(unknown_line(label, message))
     return 3

@@ -80,12 +80,13 @@ def environment_name(config: Any, requested: str | None) -> str | None:
 
 def on_error(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     """Config and usage errors still answer Nagios with a status line."""
-    return _unknown(env, label.replace("|", "/"), message)
+    return _unknown(env, label, message)
 
 
 def _unknown(env: Env, label: str, reason: str, perfdata: str = "") -> int:
-    line = f"{label} UNKNOWN - {reason.replace('|', '/')}"
-    env.stdout.write(f"{line} | {perfdata}\n" if perfdata else f"{line}\n")
+    from escalator.formatters import unknown_line
+
+    env.stdout.write(unknown_line(label, reason, perfdata))
     return int(Status.UNKNOWN)
 
 

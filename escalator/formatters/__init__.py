@@ -62,6 +62,16 @@ def load(name: str) -> ModuleType:
 
 # ---- shared by the formats ------------------------------------------------------------------
 
+def unknown_line(label: str, reason: str, perfdata: str = "") -> str:
+    """The plugin's whole answer when there is no run to render: a valid UNKNOWN line 1.
+
+    >>> unknown_line("ESCALATOR", "bad|config\\nhere", "age=5s;;60;0")
+    'ESCALATOR UNKNOWN - bad/config here | age=5s;;60;0\\n'
+    """
+    line = f"{one_line(label)} UNKNOWN - {one_line(reason)}".replace("|", "/")
+    return f"{line} | {perfdata}\n" if perfdata else f"{line}\n"
+
+
 def one_line(text: str) -> str:
     """`text` on one line: whitespace runs (newlines too) become one space, controls go.
 

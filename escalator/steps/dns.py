@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from behave import given, then, when
 
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, expand, record, session
+from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
     from escalator.probes.dns import DnsResult
@@ -52,9 +52,8 @@ def _keep(context: Any, result: DnsResult) -> None:
 
 
 def _last(context: Any) -> DnsResult:
-    result: DnsResult | None = getattr(context, "dns_result", None)
-    if result is None:
-        raise StepSetupError("no DNS lookup in this scenario yet (When I look up ...)")
+    result: DnsResult = earlier(context, "dns_result",
+                                "no DNS lookup in this scenario yet (When I look up ...)")
     return result
 
 

@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from escalator.results import Measurement
-from escalator.steps.support import StepSetupError, record, resolve_url, session
+from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session
 
 if TYPE_CHECKING:
     from escalator.probes.forms import Page
@@ -83,9 +83,8 @@ def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
 
 
 def last_response(context: Any) -> HttpResult:
-    found: HttpResult | None = getattr(context, "http_response", None)
-    if found is None:
-        raise StepSetupError('no request made yet in this scenario (start with When I go to "/")')
+    found: HttpResult = earlier(context, "http_response", 'no request made yet in this '
+                                'scenario (start with When I go to "/")')
     return found
 
 
@@ -122,9 +121,8 @@ def excerpt(context: Any, result: HttpResult) -> str:
 
 def restate(context: Any, threshold: str) -> Measurement:
     """Give the last timing the limit a step stated, so perfdata carries it (no duplicate)."""
-    timing: Measurement | None = getattr(context, "http_timing", None)
-    if timing is None:
-        raise StepSetupError("no request made yet in this scenario to take the time of")
+    timing: Measurement = earlier(context, "http_timing",
+                                  "no request made yet in this scenario to take the time of")
     measurements = session(context).measurements
     stated = dataclasses.replace(timing, threshold=threshold)
     for index, existing in enumerate(measurements):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from behave import given, then, when
 
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, expand, record, session
+from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
     from escalator.probes.ssh import CommandResult, Connection, Login, SshTarget
@@ -230,10 +230,9 @@ def step_i_ssh_to_with_credentials(context: Any, host: str) -> None:
 # ---- commands -----------------------------------------------------------------------------
 
 def _last_command(context: Any) -> CommandResult:
-    result = getattr(context, "ssh_command", None)
-    if result is None:
-        raise StepSetupError('no remote command yet: write When I run "<command>" first')
-    return result  # type: ignore[no-any-return]
+    result: CommandResult = earlier(context, "ssh_command",
+                                    'no remote command yet: write When I run "<command>" first')
+    return result
 
 
 def _excerpt(result: CommandResult) -> str:
@@ -251,10 +250,8 @@ def step_i_run_remote(context: Any, command: str) -> None:
     Runs the command on the connection of "When I ssh to"; stdout and stderr together are the
     output. A command still running at the client timeout is cut, and the step fails.
     """
-    connection = getattr(context, "ssh_connection", None)
-    if connection is None:
-        raise StepSetupError('no SSH connection: write When I ssh to "<host>" with the '
-                             "following credentials: first")
+    connection = earlier(context, "ssh_connection", 'no SSH connection: write When I ssh to '
+                         '"<host>" with the following credentials: first')
     result = connection.run(expand(context, command), session(context).client_timeout)
     context.ssh_command = result = _as_written(result, command)
     assert result.error is None, f"`{command}`: {result.error}"

@@ -75,6 +75,15 @@ def session(context: Any) -> Session:
     return found
 
 
+def earlier(context: Any, name: str, missing: str) -> Any:
+    """What an earlier step of the scenario left on the context as `name` (a Then step reads
+    the When step's result); StepSetupError saying `missing` when no step did."""
+    found = getattr(context, name, None)
+    if found is None:
+        raise StepSetupError(missing)
+    return found
+
+
 def expand(context: Any, text: str) -> str:
     """Replace `${name}` with the environment's variable; an unknown name is our error."""
     variables = session(context).variables

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from behave import then, when
 
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, expand, record, session
+from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
     from escalator.probes.command import CommandResult
@@ -29,9 +29,8 @@ _SHOWN = 200  # characters of output quoted in a reason
 
 
 def _command(context: Any) -> CommandResult:
-    result: CommandResult | None = getattr(context, "command_result", None)
-    if result is None:
-        raise StepSetupError("no command has run in this scenario yet (When I run '...')")
+    result: CommandResult = earlier(context, "command_result",
+                                    "no command has run in this scenario yet (When I run '...')")
     return result
 
 
