@@ -14,7 +14,6 @@ import contextlib
 import re
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests import readable
 from tests.project import make_project, run_cli
-from tests.servers.dns import hostile_server, nsd_server
+from tests.servers.dns import hostile_server, nsd_server, reply_server
 from tests.servers.hostile import closed_port
 
 pytestmark = pytest.mark.servers
@@ -65,32 +65,8 @@ FORGES: dict[str, Forge] = {"wrong-id": _flip_id, "garbage": _garbage,
                             "pointer-loop": _pointer_loop, "other-question": _other_question}
 
 
-def _answer_with(sock: socket.socket, forge: Forge, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            query, peer = sock.recvfrom(4096)
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        if len(query) > 12:
-            sock.sendto(forge(query), peer)
-
-
-@contextlib.contextmanager
-def forged_server(name: str) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.05)
-    stop = threading.Event()
-    thread = threading.Thread(target=_answer_with, args=(sock, FORGES[name], stop), daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
+def forged_server(name: str) -> contextlib.AbstractContextManager[str]:
+    return reply_server(FORGES[name])
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +92,7 @@ def run_lookup(tmp_path: Path, nameserver: str, then: str, name: str = "www.exam
 
 
 def assert_failed_readably(scenario: dict[str, Any], took: float, *words: str) -> None:
-    reason = scenario["reason"] or ""
-    assert scenario["outcome"] == "failed", reason
-    for word in words:
-        assert word in reason, f"{word!r} not in {reason!r}"
-    assert "\n" not in reason and not JARGON.search(reason), reason
-    assert took < TIME_BOUND
+    readable.assert_failed_readably(scenario, took, *words, jargon=JARGON, bound=TIME_BOUND)
 
 
 RESOLVES = 'Then the answer should include "127.0.0.10"'

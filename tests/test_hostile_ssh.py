@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests import readable
 from tests.project import make_project, run_cli, run_escalator_measured
 from tests.servers.hostile import banner_server, closed_port, silent_server
 from tests.servers.http import serve
@@ -81,13 +82,8 @@ def run_case(root: Path, sshd: Sshd, address: str, body: str, **variables: Any
 
 
 def assert_failed_readably(scenario: dict[str, Any], took: float, *words: str) -> None:
-    reason = scenario["reason"] or ""
-    assert scenario["outcome"] == "failed", reason
-    for word in words:
-        assert word in reason, f"{word!r} not in {reason!r}"
-    assert "\n" not in reason and len(reason) < 600, reason
-    assert not JARGON.search(reason), reason
-    assert took < TIME_BOUND
+    readable.assert_failed_readably(scenario, took, *words, jargon=JARGON, bound=TIME_BOUND,
+                                    longest=600)
 
 
 def test_changed_host_key(tmp_path: Path, sshd: Sshd) -> None:

@@ -5,7 +5,8 @@ and yields `"127.0.0.1:<port>"`; the zone `example.test` has SOA, NS, A, AAAA, C
 SRV and CAA records, and `0.0.127.in-addr.arpa` holds the PTR records for the reverse lookups.
 `hostile_server(mode)` answers every UDP query badly: `silent` (never answers), `servfail`,
 `refused`, or `truncated` (TC flag set; with `tcp=True` a TCP listener then gives the real
-answer). The hostile servers build their replies by hand, without dnspython, so the probe is
+answer); `reply_server(reply)` answers with whatever bytes `reply(query)` makes. The hostile
+servers build their replies by hand, without dnspython, so the probe is
 tested against bytes it did not make. Both stop when the `with` block ends.
 """
 
@@ -20,7 +21,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ZONE = """\
@@ -188,7 +189,18 @@ def _a_record(address: str) -> bytes:
     return struct.pack("!HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(address)
 
 
-def _serve_udp(sock: socket.socket, mode: str, stop: threading.Event) -> None:
+Reply = Callable[[bytes], "bytes | None"]  # a query in, the reply's bytes (None: stay silent)
+
+
+def _mode_reply(mode: str) -> Reply:
+    if mode == "silent":
+        return lambda query: None
+    if mode == "truncated":
+        return lambda query: _reply(query, truncated=True)
+    return lambda query: _reply(query, rcode=_RCODES[mode])
+
+
+def _serve_udp(sock: socket.socket, reply: Reply, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             query, peer = sock.recvfrom(4096)
@@ -196,12 +208,9 @@ def _serve_udp(sock: socket.socket, mode: str, stop: threading.Event) -> None:
             continue
         except OSError:
             return
-        if mode == "silent" or len(query) < 17:
-            continue
-        if mode == "truncated":
-            sock.sendto(_reply(query, truncated=True), peer)
-        else:
-            sock.sendto(_reply(query, rcode=_RCODES[mode]), peer)
+        answer = reply(query) if len(query) >= 17 else None
+        if answer is not None:
+            sock.sendto(answer, peer)
 
 
 def _serve_tcp(listener: socket.socket, stop: threading.Event) -> None:
@@ -223,6 +232,23 @@ def _serve_tcp(listener: socket.socket, stop: threading.Event) -> None:
 
 
 @contextlib.contextmanager
+def reply_server(reply: Reply) -> Iterator[str]:
+    """A UDP nameserver that answers each query with `reply(query)`; yields "127.0.0.1:<port>"."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.05)
+    stop = threading.Event()
+    thread = threading.Thread(target=_serve_udp, args=(sock, reply, stop), daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+@contextlib.contextmanager
 def hostile_server(mode: str, tcp: bool = False) -> Iterator[str]:
     """A UDP nameserver that misbehaves as `mode`; yields "127.0.0.1:<port>"."""
     if mode not in ("silent", "truncated", *_RCODES):
@@ -232,8 +258,9 @@ def hostile_server(mode: str, tcp: bool = False) -> Iterator[str]:
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", port))
     udp.settimeout(0.05)
-    sockets, threads = [udp], [threading.Thread(target=_serve_udp, args=(udp, mode, stop),
-                                                daemon=True)]
+    threads = [threading.Thread(target=_serve_udp, args=(udp, _mode_reply(mode), stop),
+                                daemon=True)]
+    sockets = [udp]
     if tcp:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", port))
