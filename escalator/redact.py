@@ -38,20 +38,28 @@ def _forms(secrets: Sequence[str]) -> list[str]:
 
 
 def redact_text(text: str, secrets: Sequence[str]) -> str:
-    for form in _forms(secrets):
+    return _mask(text, _forms(secrets))
+
+
+def redact_value(value: Any, secrets: Sequence[str]) -> Any:
+    """`value` with every string inside it (dict values, lists, tuples) redacted; dict keys and
+    our own vocabulary fields are left alone."""
+    return _walk(value, _forms(secrets), None)
+
+
+def _mask(text: str, forms: list[str]) -> str:
+    for form in forms:
         text = text.replace(form, MASK)
     return text
 
 
-def redact_value(value: Any, secrets: Sequence[str], _key: str | None = None) -> Any:
-    """`value` with every string inside it (dict values, lists, tuples) redacted; dict keys and
-    our own vocabulary fields are left alone."""
+def _walk(value: Any, forms: list[str], key: str | None) -> Any:
     if isinstance(value, str):
-        return value if _key in _VOCABULARY else redact_text(value, secrets)
+        return value if key in _VOCABULARY else _mask(value, forms)
     if isinstance(value, dict):
-        return {k: redact_value(v, secrets, k) for k, v in value.items()}
+        return {k: _walk(v, forms, k) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(redact_value(v, secrets, _key) for v in value)
+        return type(value)(_walk(v, forms, key) for v in value)
     return value
 
 
