@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,8 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
     def guarded(context: Any, *args: Any, **kwargs: Any) -> Any:
         session = getattr(context, "escalator", None)
         limit = getattr(session, "step_timeout", default)
+        if session is not None:
+            session.step_deadline = time.monotonic() + limit  # clients budget within it
         try:
             previous = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, limit)

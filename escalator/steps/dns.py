@@ -90,8 +90,7 @@ def step_i_lookup(context: Any, name: str) -> None:
     name = expand(context, name).strip()
     first = _query(context, name, "A")
     if first.status in ("answer", "nodata"):
-        left = session(context).client_timeout - first.elapsed
-        second = _query(context, name, "AAAA", max(0.2, left))
+        second = _query(context, name, "AAAA", session(context).client_timeout)
         if second.status in ("answer", "nodata"):
             first = _merge(first, second)
     _keep(context, first)

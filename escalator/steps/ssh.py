@@ -332,8 +332,7 @@ def step_the_remote_file_should_be_recent(context: Any, path: str, host: str, n:
     remote = expand(context, path)
     login, connection = _connect(context, _env_target(context, host))
     assert connection is not None, login.reason
-    remaining = max(0.2, session(context).client_timeout - login.elapsed)
-    age = connection.file_age(remote, remaining)
+    age = connection.file_age(remote, session(context).client_timeout)
     assert age.age is not None, age.error
     record(context, f"age {remote}", round(age.age, 1), "s", f"{limit:g}")
     assert age.age <= limit, (f"{remote} on {age.address} was last modified "

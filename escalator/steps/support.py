@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ class Session:
 
     variables: Mapping[str, str] = field(default_factory=dict)
     step_timeout: float = 10.0
+    step_deadline: float | None = None  # monotonic; set by the runner's guard as a step starts
     environment: str | None = None
     measurements: list[Measurement] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -40,8 +42,16 @@ class Session:
 
     @property
     def client_timeout(self) -> float:
-        """The timeout for one client call: inside the step's own limit, so the probe reports it."""
-        return max(0.2, self.step_timeout * 0.9)
+        """What a client call may still take: what is left of the step's limit, less a margin.
+
+        The margin (a quarter of the limit, between 0.25 s and 1 s) leaves the probe time to
+        say *why* it gave up (no answer, no banner, no end of the key exchange) before the
+        step's alarm would replace that with a bare "step timed out" on a busy machine.
+        """
+        margin = min(1.0, max(0.25, self.step_timeout * 0.25))
+        left = (self.step_timeout if self.step_deadline is None
+                else self.step_deadline - time.monotonic())
+        return max(0.2, left - margin)
 
     def setting(self, name: str, default: bool) -> bool:
         """An on/off setting of the environment (e.g. `tls_verify`)."""
