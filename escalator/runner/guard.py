@@ -37,6 +37,7 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
         limit = getattr(session, "step_timeout", default)
         if session is not None:
             session.step_deadline = time.monotonic() + limit  # clients budget within it
+            session.doing = None
         try:
             previous = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, limit)
@@ -46,7 +47,9 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
         except _Alarm:
-            raise StepTimeout(f"step timed out after {format_duration(limit)}") from None
+            doing = getattr(session, "doing", None)
+            during = f" during {doing}" if doing else ""
+            raise StepTimeout(f"step timed out after {format_duration(limit)}{during}") from None
 
     guarded.escalator_guarded = True  # type: ignore[attr-defined]
     return guarded

@@ -39,7 +39,8 @@ def _query(context: Any, name: str, rdtype: str, budget: float | None = None) ->
     from escalator.probes.dns import DnsTarget, lookup
 
     timeout = session(context).client_timeout if budget is None else budget
-    return lookup(DnsTarget(name, rdtype, _nameserver(context), timeout))
+    with session(context).busy(f"looking up {rdtype} {name}"):
+        return lookup(DnsTarget(name, rdtype, _nameserver(context), timeout))
 
 
 def _keep(context: Any, result: DnsResult) -> None:

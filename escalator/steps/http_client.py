@@ -63,7 +63,8 @@ def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str
     target = http.HttpTarget(url=url, method=method, data=data,
                              auth=getattr(context, "http_auth", None), verify=tls_verify(context),
                              timeout=timeout or session(context).client_timeout)
-    return http.fetch(_client(context), target)
+    with session(context).busy(f"{method} {url}"):
+        return http.fetch(_client(context), target)
 
 
 def request(context: Any, text: str, method: str = "GET",

@@ -45,7 +45,8 @@ def step_the_tls_certificate_should_be_valid_for_at_least(context: Any, host: st
     target = TlsTarget(name, port, timeout=session(context).client_timeout,
                        verify=verify is not False,
                        ca_bundle=verify if isinstance(verify, str) else None)
-    result = probe_certificate(target)
+    with session(context).busy(f"TLS handshake with {target.address}"):
+        result = probe_certificate(target)
     assert result.not_after is not None and result.days_left is not None, (
         f"no certificate from {target.address}: {result.error}")
     days = result.days_left

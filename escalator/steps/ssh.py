@@ -123,7 +123,8 @@ def _connect(context: Any, target: SshTarget) -> tuple[Login, Connection | None]
     """Log in; an open connection is closed with the scenario."""
     from escalator.probes.ssh import Connection, connect
 
-    login, connection = connect(target)
+    with session(context).busy(f"ssh to {target.address}"):
+        login, connection = connect(target)
     if login.ok:
         record(context, f"ssh {login.address}", login.elapsed, "s")
     if connection is not None:
@@ -148,10 +149,12 @@ def _login_all(context: Any, targets: list[SshTarget]) -> list[Login]:
 
     threads = [threading.Thread(target=attempt, args=(i,), daemon=True)
                for i in range(len(targets))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    hosts = ", ".join(target.address for target in targets)
+    with session(context).busy(f"ssh to {hosts}"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     for result in results:
         if isinstance(result, Exception):
             raise result
@@ -252,7 +255,8 @@ def step_i_run_remote(context: Any, command: str) -> None:
     """
     connection = earlier(context, "ssh_connection", 'no SSH connection: write When I ssh to '
                          '"<host>" with the following credentials: first')
-    result = connection.run(expand(context, command), session(context).client_timeout)
+    with session(context).busy(f"`{command}` on {connection.target.address}"):
+        result = connection.run(expand(context, command), session(context).client_timeout)
     context.ssh_command = result = _as_written(result, command)
     assert result.error is None, f"`{command}`: {result.error}"
 
@@ -303,7 +307,8 @@ def step_the_host_key_should_have_the_fingerprint(context: Any, host: str,
         raise StepSetupError(f"write the fingerprint as ssh-keygen -l prints it, "
                              f"SHA256:..., not {expected!r}")
     name, port = _address(context, host)
-    found = host_keys(name, port, session(context).client_timeout)
+    with session(context).busy(f"reading the host keys of {name}:{port}"):
+        found = host_keys(name, port, session(context).client_timeout)
     offered = ", ".join(f"{kind} {fp}" for kind, fp in found.keys)
     assert found.keys, f"cannot read the host keys of {found.address}: {found.error}"
     assert expected in dict(found.keys).values(), (
@@ -332,7 +337,8 @@ def step_the_remote_file_should_be_recent(context: Any, path: str, host: str, n:
     remote = expand(context, path)
     login, connection = _connect(context, _env_target(context, host))
     assert connection is not None, login.reason
-    age = connection.file_age(remote, session(context).client_timeout)
+    with session(context).busy(f"reading {remote} on {connection.target.address}"):
+        age = connection.file_age(remote, session(context).client_timeout)
     assert age.age is not None, age.error
     record(context, f"age {remote}", round(age.age, 1), "s", f"{limit:g}")
     assert age.age <= limit, (f"{remote} on {age.address} was last modified "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
@@ -34,6 +34,7 @@ class Session:
     variables: Mapping[str, str] = field(default_factory=dict)
     step_timeout: float = 10.0
     step_deadline: float | None = None  # monotonic; set by the runner's guard as a step starts
+    doing: str | None = None  # what the step is waiting on; named if its time runs out
     environment: str | None = None
     measurements: list[Measurement] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -52,6 +53,15 @@ class Session:
         left = (self.step_timeout if self.step_deadline is None
                 else self.step_deadline - time.monotonic())
         return max(0.2, left - margin)
+
+    @contextlib.contextmanager
+    def busy(self, what: str) -> Iterator[None]:
+        """Name what the step waits on ("GET https://shop/"), so that a step cut by its
+        timeout says what it was doing. Left set when the wait ends in an exception: the
+        runner's guard reads it after the alarm and clears it as the next step starts."""
+        previous, self.doing = self.doing, what
+        yield
+        self.doing = previous
 
     def setting(self, name: str, default: bool) -> bool:
         """An on/off setting of the environment (e.g. `tls_verify`)."""

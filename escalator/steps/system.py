@@ -144,7 +144,9 @@ def _ago(seconds: float) -> str:
 def _connect(context: Any, port: int, host: str) -> TcpResult:
     from escalator.probes.tcp import TcpTarget, connect
 
-    return connect(TcpTarget(expand(context, host).strip(), port, session(context).client_timeout))
+    target = TcpTarget(expand(context, host).strip(), port, session(context).client_timeout)
+    with session(context).busy(f"connecting to port {port} on {target.host}"):
+        return connect(target)
 
 
 @then('port {port:Int} on "{host:Q}" should be open')
