@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from tests import readable
 from tests.project import make_project, run_cli, run_escalator_measured
 from tests.servers.hostile import banner_server, closed_port, silent_server
 from tests.servers.http import serve
-from tests.servers.sshd import Sshd, available, running_sshd
+from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.servers
 
@@ -39,15 +38,6 @@ MEMORY_BOUND = 200 * 1024 * 1024
 # Python and paramiko wording that means nothing to an operator
 JARGON = re.compile(r"\b\w+(?:Error|Exception)\b|Traceback|paramiko|codec|Error reading")
 WRONG_PASSWORD = "Not-The-Password-913"
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with running_sshd() as server:
-        yield server
 
 
 def _project(root: Path, sshd: Sshd, address: str, body: str, **variables: Any) -> Path:

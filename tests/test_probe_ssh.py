@@ -11,18 +11,9 @@ import pytest
 from escalator.probes import ProbeSetupError
 from escalator.probes.ssh import Connection, SshTarget, connect, host_keys
 from tests.servers.hostile import closed_port, silent_server
-from tests.servers.sshd import FILE_AGES, Sshd, available, running_sshd
+from tests.servers.sshd import FILE_AGES, Sshd
 
 pytestmark = pytest.mark.servers
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with running_sshd() as server:
-        yield server
 
 
 def target(sshd: Sshd, **changes: object) -> SshTarget:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import make_project, run_cli
-from tests.servers.sshd import Sshd, available, running_sshd
+from tests.servers.sshd import Sshd
 from tests.servers.tls import TestCA
 
 TLS_NOTICE = "TLS verification is off in this environment"
@@ -89,15 +89,6 @@ def test_the_opt_out_is_per_environment(tmp_path: Path, https_self_signed: str) 
 
 
 # ---- SSH host-key checking -----------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with running_sshd() as server:
-        yield server
-
 
 def _login(root: Path, sshd: Sshd, **variables: object) -> Path:
     return make_project(root, {"ssh.feature": f"""

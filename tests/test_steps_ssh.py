@@ -7,7 +7,6 @@ policies (changed, unknown, check off, missing file) each need their own environ
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,11 @@ import pytest
 
 from tests.project import Outcome, make_project, run_cli
 from tests.servers.hostile import closed_port, silent_server
-from tests.servers.sshd import Sshd, available, running_sshd
+from tests.servers.sshd import Sshd
 
 pytestmark = pytest.mark.servers
 
 SECRET = "Wrong-Secret-4711"
-
-
-@pytest.fixture(scope="module")
-def sshd() -> Iterator[Sshd]:
-    reason = available()
-    if reason:
-        pytest.skip(reason)
-    with running_sshd() as server:
-        yield server
 
 
 def feature(s: Sshd, closed: int, silent: int) -> str:
