@@ -14,6 +14,8 @@ escalator.errors.ConfigError: x.toml: unknown key run.jobz (known: environment, 
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +31,16 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = "escalator.toml"
 _TOP_KEYS = ("run", "environments", "ladder")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key(key: str) -> str:
+    """`key` as TOML writes it: bare when it can be, else quoted, so an error stays one line.
+
+    >>> toml_key("step_timeout"), toml_key("a.b"), toml_key("x\\n")
+    ('step_timeout', '"a.b"', '"x\\\\n"')
+    """
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,8 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
     _known(data, _TOP_KEYS, source, "")
     run = _parse_run(_table(data, "run", source), source)
     environments = {
-        name: _parse_environment(name, _table(table, None, source, f"environments.{name}"), source)
+        name: _parse_environment(name, _table(table, None, source,
+                                              f"environments.{toml_key(name)}"), source)
         for name, table in _table(data, "environments", source).items()
     }
     ladder = None
@@ -140,7 +153,7 @@ def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Env
     variables: dict[str, str] = {}
     secrets: dict[str, str] = {}
     for key, value in table.items():
-        where = f"environments.{name}.{key}"
+        where = f"environments.{toml_key(name)}.{toml_key(key)}"
         if isinstance(value, Mapping):
             if set(value) != {"env"} or not isinstance(value["env"], str) or not value["env"]:
                 raise ConfigError(f'{source}: {where}: a secret is written {{ env = "VARIABLE" }}')
@@ -167,7 +180,7 @@ def _known(table: Mapping[str, Any], keys: tuple[str, ...], source: Path, prefix
     for key in table:
         if key not in keys:
             known = ", ".join(sorted(keys))
-            raise ConfigError(f"{source}: unknown key {prefix}{key} (known: {known})")
+            raise ConfigError(f"{source}: unknown key {prefix}{toml_key(key)} (known: {known})")
 
 
 def _integer(value: object, source: Path, key: str, minimum: int) -> int:

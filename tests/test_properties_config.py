@@ -147,6 +147,9 @@ def test_absurd_durations_on_the_command_line_are_usage_errors(tmp_path: Path) -
 
 @PROPERTY
 @given(data=configs)
+@example(data={"run": {"\n": []}})  # a quoted TOML key may hold a newline
+@example(data={"environments": {"prod": {"pass\nword": []}}})
+@example(data={"ladder": {"level\u2028": 1}})
 def test_a_config_table_parses_or_names_the_file_in_one_line(data: dict[str, Any]) -> None:
     try:
         config = parse_config(data, SOURCE)

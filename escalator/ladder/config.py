@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from escalator.config import toml_key
 from escalator.durations import parse_duration
 from escalator.errors import ConfigError
 from escalator.ladder.model import LadderConfig, Level, Maintenance
@@ -37,7 +38,7 @@ class _Keys:
             self.fail(prefix, "must be a table")
         self.table: Mapping[str, Any] = table
         for key in sorted(set(table) - allowed):
-            self.fail(f"{prefix}.{key}", "unknown key")
+            self.fail(f"{prefix}.{toml_key(key)}", "unknown key")
 
     def fail(self, key: str, why: str) -> None:
         raise ConfigError(f"{self.source.name}: {key}: {why}")
