@@ -132,7 +132,7 @@ def test_without_a_config_file_the_state_dir_is_dot_escalator(tmp_path: Path) ->
     (["--max-age", "soon"], "--max-age: bad duration 'soon': give a number with a unit, "
                             "e.g. 500ms, 30s, 5m, 2h"),
     (["--max-age", "0s"], "--max-age: must be longer than 0s"),
-    (["-e", "nope", "--max-age", "5m"], "no environment 'nope' in {root}/escalator.toml "
+    (["-e", "nope", "--max-age", "5m"], "{root}/escalator.toml: no environment 'nope' "
                                         "(known: prod, test)"),
     (["--max-age", "5m"], "choose an environment with -e (known: prod, test)"),
 ])

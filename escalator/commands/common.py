@@ -90,7 +90,7 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
     """Config plus command line; raises ConfigError or UsageError with a one-line reason."""
     config = load_config(args.config, env)
     run = config.run
-    environment = _pick_environment(config, args.environment)
+    environment = pick_environment(config, args.environment)
     variables, secrets = _variables(environment, config, env)
     for item in args.define:
         key, sep, value = item.partition("=")
@@ -114,7 +114,7 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
     )
 
 
-def _pick_environment(config: Config, name: str | None) -> Environment | None:
+def pick_environment(config: Config, name: str | None) -> Environment | None:
     name = name or config.run.environment
     known = ", ".join(sorted(config.environments)) or "none"
     if name is None:

@@ -66,16 +66,10 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
 def environment_name(config: Any, requested: str | None) -> str | None:
     """The environment `check` would have stored its result under, for the same options."""
-    name: str | None = requested or config.run.environment
-    if name is None and len(config.environments) == 1:
-        return str(next(iter(config.environments)))
-    if name is None and config.environments:
-        known = ", ".join(sorted(config.environments))
-        raise UsageError(f"choose an environment with -e (known: {known})")
-    if name is not None and config.environments and name not in config.environments:
-        known = ", ".join(sorted(config.environments))
-        raise UsageError(f"no environment {name!r} in {config.source} (known: {known})")
-    return name
+    from escalator.commands.common import pick_environment
+
+    environment = pick_environment(config, requested)
+    return environment.name if environment is not None else None
 
 
 def on_error(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
