@@ -35,12 +35,12 @@ def _nameserver(context: Any) -> str | None:
     return session(context).variables.get("nameserver") or None
 
 
-def _query(context: Any, name: str, rdtype: str, budget: float | None = None) -> DnsResult:
+def _query(context: Any, name: str, rdtype: str) -> DnsResult:
     from escalator.probes.dns import DnsTarget, lookup
 
-    timeout = session(context).client_timeout if budget is None else budget
+    target = DnsTarget(name, rdtype, _nameserver(context), session(context).client_timeout)
     with session(context).busy(f"looking up {rdtype} {name}"):
-        return lookup(DnsTarget(name, rdtype, _nameserver(context), timeout))
+        return lookup(target)
 
 
 def _keep(context: Any, result: DnsResult) -> None:
@@ -91,7 +91,7 @@ def step_i_lookup(context: Any, name: str) -> None:
     name = expand(context, name).strip()
     first = _query(context, name, "A")
     if first.status in ("answer", "nodata"):
-        second = _query(context, name, "AAAA", session(context).client_timeout)
+        second = _query(context, name, "AAAA")  # in what is left of the step
         if second.status in ("answer", "nodata"):
             first = _merge(first, second)
     _keep(context, first)
