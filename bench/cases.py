@@ -9,8 +9,8 @@ into the target's text and whether it is met (None in --quick mode: tiny sizes p
 
 from __future__ import annotations
 
-import shutil
 import sys
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +53,13 @@ class Case:
 
 
 def escalator_cmd() -> tuple[str, ...]:
-    found = shutil.which("escalator")
-    return (found,) if found else (sys.executable, "-m", "escalator")
+    """The console script of this interpreter's install, as a Nagios command line names it.
+
+    Not `shutil.which`: on PATH it may be a pyenv shim, a bash script that runs `pyenv exec`
+    before Python starts (measured here: `--jobs 32` 1.85 s through the shim, 1.60 s without).
+    """
+    script = Path(sysconfig.get_path("scripts")) / "escalator"
+    return (str(script),) if script.is_file() else (sys.executable, "-m", "escalator")
 
 
 def _behave(base_url: str) -> tuple[str, ...]:
