@@ -62,11 +62,17 @@ class _FormatAction(argparse.Action):
         namespace.formats = pairs
 
 
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """-e/--env and -c/--config: which environment of which config file."""
+    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
+                        help="environment from the config")
+    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+
+
 def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="feature files, directories or file:line (default: features)")
-    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
-                        help="environment from the config")
+    add_config_arguments(parser)
     parser.add_argument("-t", "--tags", action="append", default=[], metavar="EXPR",
                         help="tag expression (cucumber v2), e.g. '@smoke and not @slow'")
     parser.add_argument("-D", "--define", action="append", default=[], metavar="KEY=VALUE",
@@ -75,7 +81,6 @@ def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> 
     parser.add_argument("--timeout", metavar="DURATION", help="deadline of the whole run")
     parser.add_argument("--step-timeout", metavar="DURATION", help="hard limit of one step")
     parser.add_argument("--retries", type=int, metavar="N", help="re-runs of a failing scenario")
-    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="more detail, tracebacks")
     parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
     if formats:

@@ -19,7 +19,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("ladder", help="inspect and operate the escalation ladder",
                                    description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="ladder_command", metavar="SUBCOMMAND", required=True)
-    from escalator.commands.common import add_run_arguments
+    from escalator.commands.common import add_config_arguments, add_run_arguments
 
     plan = sub.add_parser("plan", help="print what the ladder would run now; run nothing")
     add_run_arguments(plan, formats=False)
@@ -27,8 +27,7 @@ def register(subparsers: Any) -> None:
                        ("resume", "unlatch the ladder (audited with who and why)"),
                        ("history", "engagements and actions from the audit log")):
         cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("-e", "--env", dest="environment", metavar="NAME")
-        cmd.add_argument("-c", "--config", metavar="FILE")
+        add_config_arguments(cmd)
         if name == "resume":
             cmd.add_argument("--reason", required=True, help="why it is safe to act again")
         if name == "history":

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from escalator.commands.common import add_config_arguments
 from escalator.env import Env
 from escalator.errors import EscalatorError
 
@@ -26,9 +27,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report", help="render the living document, tables and metrics into reports/",
         description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
-                        help="environment from the config")
-    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+    add_config_arguments(parser)
     parser.add_argument("--table", action="store_true", help="also print the summary tables")
     parser.add_argument("--history", type=int, default=500, metavar="N",
                         help="past runs to read for 'since' and the strips (default 500)")

@@ -13,6 +13,7 @@ import argparse
 import time
 from typing import Any
 
+from escalator.commands.common import add_config_arguments, pick_environment
 from escalator.durations import format_duration, parse_duration
 from escalator.env import Env
 from escalator.errors import UsageError
@@ -25,9 +26,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status", help="Nagios verdict of the last stored run (UNKNOWN when too old)",
         description=__doc__.split("\n")[0] if __doc__ else None)
-    parser.add_argument("-e", "--env", dest="environment", metavar="NAME",
-                        help="environment from the config")
-    parser.add_argument("-c", "--config", metavar="FILE", help="config file (escalator.toml)")
+    add_config_arguments(parser)
     parser.add_argument("--max-age", required=True, metavar="DURATION",
                         help="a stored result older than this is UNKNOWN, e.g. 15m")
     parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
@@ -66,8 +65,6 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
 def environment_name(config: Any, requested: str | None) -> str | None:
     """The environment `check` would have stored its result under, for the same options."""
-    from escalator.commands.common import pick_environment
-
     environment = pick_environment(config, requested)
     return environment.name if environment is not None else None
 
