@@ -8,9 +8,6 @@ command line or the config file itself.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from escalator.config import Config, Environment, load_config
@@ -18,33 +15,9 @@ from escalator.durations import parse_duration
 from escalator.env import Env
 from escalator.errors import ConfigError, UsageError
 
-DEFAULT_LABEL = "ESCALATOR"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    config: Config
-    cwd: Path
-    paths: tuple[str, ...] = ("features",)
-    environment: str | None = None
-    variables: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    jobs: int = 16
-    timeout: float = 50.0
-    step_timeout: float = 10.0
-    retries: int = 0
-    verbose: bool = False
-    label: str = DEFAULT_LABEL
-    formats: tuple[tuple[str, str | None], ...] = ()
-
-    @property
-    def state_dir(self) -> Path:
-        return self.config.state_dir(self.cwd)
-
-    @property
-    def report_dir(self) -> Path:
-        return self.config.report_dir(self.cwd)
+# RunOptions is the runner's input and lives below it; re-exported for older imports.
+from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
+from escalator.options import RunOptions as RunOptions
 
 
 class _FormatAction(argparse.Action):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
@@ -40,7 +41,7 @@ class _StepTracker:
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: Any, commands: int, out: int) -> None:
+def serve(suite: Suite, options: RunOptions, commands: int, out: int) -> None:
     """Run each unit id that arrives on `commands`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
@@ -61,7 +62,7 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
