@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from escalator.errors import SetupError
 from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
-from escalator.steps.support import Session, StepSetupError
+from escalator.steps.support import Session
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
@@ -114,7 +115,7 @@ def _step(step: Any) -> StepResult:
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
-        if isinstance(exc, AssertionError | StepSetupError) or _is_setup_error(exc):
+        if isinstance(exc, AssertionError | SetupError):
             error = _one_line(str(exc)) or type(exc).__name__
         else:
             error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"
@@ -124,10 +125,6 @@ def _step(step: Any) -> StepResult:
         error = _one_line(step.error_message)
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)
-
-
-def _is_setup_error(exc: BaseException) -> bool:
-    return type(exc).__name__ == "ProbeSetupError"
 
 
 def _one_line(text: str, limit: int = 400) -> str:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+from escalator.errors import SetupError
 from escalator.results import Measurement
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _FALSE = {"0", "false", "no", "off"}
 
 
-class StepSetupError(Exception):
+class StepSetupError(SetupError):
     """Our side is wrong (unknown variable, bad argument): the scenario is UNKNOWN, not failed."""
 
 
