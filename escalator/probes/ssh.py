@@ -24,6 +24,7 @@ from typing import Any
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer
 
+from escalator.probes.command_result import CommandResult
 from escalator.probes.ssh_keys import known_keys, load_identities, one_line
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
@@ -81,19 +82,6 @@ class Login:
 
 
 @dataclass(frozen=True)
-class CommandResult:
-    """A remote command: combined stdout and stderr (bounded), exit status, or what failed."""
-
-    command: str
-    address: str
-    exit_status: int | None
-    output: str
-    output_bytes: int
-    elapsed: float
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class FileAge:
     """How long ago a remote file was modified (by the server's mtime and our clock)."""
 
@@ -147,8 +135,9 @@ class Connection:
         try:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
-            return CommandResult(command, address, None, "", 0, time.monotonic() - start,
-                                 f"cannot open a session on {address}: {one_line(exc)}")
+            return CommandResult(command, address, output_bytes=0,
+                                 elapsed=time.monotonic() - start, error=(
+                                     f"cannot open a session on {address}: {one_line(exc)}"))
         left = timeout - (time.monotonic() - start)
         with channel, _watchdog(lambda: _kill(channel), left) as fired:
             try:
@@ -163,8 +152,9 @@ class Connection:
             status, error = None, f"still running after {timeout:.1f} s on {address}: cut"
         elif status is None and error is None:
             error = f"no exit status from {address} (killed by a signal?)"
-        return CommandResult(command, address, status, data.decode("utf-8", "replace"), total,
-                             time.monotonic() - start, error)
+        return CommandResult(command, address, status, stdout=data.decode("utf-8", "replace"),
+                             output_bytes=total, truncated=total > len(data),
+                             elapsed=time.monotonic() - start, error=error)
 
     def file_age(self, path: str, timeout: float,
                  now: Callable[[], float] = time.time) -> FileAge:

@@ -24,7 +24,8 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
-    from escalator.probes.ssh import CommandResult, Connection, Login, SshTarget
+    from escalator.probes.command_result import CommandResult
+    from escalator.probes.ssh import Connection, Login, SshTarget
 
 PROBES = ("escalator.probes.ssh",)
 
@@ -274,8 +275,7 @@ def step_i_should_see_in_the_output(context: Any, text: str) -> None:
     """
     result = _last_command(context)
     wanted = expand(context, text)
-    cut = " (only its first 64 KiB were kept)" if result.output_bytes > len(
-        result.output.encode()) else ""
+    cut = " (only its first 64 KiB were kept)" if result.truncated else ""
     assert wanted in result.output, (
         f'"{text}" not in the {result.output_bytes} B of output of `{result.command}` on '
         f"{result.address} (exit {result.exit_status}){cut}: {_excerpt(result)}")
