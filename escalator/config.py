@@ -14,8 +14,6 @@ escalator.errors.ConfigError: x.toml: unknown key run.jobz (known: environment, 
 
 from __future__ import annotations
 
-import json
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,22 +23,13 @@ from typing import TYPE_CHECKING, Any
 from escalator.durations import parse_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
+from escalator.toml_table import toml_key
 
 if TYPE_CHECKING:
     from escalator.ladder.model import LadderConfig
 
 CONFIG_NAME = "escalator.toml"
 _TOP_KEYS = ("run", "environments", "ladder")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def toml_key(key: str) -> str:
-    """`key` as TOML writes it: bare when it can be, else quoted, so an error stays one line.
-
-    >>> toml_key("step_timeout"), toml_key("a.b"), toml_key("x\\n")
-    ('step_timeout', '"a.b"', '"x\\\\n"')
-    """
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
 
 
 @dataclass(frozen=True)
