@@ -33,8 +33,8 @@ def could_not_run(message: str, env: Env, label: str = "ESCALATOR") -> int:
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.commands.ladder_session import open_session
     from escalator.ladder import render
-    from escalator.ladder.session import open_session
     from escalator.storage import LockHeld
 
     setup = open_session(args, env)

@@ -33,10 +33,10 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.commands.ladder_session import open_session
     from escalator.durations import parse_duration
     from escalator.errors import UsageError
     from escalator.ladder import render
-    from escalator.ladder.session import open_session
     from escalator.storage import LockHeld
 
     try:
