@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escalator.durations import parse_duration
+from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
 from escalator.toml_table import toml_key
@@ -180,12 +180,9 @@ def _integer(value: object, source: Path, key: str, minimum: int) -> int:
 
 def _duration(value: object, source: Path, key: str) -> float:
     try:
-        seconds = parse_duration(value)  # type: ignore[arg-type]
+        return positive_duration(value)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ConfigError(f"{source}: {key}: {exc}") from None
-    if seconds <= 0:
-        raise ConfigError(f"{source}: {key}: must be longer than 0s")
-    return seconds
 
 
 def _string(value: object, source: Path, key: str) -> str:

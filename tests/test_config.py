@@ -128,3 +128,17 @@ def test_every_command_words_an_unknown_environment_alike(tmp_path: Path,
                     'id = "fix"\nrun = ["true"]\n')
     out = run_cli([*command, "-e", "nope"], cwd=tmp_path)
     assert f"{toml}: no environment 'nope' (known: a, b)" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["check", "--timeout", "0s"], "--timeout"),
+    (["check", "--step-timeout", "0ms"], "--step-timeout"),
+    (["status", "--max-age", "0s"], "--max-age"),
+    (["watch", "--interval", "0s", "--ticks", "1"], "--interval"),
+])
+def test_a_duration_option_must_be_longer_than_nothing(tmp_path: Path, argv: list[str],
+                                                        option: str) -> None:
+    (tmp_path / "escalator.toml").write_text("[environments.a]\n")
+    out = run_cli(argv, cwd=tmp_path)
+    assert f"{option}: must be longer than 0s" in out.stdout + out.stderr
+    assert out.code == 3

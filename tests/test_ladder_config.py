@@ -75,7 +75,7 @@ def test_full_example(project: Path) -> None:
      "escalator.toml: ladder.level[2].timeout: bad duration 'x': give a number with a unit, "
      "e.g. 500ms, 30s, 5m, 2h"),
     (('timeout = "5m"', 'timeout = "0s"'),
-     "escalator.toml: ladder.level[2].timeout: must be more than 0, got '0s'"),
+     "escalator.toml: ladder.level[2].timeout: must be longer than 0s"),
     (('id = "deploy"', 'id = "vm"'), "escalator.toml: ladder.level[2].id: duplicate id 'vm'"),
     (('id = "deploy"', 'id = "Deploy!"'),
      "escalator.toml: ladder.level[2].id: 'Deploy!' is not an id (lower case, digits, - and _)"),

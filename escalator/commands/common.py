@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from escalator.config import Config, Environment, load_config
-from escalator.durations import parse_duration
+from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError, UsageError
 
@@ -82,8 +82,8 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
         variables=variables, secrets=secrets,
         tags=tuple(args.tags),
         jobs=_positive(args.jobs, "--jobs") if args.jobs is not None else run.jobs,
-        timeout=_duration(args.timeout, "--timeout") if args.timeout else run.timeout,
-        step_timeout=(_duration(args.step_timeout, "--step-timeout") if args.step_timeout
+        timeout=duration_option(args.timeout, "--timeout") if args.timeout else run.timeout,
+        step_timeout=(duration_option(args.step_timeout, "--step-timeout") if args.step_timeout
                       else run.step_timeout),
         retries=_count(args.retries, "--retries") if args.retries is not None else run.retries,
         verbose=args.verbose,
@@ -121,14 +121,12 @@ def _variables(environment: Environment | None, config: Config, env: Env
     return variables, tuple(secrets)
 
 
-def _duration(text: str, option: str) -> float:
+def duration_option(text: str, option: str) -> float:
+    """The seconds of a DURATION option (more than none); UsageError naming the option."""
     try:
-        seconds = parse_duration(text)
+        return positive_duration(text)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
-    if seconds <= 0:
-        raise UsageError(f"{option}: must be longer than 0s")
-    return seconds
 
 
 def _positive(value: int, option: str) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from escalator.durations import parse_duration
+from escalator.durations import parse_duration, positive_duration
 from escalator.errors import ConfigError
 from escalator.ladder.model import LadderConfig, Level, Maintenance
 from escalator.toml_table import TableKeys
@@ -72,7 +72,7 @@ def _levels(keys: TableKeys, base_dir: Path) -> tuple[Level, ...]:
         levels.append(Level(
             id=level_id,
             run=lk.get("run", lambda v: _argv(v, base_dir), ()),
-            timeout=lk.get("timeout", _positive, 15 * 60.0),
+            timeout=lk.get("timeout", positive_duration, 15 * 60.0),
             quiesce=lk.get("quiesce", _duration, 0.0),
             cooldown=lk.get("cooldown", _duration, 0.0),
             idempotent=lk.get("idempotent", _bool, False),
@@ -98,13 +98,6 @@ def _windows(raw: Any, source: Path) -> tuple[Maintenance, ...]:
 
 def _duration(value: Any) -> float:
     return parse_duration(value)
-
-
-def _positive(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"must be more than 0, got {value!r}")
-    return seconds
 
 
 def _count(minimum: int) -> Callable[[Any], int]:
