@@ -10,13 +10,13 @@ neither the runner nor behave nor any protocol library, so it answers in tens of
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
 from escalator.commands.common import add_config_arguments, duration_option, pick_environment
 from escalator.durations import format_duration
 from escalator.env import Env
 from escalator.status import Status
+from escalator.timestamps import utc
 
 DEFAULT_LABEL = "ESCALATOR"
 
@@ -53,7 +53,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     if age > max_age:
         return _unknown(env, label, f"last result is {format_duration(round(age))} old, "
                         f"older than --max-age {format_duration(max_age)} "
-                        f"(it was {stored.run.status.name}, stored {_utc(stored.stored_at)})",
+                        f"(it was {stored.run.status.name}, stored {utc(stored.stored_at)})",
                         f"age={round(age)}s;;{round(max_age)};0")
     from escalator.formatters import FormatOptions, render
 
@@ -82,7 +82,3 @@ def _unknown(env: Env, label: str, reason: str, perfdata: str = "") -> int:
 
 def _label(args: argparse.Namespace) -> str:
     return str(args.label or DEFAULT_LABEL).replace("|", "/")
-
-
-def _utc(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
