@@ -17,6 +17,7 @@ from types import ModuleType
 from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
+from escalator.text import one_line
 
 COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "init",
             "demo")
@@ -73,7 +74,7 @@ def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
     on_error = getattr(args, "on_error", None)
     if on_error is not None:
         return int(on_error(message, env, getattr(args, "label", None) or "ESCALATOR"))
-    env.stderr.write(f"escalator: {' '.join(message.split())}\n")
+    env.stderr.write(f"escalator: {one_line(message)}\n")
     return 2
 
 

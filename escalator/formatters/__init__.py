@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from escalator.errors import UsageError
+from escalator.text import one_line as one_line  # shared by the formats
 
 if TYPE_CHECKING:
     from escalator.results import RunResult, ScenarioResult
@@ -70,16 +71,6 @@ def unknown_line(label: str, reason: str, perfdata: str = "") -> str:
     """
     line = f"{one_line(label)} UNKNOWN - {one_line(reason)}".replace("|", "/")
     return f"{line} | {perfdata}\n" if perfdata else f"{line}\n"
-
-
-def one_line(text: str) -> str:
-    """`text` on one line: whitespace runs (newlines too) become one space, controls go.
-
-    >>> one_line("a\\n  b\\x00c\\td")
-    'a bc d'
-    """
-    kept = "".join(c for c in text if c.isprintable() or c.isspace())
-    return " ".join(kept.split())
 
 
 def cut(text: str, limit: int) -> str:

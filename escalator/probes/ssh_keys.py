@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import paramiko
 
 from escalator.probes import ProbeSetupError
+from escalator.text import one_line
 
 _DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
@@ -57,7 +58,7 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey:
         raise ProbeSetupError(f"SSH key file {path} is encrypted: give its passphrase "
                               "(a passphrase column or ssh_key_passphrase)") from None
     except (OSError, paramiko.SSHException, ValueError) as exc:
-        why = "wrong passphrase, or not a private key" if passphrase else one_line(exc)
+        why = "wrong passphrase, or not a private key" if passphrase else one_line(exc, 200)
         raise ProbeSetupError(f"cannot read SSH key file {path}: {why}") from None
 
 
@@ -70,12 +71,7 @@ def known_keys(target: KeySource) -> dict[str, paramiko.PKey] | None:
         try:
             hostkeys.load(target.known_hosts)
         except (OSError, paramiko.SSHException, ValueError) as exc:
-            raise ProbeSetupError(f"cannot read {target.known_hosts}: {one_line(exc)}") from None
+            raise ProbeSetupError(
+                f"cannot read {target.known_hosts}: {one_line(exc, 200)}") from None
     entry = hostkeys.lookup(target.known_hosts_name)
     return dict(entry) if entry else None
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one bounded line."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

@@ -17,6 +17,7 @@ from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
+from escalator.text import one_line
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
@@ -92,7 +93,7 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
-        reason = f"{status.replace('_', ' ')}: {_one_line(sc.error_message or '')}"
+        reason = f"{status.replace('_', ' ')}: {one_line(sc.error_message or '', 400)}"
     elif outcome is Outcome.UNKNOWN:
         reason = f"scenario ended {status}"
     else:
@@ -116,17 +117,12 @@ def _step(step: Any) -> StepResult:
     elif step.exception is not None:
         exc = step.exception
         if isinstance(exc, AssertionError | SetupError):
-            error = _one_line(str(exc)) or type(exc).__name__
+            error = one_line(str(exc), 400) or type(exc).__name__
         else:
-            error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"
+            error = f"error in step code: {type(exc).__name__}: {one_line(str(exc), 400)}"
         if not isinstance(exc, AssertionError):
             detail = step.error_message
     elif step.error_message:
-        error = _one_line(step.error_message)
+        error = one_line(step.error_message, 400)
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
