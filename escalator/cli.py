@@ -17,6 +17,7 @@ from types import ModuleType
 from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
+from escalator.options import DEFAULT_LABEL
 from escalator.text import one_line
 
 COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "init",
@@ -73,7 +74,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
 def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
     on_error = getattr(args, "on_error", None)
     if on_error is not None:
-        return int(on_error(message, env, getattr(args, "label", None) or "ESCALATOR"))
+        return int(on_error(message, env, getattr(args, "label", None) or DEFAULT_LABEL))
     env.stderr.write(f"escalator: {one_line(message)}\n")
     return 2
 
@@ -83,7 +84,7 @@ def _usage_failure(argv: list[str], message: str, env: Env) -> int:
     if argv[:1] in (["check"], ["status"]):
         from escalator.formatters import unknown_line
 
-        env.stdout.write(unknown_line("ESCALATOR", message))
+        env.stdout.write(unknown_line(DEFAULT_LABEL, message))
         return 3
     env.stderr.write(f"{message}\n")
     return 2

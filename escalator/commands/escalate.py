@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from escalator.env import Env
+from escalator.options import DEFAULT_LABEL
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=main, on_error=could_not_run)
 
 
-def could_not_run(message: str, env: Env, label: str = "ESCALATOR") -> int:
+def could_not_run(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     env.stderr.write(f"escalator: {message}\n")
     return 3
 

@@ -15,10 +15,9 @@ from typing import Any
 from escalator.commands.common import add_config_arguments, duration_option, pick_environment
 from escalator.durations import format_duration
 from escalator.env import Env
+from escalator.options import DEFAULT_LABEL
 from escalator.status import Status
 from escalator.timestamps import utc
-
-DEFAULT_LABEL = "ESCALATOR"
 
 
 def register(subparsers: Any) -> None:

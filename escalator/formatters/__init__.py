@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from escalator.errors import UsageError
+from escalator.options import DEFAULT_LABEL
 from escalator.text import one_line as one_line  # shared by the formats
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 class FormatOptions:
     """How to render: the Nagios service prefix, detail for -v, colour for a terminal."""
 
-    label: str = "ESCALATOR"
+    label: str = DEFAULT_LABEL
     verbose: bool = False
     color: bool = False
 
