@@ -17,6 +17,7 @@ from types import ModuleType
 from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
+from escalator.exit_codes import ExitCode
 from escalator.options import DEFAULT_LABEL
 from escalator.text import one_line
 
@@ -60,7 +61,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return _usage_failure(argv, str(exc), env)
     if not getattr(args, "command", None):
         env.stderr.write(build_parser().format_usage())
-        return 2
+        return ExitCode.NOT_RUN
     try:
         return int(args.handler(args, env))
     except EscalatorError as exc:
@@ -76,7 +77,7 @@ def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
     if on_error is not None:
         return int(on_error(message, env, getattr(args, "label", None) or DEFAULT_LABEL))
     env.stderr.write(f"escalator: {one_line(message)}\n")
-    return 2
+    return ExitCode.NOT_RUN
 
 
 def _usage_failure(argv: list[str], message: str, env: Env) -> int:
@@ -85,6 +86,6 @@ def _usage_failure(argv: list[str], message: str, env: Env) -> int:
         from escalator.formatters import unknown_line
 
         env.stdout.write(unknown_line(DEFAULT_LABEL, message))
-        return 3
+        return ExitCode.UNKNOWN
     env.stderr.write(f"{message}\n")
-    return 2
+    return ExitCode.NOT_RUN

@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from escalator.env import Env
+from escalator.exit_codes import ExitCode
 from escalator.options import DEFAULT_LABEL
 
 
@@ -30,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 def could_not_run(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     env.stderr.write(f"escalator: {message}\n")
-    return 3
+    return ExitCode.UNKNOWN
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
