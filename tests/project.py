@@ -1,7 +1,7 @@
 """Throwaway monitoring projects for tests, and the CLI run in-process against them.
 
 `make_project(tmp_path, {"web.feature": text}, variables={...})` writes `escalator.toml`,
-`features/` and a copy of the repository's thin `steps/` modules, and returns the project root.
+`features/` and a copy of the repository's thin `steps/` module, and returns the project root.
 `run_cli(["run", "-f", "json"], cwd=root)` runs `escalator.cli.main` in this process with captured
 streams and returns an `Outcome` to compare whole outputs against.
 """
