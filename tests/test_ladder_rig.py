@@ -14,7 +14,8 @@ from escalator.ladder.config import parse_ladder
 from escalator.ladder.engine import Engine
 from escalator.ladder.model import LadderConfig
 from escalator.ladder.store import LadderStore
-from escalator.results import Outcome, RunResult, ScenarioResult
+from escalator.results import RunResult
+from tests.builders import run_of, scenario
 
 START = 1_800_000_000.0
 LEVEL_SCRIPT = """#!/bin/sh
@@ -45,18 +46,13 @@ class Clock:
         self.t += seconds
 
 
-def scenario(name: str, outcome: str, level: str | None) -> ScenarioResult:
-    return ScenarioResult(feature="F", file="features/f.feature", line=1, name=name,
-                          outcome=Outcome(outcome), level=level, tags=(f"target.{name}-1",))
-
-
 def state_of(ping: str = "P", smoke: str = "P", extra: str = "PPPP") -> RunResult:
     """A run of six scenarios: ping (@escalate.vm), smoke (@escalate.deploy), four others."""
     letters = {"P": "passed", "F": "failed", "U": "unknown"}
-    scenarios = [scenario("ping", letters[ping], "vm"), scenario("smoke", letters[smoke],
-                                                                    "deploy")]
-    scenarios += [scenario(f"other{i}", letters[c], None) for i, c in enumerate(extra)]
-    return RunResult(scenarios=tuple(scenarios))
+    wanted = [("ping", ping, "vm"), ("smoke", smoke, "deploy"),
+              *((f"other{i}", c, None) for i, c in enumerate(extra))]
+    return run_of(*(scenario(name, letters[c], level, (f"target.{name}-1",), feature="F",
+                             file="features/f.feature", line=1) for name, c, level in wanted))
 
 
 GREEN = state_of()
