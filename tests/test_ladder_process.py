@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import make_project
+from tests.project import ladder_level, ladder_toml, make_project
 
 FILE_STEPS = {"file_steps.py": '''
 from pathlib import Path
@@ -37,35 +37,12 @@ echo $$ > "{root}/{level}.pid"
 echo pass > "{root}/{level}.state"
 """
 
-CONFIG = """
-[ladder]
-settle = "100ms"
-confirm = 1
-verify = 1
-retry_interval = "100ms"
-max_reconverge = 0
-notify = ["ops/page.sh"]
-
-[[ladder.level]]
-id = "vm"
-run = ["ops/vm.sh"]
-timeout = "60s"
-quiesce = "100ms"
-
-[[ladder.level]]
-id = "converge"
-run = ["ops/converge.sh"]
-timeout = "60s"
-quiesce = "100ms"
-idempotent = true
-
-[[ladder.level]]
-id = "deploy"
-run = ["ops/deploy.sh"]
-timeout = "60s"
-quiesce = "100ms"
-idempotent = true
-"""
+CONFIG = ladder_toml(
+    ladder_level("vm", timeout="60s", quiesce="100ms"),
+    ladder_level("converge", timeout="60s", quiesce="100ms", idempotent=True),
+    ladder_level("deploy", timeout="60s", quiesce="100ms", idempotent=True),
+    settle="100ms", confirm=1, verify=1, retry_interval="100ms", max_reconverge=0,
+    notify=["ops/page.sh"])
 
 
 def project(root: Path, bodies: dict[str, str] | None = None) -> Path:

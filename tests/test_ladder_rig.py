@@ -16,6 +16,7 @@ from escalator.ladder.model import LadderConfig
 from escalator.ladder.store import LadderStore
 from escalator.results import RunResult
 from tests.builders import run_of, scenario
+from tests.project import ladder_level, ladder_toml
 
 START = 1_800_000_000.0
 LEVEL_SCRIPT = """#!/bin/sh
@@ -118,35 +119,10 @@ class Rig:
         return (r for r in self.store.read_audit() if r["event"] == event)
 
 
-DEFAULT_TOML = """
-[ladder]
-settle = "30s"
-confirm = 2
-verify = 2
-retry_interval = "10s"
-max_reconverge = 1
-max_actions_per_hour = 6
-loop_breaker = { engagements = 3, window = "6h" }
-notify = ["ops/page.sh"]
-
-[[ladder.level]]
-id = "vm"
-run = ["ops/vm.sh"]
-timeout = "10s"
-quiesce = "2m"
-cooldown = "30m"
-
-[[ladder.level]]
-id = "converge"
-run = ["ops/converge.sh"]
-timeout = "10s"
-quiesce = "1m"
-idempotent = true
-
-[[ladder.level]]
-id = "deploy"
-run = ["ops/deploy.sh"]
-timeout = "10s"
-quiesce = "30s"
-idempotent = true
-"""
+DEFAULT_TOML = ladder_toml(
+    ladder_level("vm", timeout="10s", quiesce="2m", cooldown="30m"),
+    ladder_level("converge", timeout="10s", quiesce="1m", idempotent=True),
+    ladder_level("deploy", timeout="10s", quiesce="30s", idempotent=True),
+    settle="30s", confirm=2, verify=2, retry_interval="10s", max_reconverge=1,
+    max_actions_per_hour=6, loop_breaker={"engagements": 3, "window": "6h"},
+    notify=["ops/page.sh"])
