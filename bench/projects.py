@@ -1,7 +1,7 @@
 """Generated suites: the same N scenarios as an Escalator project and as a plain behave project.
 
 Called by `bench/run` once per suite size. The Escalator project has `features/`, a copy of the
-repository's thin `steps/` modules and an `escalator.toml` with one environment (`bench`, whose
+repository's thin `steps/` module and an `escalator.toml` with one environment (`bench`, whose
 `base_url` is the loopback target). The plain behave project has the same feature file and its
 own `steps/` with a hand-written equivalent (requests.get, then the same two assertions), which
 is what an operator would write without Escalator.

@@ -17,6 +17,9 @@ from types import ModuleType
 from escalator import __version__
 from escalator.env import Env
 from escalator.errors import EscalatorError
+from escalator.exit_codes import ExitCode
+from escalator.options import DEFAULT_LABEL
+from escalator.text import one_line
 
 COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "init",
             "demo")
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return _usage_failure(argv, str(exc), env)
     if not getattr(args, "command", None):
         env.stderr.write(build_parser().format_usage())
-        return 2
+        return ExitCode.NOT_RUN
     try:
         return int(args.handler(args, env))
     except EscalatorError as exc:
@@ -72,9 +75,9 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
 def _failure(args: argparse.Namespace, message: str, env: Env) -> int:
     on_error = getattr(args, "on_error", None)
     if on_error is not None:
-        return int(on_error(message, env, getattr(args, "label", None) or "ESCALATOR"))
-    env.stderr.write(f"escalator: {' '.join(message.split())}\n")
-    return 2
+        return int(on_error(message, env, getattr(args, "label", None) or DEFAULT_LABEL))
+    env.stderr.write(f"escalator: {one_line(message)}\n")
+    return ExitCode.NOT_RUN
 
 
 def _usage_failure(argv: list[str], message: str, env: Env) -> int:
@@ -82,7 +85,7 @@ def _usage_failure(argv: list[str], message: str, env: Env) -> int:
     if argv[:1] in (["check"], ["status"]):
         from escalator.formatters import unknown_line
 
-        env.stdout.write(unknown_line("ESCALATOR", message))
-        return 3
+        env.stdout.write(unknown_line(DEFAULT_LABEL, message))
+        return ExitCode.UNKNOWN
     env.stderr.write(f"{message}\n")
-    return 2
+    return ExitCode.NOT_RUN

@@ -14,33 +14,22 @@ escalator.errors.ConfigError: x.toml: unknown key run.jobz (known: environment, 
 
 from __future__ import annotations
 
-import json
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escalator.durations import parse_duration
+from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
+from escalator.toml_table import toml_key
 
 if TYPE_CHECKING:
     from escalator.ladder.model import LadderConfig
 
 CONFIG_NAME = "escalator.toml"
 _TOP_KEYS = ("run", "environments", "ladder")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-
-
-def toml_key(key: str) -> str:
-    """`key` as TOML writes it: bare when it can be, else quoted, so an error stays one line.
-
-    >>> toml_key("step_timeout"), toml_key("a.b"), toml_key("x\\n")
-    ('step_timeout', '"a.b"', '"x\\\\n"')
-    """
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
 
 
 @dataclass(frozen=True)
@@ -191,12 +180,9 @@ def _integer(value: object, source: Path, key: str, minimum: int) -> int:
 
 def _duration(value: object, source: Path, key: str) -> float:
     try:
-        seconds = parse_duration(value)  # type: ignore[arg-type]
+        return positive_duration(value)  # type: ignore[arg-type]
     except ValueError as exc:
         raise ConfigError(f"{source}: {key}: {exc}") from None
-    if seconds <= 0:
-        raise ConfigError(f"{source}: {key}: must be longer than 0s")
-    return seconds
 
 
 def _string(value: object, source: Path, key: str) -> str:

@@ -38,6 +38,20 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+def positive_duration(text: str) -> float:
+    """Seconds in `text`, which must be more than none: a timeout, an interval, an age.
+
+    >>> positive_duration("0s")
+    Traceback (most recent call last):
+    ...
+    ValueError: must be longer than 0s
+    """
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError("must be longer than 0s")
+    return seconds
+
+
 def format_duration(seconds: float) -> str:
     """A short human form of `seconds` (the inverse of parse_duration for whole units)."""
     if seconds < 1:

@@ -21,3 +21,9 @@ class UsageError(EscalatorError):
 
 class SuiteError(EscalatorError):
     """The features or steps cannot be loaded: parse error, missing path, ambiguous step."""
+
+
+class SetupError(EscalatorError):
+    """A check asked for something impossible on our side (bad argument, unknown variable,
+    missing key file): the scenario is UNKNOWN, not failed. Probes raise `ProbeSetupError`,
+    steps `StepSetupError`; the runner's worker matches this class."""

@@ -32,17 +32,22 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
+def atomic_write(path: Path, data: str | bytes, mode: int = FILE_MODE) -> None:
     """Replace `path` with `data` so a reader sees the old or the new file, never a mix.
 
-    Temp file in the same directory, fsync, rename, fsync of the directory.
+    Temp file in the same directory, fsync, rename, fsync of the directory. The file gets
+    exactly `mode`: 0600 in a private directory, or e.g. 0644 for the reports others read.
     """
-    private_dir(path.parent)
+    if mode == FILE_MODE:
+        private_dir(path.parent)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)  # whatever the umask
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,13 +1,14 @@
 """Throwaway monitoring projects for tests, and the CLI run in-process against them.
 
 `make_project(tmp_path, {"web.feature": text}, variables={...})` writes `escalator.toml`,
-`features/` and a copy of the repository's thin `steps/` modules, and returns the project root.
+`features/` and a copy of the repository's thin `steps/` module, and returns the project root.
 `run_cli(["run", "-f", "json"], cwd=root)` runs `escalator.cli.main` in this process with captured
 streams and returns an `Outcome` to compare whole outputs against.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import os
@@ -46,7 +47,28 @@ def toml_value(value: object) -> str:
     if isinstance(value, dict):
         inner = ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items())
         return "{ " + inner + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dt.datetime):
+        return value.isoformat().replace("+00:00", "Z")
     return json.dumps(str(value))
+
+
+def ladder_level(level_id: str, **keys: object) -> dict[str, object]:
+    """One `[[ladder.level]]` whose action is the project's ops/<id>.sh, unless `run` says."""
+    return {"id": level_id, "run": [f"ops/{level_id}.sh"], **keys}
+
+
+def ladder_toml(*levels: dict[str, object], maintenance: tuple[dict[str, object], ...] = (),
+                **settings: object) -> str:
+    """The `[ladder]` of escalator.toml, the one ladder fixture of the tests: `settings`, then
+    one `[[ladder.level]]` per level and one `[[ladder.maintenance]]` per window."""
+    lines = ["", "[ladder]", *(f"{key} = {toml_value(v)}" for key, v in settings.items())]
+    for table, rows in (("level", levels), ("maintenance", maintenance)):
+        for row in rows:
+            lines += ["", f"[[ladder.{table}]]"]
+            lines += [f"{key} = {toml_value(v)}" for key, v in row.items()]
+    return "\n".join(lines) + "\n"
 
 
 def make_project(root: Path, features: dict[str, str], variables: dict[str, Any] | None = None,

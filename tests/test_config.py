@@ -117,3 +117,28 @@ def test_usage_errors_in_check_are_still_nagios_lines(tmp_path: Path) -> None:
     out = run_cli(["check", "--no-such-option"], cwd=tmp_path)
     assert (out.code, out.stdout) == (
         3, "ESCALATOR UNKNOWN - escalator: unrecognized arguments: --no-such-option\n")
+
+
+@pytest.mark.parametrize("command", [["check"], ["status", "--max-age", "5m"], ["report"],
+                                     ["ladder", "status"], ["ladder", "history"]])
+def test_every_command_words_an_unknown_environment_alike(tmp_path: Path,
+                                                           command: list[str]) -> None:
+    toml = tmp_path / "escalator.toml"
+    toml.write_text('[environments.a]\n[environments.b]\n[ladder]\n[[ladder.level]]\n'
+                    'id = "fix"\nrun = ["true"]\n')
+    out = run_cli([*command, "-e", "nope"], cwd=tmp_path)
+    assert f"{toml}: no environment 'nope' (known: a, b)" in out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["check", "--timeout", "0s"], "--timeout"),
+    (["check", "--step-timeout", "0ms"], "--step-timeout"),
+    (["status", "--max-age", "0s"], "--max-age"),
+    (["watch", "--interval", "0s", "--ticks", "1"], "--interval"),
+])
+def test_a_duration_option_must_be_longer_than_nothing(tmp_path: Path, argv: list[str],
+                                                        option: str) -> None:
+    (tmp_path / "escalator.toml").write_text("[environments.a]\n")
+    out = run_cli(argv, cwd=tmp_path)
+    assert f"{option}: must be longer than 0s" in out.stdout + out.stderr
+    assert out.code == 3

@@ -8,6 +8,8 @@ state store and the report command rely on.
 
 from __future__ import annotations
 
+from functools import partial
+
 from escalator.results import (
     Measurement,
     Outcome,
@@ -16,6 +18,7 @@ from escalator.results import (
     Severity,
     StepResult,
 )
+from tests import builders
 
 WEB = "features/web.feature"
 DNS = "features/dns.feature"
@@ -31,10 +34,7 @@ MISSING_WELCOME = StepResult(
 RESPONSE_TIME = Measurement("response_time", 12.5, "ms", threshold="500", minimum=0)
 
 
-def scenario(name: str, outcome: Outcome = Outcome.PASSED, **kw: object) -> ScenarioResult:
-    values: dict[str, object] = {"feature": "Web site", "file": WEB, "line": 3,
-                                 "duration": 0.25, **kw}
-    return ScenarioResult(name=name, outcome=outcome, **values)  # type: ignore[arg-type]
+scenario = partial(builders.scenario, feature="Web site", file=WEB, duration=0.25)
 
 
 def home_ok() -> ScenarioResult:
@@ -66,9 +66,7 @@ def dns_retried() -> ScenarioResult:
                     duration=0.5)
 
 
-def run_of(*scenarios: ScenarioResult, **kw: object) -> RunResult:
-    values: dict[str, object] = {"duration": 1.2345, "timeout": 50.0, **kw}
-    return RunResult(scenarios=scenarios, **values)  # type: ignore[arg-type]
+run_of = partial(builders.run_of, duration=1.2345, timeout=50.0)
 
 
 def all_samples() -> list[RunResult]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from escalator.steps import LIBRARY
-from tests.project import run_cli
+from tests.project import REPO, run_cli
 
 
 def test_init_scaffolds_and_keeps_existing_files(tmp_path: Path) -> None:
@@ -28,3 +28,13 @@ def test_scaffolded_project_runs(tmp_path: Path, http_server: str) -> None:
         (root / "features/health.feature").read_text().replace('"/health"', '"/json"'))
     out = run_cli(["check", "-e", "local"], cwd=root)
     assert out.line1.startswith("ESCALATOR OK - 1 scenario passed |"), out.stdout
+
+
+def test_the_repository_steps_are_the_module_init_writes(tmp_path: Path) -> None:
+    run_cli(["init", "site"], cwd=tmp_path)
+    generated = tmp_path / "site" / "steps"
+    ours = REPO / "steps"
+    names = sorted(p.name for p in ours.iterdir() if p.suffix == ".py")
+    assert names == sorted(p.name for p in generated.iterdir())
+    for name in names:
+        assert (ours / name).read_text() == (generated / name).read_text()

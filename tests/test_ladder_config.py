@@ -11,35 +11,17 @@ import pytest
 from escalator.errors import ConfigError
 from escalator.ladder.config import parse_ladder
 from escalator.ladder.model import LadderConfig, Level, Maintenance
+from tests.project import ladder_level, ladder_toml
 
-EXAMPLE = """
-[ladder]
-settle = "30s"
-confirm = 3
-verify = 2
-max_reconverge = 1
-max_actions_per_hour = 6
-loop_breaker = { engagements = 3, window = "6h" }
-notify = ["ops/page.sh", "--urgent"]
-
-[[ladder.level]]
-id = "vm"
-run = ["ops/create-vm.sh", "--all"]
-timeout = "15m"
-quiesce = "2m"
-cooldown = "30m"
-
-[[ladder.level]]
-id = "deploy"
-run = ["true"]
-timeout = "5m"
-idempotent = true
-
-[[ladder.maintenance]]
-start = 2026-12-01T02:00:00Z
-end = 2026-12-01T04:00:00Z
-reason = "provider maintenance"
-"""
+EXAMPLE = ladder_toml(
+    ladder_level("vm", run=["ops/create-vm.sh", "--all"], timeout="15m", quiesce="2m",
+                 cooldown="30m"),
+    ladder_level("deploy", run=["true"], timeout="5m", idempotent=True),
+    maintenance=({"start": dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC),
+                  "end": dt.datetime(2026, 12, 1, 4, tzinfo=dt.UTC),
+                  "reason": "provider maintenance"},),
+    settle="30s", confirm=3, verify=2, max_reconverge=1, max_actions_per_hour=6,
+    loop_breaker={"engagements": 3, "window": "6h"}, notify=["ops/page.sh", "--urgent"])
 
 
 @pytest.fixture
@@ -75,7 +57,7 @@ def test_full_example(project: Path) -> None:
      "escalator.toml: ladder.level[2].timeout: bad duration 'x': give a number with a unit, "
      "e.g. 500ms, 30s, 5m, 2h"),
     (('timeout = "5m"', 'timeout = "0s"'),
-     "escalator.toml: ladder.level[2].timeout: must be more than 0, got '0s'"),
+     "escalator.toml: ladder.level[2].timeout: must be longer than 0s"),
     (('id = "deploy"', 'id = "vm"'), "escalator.toml: ladder.level[2].id: duplicate id 'vm'"),
     (('id = "deploy"', 'id = "Deploy!"'),
      "escalator.toml: ladder.level[2].id: 'Deploy!' is not an id (lower case, digits, - and _)"),

@@ -3,11 +3,14 @@ research section 4 that needs no process: classification, plan, gates, flapping.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 
 from escalator.ladder import decide
 from escalator.ladder.model import LadderConfig, LadderState, Latch, Level, Maintenance
-from escalator.results import Outcome, RunResult, ScenarioResult
+from escalator.results import ScenarioResult
+from tests import builders
 
 LEVELS = ("iaas", "network", "tier", "vm", "converge", "deploy")
 NOW = 1_800_000_000.0
@@ -19,14 +22,8 @@ def config(**overrides: object) -> LadderConfig:
     return LadderConfig(levels=levels, **overrides)  # type: ignore[arg-type]
 
 
-def scenario(name: str, outcome: str, level: str | None = None,
-             tags: tuple[str, ...] = ()) -> ScenarioResult:
-    return ScenarioResult(feature="F", file="features/f.feature", line=1, name=name,
-                          outcome=Outcome(outcome), level=level, tags=tags)
-
-
-def run(*scenarios: ScenarioResult, errors: tuple[str, ...] = ()) -> RunResult:
-    return RunResult(scenarios=scenarios, errors=errors)
+scenario = partial(builders.scenario, feature="F", file="features/f.feature", line=1)
+run = builders.run_of
 
 
 HEALTHY = [scenario(f"ok{i}", "passed") for i in range(4)]

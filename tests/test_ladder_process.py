@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import make_project
+from tests.project import ladder_level, ladder_toml, make_project
 
 FILE_STEPS = {"file_steps.py": '''
 from pathlib import Path
@@ -37,35 +37,12 @@ echo $$ > "{root}/{level}.pid"
 echo pass > "{root}/{level}.state"
 """
 
-CONFIG = """
-[ladder]
-settle = "100ms"
-confirm = 1
-verify = 1
-retry_interval = "100ms"
-max_reconverge = 0
-notify = ["ops/page.sh"]
-
-[[ladder.level]]
-id = "vm"
-run = ["ops/vm.sh"]
-timeout = "60s"
-quiesce = "100ms"
-
-[[ladder.level]]
-id = "converge"
-run = ["ops/converge.sh"]
-timeout = "60s"
-quiesce = "100ms"
-idempotent = true
-
-[[ladder.level]]
-id = "deploy"
-run = ["ops/deploy.sh"]
-timeout = "60s"
-quiesce = "100ms"
-idempotent = true
-"""
+CONFIG = ladder_toml(
+    ladder_level("vm", timeout="60s", quiesce="100ms"),
+    ladder_level("converge", timeout="60s", quiesce="100ms", idempotent=True),
+    ladder_level("deploy", timeout="60s", quiesce="100ms", idempotent=True),
+    settle="100ms", confirm=1, verify=1, retry_interval="100ms", max_reconverge=0,
+    notify=["ops/page.sh"])
 
 
 def project(root: Path, bodies: dict[str, str] | None = None) -> Path:
@@ -207,20 +184,24 @@ def _kill_level(pid_file: Path) -> None:
 
 
 def test_sigterm_stops_watch_and_kills_the_running_level_with_its_group(tmp_path: Path) -> None:
-    root = project(tmp_path, bodies={"deploy": "sleep 300 &\nwait"})
+    child = tmp_path / "child.pid"
+    root = project(tmp_path, bodies={"deploy": f'sleep 300 &\necho $! > "{child}"\nwait'})
     (root / "deploy.state").write_text("500")
     watch = subprocess.Popen([sys.executable, "-m", "escalator", "watch", "-e", "test",
                               "--interval", "100ms"], cwd=root, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: (root / "deploy.pid").exists())
-        time.sleep(0.3)
+        # The SIGTERM must find the level and the child it left in the background running,
+        # however slow the machine, or the test would pass without anything to kill.
+        _wait_for(lambda: child.exists() and child.read_text().endswith("\n"))
+        pgid = int((root / "deploy.pid").read_text())
+        before = _group_alive(pgid)
         watch.send_signal(signal.SIGTERM)
         code, _, err = finish(watch)
-        pgid = int((root / "deploy.pid").read_text())
         alive = _group_alive(pgid)
     finally:
         _kill_level(root / "deploy.pid")
+    assert {pgid, int(child.read_text())} <= set(before)
     assert (code, err, alive) == (0, "escalator watch: stopped\n", [])
     intent = json.loads((root / ".escalator/ladder/test/intent.json").read_text())
     assert (intent["level"], intent["idempotent"], intent["pid"]) == ("deploy", True, pgid)

@@ -14,7 +14,9 @@ from escalator.ladder.config import parse_ladder
 from escalator.ladder.engine import Engine
 from escalator.ladder.model import LadderConfig
 from escalator.ladder.store import LadderStore
-from escalator.results import Outcome, RunResult, ScenarioResult
+from escalator.results import RunResult
+from tests.builders import run_of, scenario
+from tests.project import ladder_level, ladder_toml
 
 START = 1_800_000_000.0
 LEVEL_SCRIPT = """#!/bin/sh
@@ -45,18 +47,13 @@ class Clock:
         self.t += seconds
 
 
-def scenario(name: str, outcome: str, level: str | None) -> ScenarioResult:
-    return ScenarioResult(feature="F", file="features/f.feature", line=1, name=name,
-                          outcome=Outcome(outcome), level=level, tags=(f"target.{name}-1",))
-
-
 def state_of(ping: str = "P", smoke: str = "P", extra: str = "PPPP") -> RunResult:
     """A run of six scenarios: ping (@escalate.vm), smoke (@escalate.deploy), four others."""
     letters = {"P": "passed", "F": "failed", "U": "unknown"}
-    scenarios = [scenario("ping", letters[ping], "vm"), scenario("smoke", letters[smoke],
-                                                                    "deploy")]
-    scenarios += [scenario(f"other{i}", letters[c], None) for i, c in enumerate(extra)]
-    return RunResult(scenarios=tuple(scenarios))
+    wanted = [("ping", ping, "vm"), ("smoke", smoke, "deploy"),
+              *((f"other{i}", c, None) for i, c in enumerate(extra))]
+    return run_of(*(scenario(name, letters[c], level, (f"target.{name}-1",), feature="F",
+                             file="features/f.feature", line=1) for name, c, level in wanted))
 
 
 GREEN = state_of()
@@ -122,35 +119,10 @@ class Rig:
         return (r for r in self.store.read_audit() if r["event"] == event)
 
 
-DEFAULT_TOML = """
-[ladder]
-settle = "30s"
-confirm = 2
-verify = 2
-retry_interval = "10s"
-max_reconverge = 1
-max_actions_per_hour = 6
-loop_breaker = { engagements = 3, window = "6h" }
-notify = ["ops/page.sh"]
-
-[[ladder.level]]
-id = "vm"
-run = ["ops/vm.sh"]
-timeout = "10s"
-quiesce = "2m"
-cooldown = "30m"
-
-[[ladder.level]]
-id = "converge"
-run = ["ops/converge.sh"]
-timeout = "10s"
-quiesce = "1m"
-idempotent = true
-
-[[ladder.level]]
-id = "deploy"
-run = ["ops/deploy.sh"]
-timeout = "10s"
-quiesce = "30s"
-idempotent = true
-"""
+DEFAULT_TOML = ladder_toml(
+    ladder_level("vm", timeout="10s", quiesce="2m", cooldown="30m"),
+    ladder_level("converge", timeout="10s", quiesce="1m", idempotent=True),
+    ladder_level("deploy", timeout="10s", quiesce="30s", idempotent=True),
+    settle="30s", confirm=2, verify=2, retry_interval="10s", max_reconverge=1,
+    max_actions_per_hour=6, loop_breaker={"engagements": 3, "window": "6h"},
+    notify=["ops/page.sh"])

@@ -6,6 +6,7 @@ import io
 import json
 import stat
 import textwrap
+from functools import partial
 from pathlib import Path
 
 import lxml.html
@@ -16,21 +17,17 @@ from escalator.env import Env
 from escalator.formatters import render
 from escalator.reports import html, tables
 from escalator.reports.timeline import rows
-from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
+from escalator.results import Measurement, Outcome, RunResult, Severity, StepResult
 from escalator.state import HistoryEntry, ResultStore, StoredRun
 from escalator.status import Status
+from tests import builders
+from tests.builders import scenario
 
 T0 = 1_700_000_000.0
 P, F, U = Outcome.PASSED, Outcome.FAILED, Outcome.UNKNOWN
 
 
-def scenario(name: str, outcome: Outcome, line: int = 3, **kw: object) -> ScenarioResult:
-    return ScenarioResult(feature="Web", file="features/web.feature", line=line, name=name,
-                          outcome=outcome, **kw)  # type: ignore[arg-type]
-
-
-def run_of(*scenarios: ScenarioResult) -> RunResult:
-    return RunResult(scenarios=scenarios, started=T0, duration=1.5, environment="prod")
+run_of = partial(builders.run_of, started=T0, duration=1.5, environment="prod")
 
 
 def stored_with_past(outcomes: list[Outcome]) -> tuple[StoredRun, list[HistoryEntry]]:
@@ -79,12 +76,12 @@ XSS = '<script>alert("owned")</script>'
 
 def page_run() -> RunResult:
     return run_of(
-        scenario("Home page renders", P, 3, tags=("smoke",), duration=0.12),
-        scenario("Login works", F, 9, severity=Severity.WARNING, tags=("warning", "auth"),
+        scenario("Home page renders", P, line=3, tags=("smoke",), duration=0.12),
+        scenario("Login works", F, line=9, severity=Severity.WARNING, tags=("warning", "auth"),
                  level="redeploy", runbook="https://wiki.example/login", duration=0.8,
                  steps=(StepResult("Then", 'I should see "Welcome"', 12, "failed", 0.8,
                                    f"text not found in body: {XSS}"),)),
-        scenario("Health answers", U, 15, runbook="javascript:alert(1)",
+        scenario("Health answers", U, line=15, runbook="javascript:alert(1)",
                  reason="undefined step"),
     )
 
@@ -143,7 +140,7 @@ def test_summary_table_whole_output() -> None:
 
 def test_prometheus_textfile_whole_output() -> None:
     run = RunResult(scenarios=(
-        scenario('Say "hi"', F, 3, severity=Severity.WARNING, duration=0.5,
+        scenario('Say "hi"', F, line=3, severity=Severity.WARNING, duration=0.5,
                  measurements=(Measurement("response_time", 812.5, "ms", "500"),)),),
         started=T0, duration=1.25, environment=None)
     assert render("prometheus", run) == textwrap.dedent('''\

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import make_project, run_cli
+from tests.project import ladder_level, ladder_toml, make_project, run_cli
 from tests.servers.sshd import Sshd
 from tests.servers.tls import TestCA
 
@@ -160,20 +160,10 @@ def test_state_directory_is_private_whatever_the_umask(tmp_path: Path, open_umas
 
 # ---- ladder actions and secrets ------------------------------------------------------------
 
-LADDER = """
-[ladder]
-settle = "100ms"
-confirm = 1
-verify = 1
-retry_interval = "100ms"
-max_reconverge = 0
-max_failing_fraction = 1.0
-
-[[ladder.level]]
-id = "fix"
-run = ["ops/fix.sh", "--level", "fix"]
-timeout = "30s"
-"""
+LADDER = ladder_toml(
+    ladder_level("fix", run=["ops/fix.sh", "--level", "fix"], timeout="30s"),
+    settle="100ms", confirm=1, verify=1, retry_interval="100ms", max_reconverge=0,
+    max_failing_fraction=1.0)
 
 FIX = """#!/bin/sh
 tr '\\0' ' ' < /proc/$$/cmdline > "{root}/level.cmdline"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.project import Outcome, make_project, run_cli
+from tests.project import Outcome, ladder_level, ladder_toml, make_project, run_cli
 from tests.servers import sshd as sshd_server
 from tests.servers.http import Handler, Reply, Request, serve
 
@@ -89,22 +89,10 @@ Feature: Secrets over SSH
 SSH_OUTCOMES = {"encrypted key opened with the passphrase": "passed",
                 "passphrase in a command's output": "failed"}
 
-CONFIG = """
-[ladder]
-settle = "100ms"
-confirm = 1
-verify = 1
-retry_interval = "100ms"
-max_reconverge = 0
-max_failing_fraction = 1.0
-notify = ["ops/page.sh"]
-
-[[ladder.level]]
-id = "fix"
-run = ["ops/fix.sh"]
-timeout = "30s"
-quiesce = "100ms"
-"""
+CONFIG = ladder_toml(
+    ladder_level("fix", timeout="30s", quiesce="100ms"),
+    settle="100ms", confirm=1, verify=1, retry_interval="100ms", max_reconverge=0,
+    max_failing_fraction=1.0, notify=["ops/page.sh"])
 
 FIX = """#!/bin/sh
 echo "fixing with password $ADMIN_PASSWORD token $API_TOKEN passphrase $KEY_PASSPHRASE"

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import stat
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
+from escalator.results import Measurement, Outcome, Severity, StepResult
 from escalator.state import HistoryEntry, ResultStore, StateError
 from escalator.status import Status
+from tests import builders
+from tests.builders import scenario
 
 
 class Clock:
@@ -22,14 +25,7 @@ class Clock:
         return self.t
 
 
-def scenario(name: str, outcome: Outcome = Outcome.PASSED, **kw: object) -> ScenarioResult:
-    return ScenarioResult(feature="Web", file="features/web.feature", line=3, name=name,
-                          outcome=outcome, **kw)  # type: ignore[arg-type]
-
-
-def run_of(*scenarios: ScenarioResult, environment: str | None = None) -> RunResult:
-    return RunResult(scenarios=scenarios, started=1_699_999_990.0, duration=1.5,
-                     environment=environment)
+run_of = partial(builders.run_of, started=1_699_999_990.0, duration=1.5)
 
 
 def test_latest_round_trips_the_whole_run_with_the_time_it_was_stored(tmp_path: Path) -> None:

@@ -23,19 +23,29 @@ def test_budget_before_any_step_starts(step_timeout: float, budget: float) -> No
     assert Session(step_timeout=step_timeout).client_timeout == budget
 
 
+class Clock:
+    """Monotonic time that moves only when a test says so."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
 def test_budget_counts_from_the_start_of_the_step() -> None:
+    clock = Clock()
     seen: list[float] = []
 
     def step(context: Any) -> None:
         seen.append(context.escalator.client_timeout)
-        time.sleep(0.3)
+        clock.t += 0.5  # the first call took half a second
         seen.append(context.escalator.client_timeout)
 
-    context = SimpleNamespace(escalator=Session(step_timeout=4.0))
+    context = SimpleNamespace(escalator=Session(step_timeout=4.0, clock=clock))
     with_timeout(step, 10.0)(context)
-    first, later = seen
-    assert 2.9 <= first <= 3.0
-    assert first - later >= 0.3  # the second call gets what is left, not a fresh 3 s
+    # 4 s less the 1 s margin, then what is left: not a fresh 3 s for the second call
+    assert seen == [3.0, 2.5]
 
 
 def _waits(what: str | None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from escalator.commands.common import DEFAULT_LABEL, add_run_arguments, load_run_options
 from escalator.commands.output import check_formats, store_run, write_outputs
 from escalator.env import Env
+from escalator.exit_codes import ExitCode
 
 
 def register(subparsers: Any) -> None:
@@ -35,4 +36,4 @@ def unknown(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     from escalator.formatters import unknown_line
 
     env.stdout.write(unknown_line(label, message))
-    return 3
+    return ExitCode.UNKNOWN

@@ -8,43 +8,16 @@ command line or the config file itself.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from escalator.config import Config, Environment, load_config
-from escalator.durations import parse_duration
+from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError, UsageError
 
-DEFAULT_LABEL = "ESCALATOR"
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    config: Config
-    cwd: Path
-    paths: tuple[str, ...] = ("features",)
-    environment: str | None = None
-    variables: Mapping[str, str] = field(default_factory=dict)
-    secrets: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-    jobs: int = 16
-    timeout: float = 50.0
-    step_timeout: float = 10.0
-    retries: int = 0
-    verbose: bool = False
-    label: str = DEFAULT_LABEL
-    formats: tuple[tuple[str, str | None], ...] = ()
-
-    @property
-    def state_dir(self) -> Path:
-        return self.config.state_dir(self.cwd)
-
-    @property
-    def report_dir(self) -> Path:
-        return self.config.report_dir(self.cwd)
+# RunOptions is the runner's input and lives below it; re-exported for older imports.
+from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
+from escalator.options import RunOptions as RunOptions
 
 
 class _FormatAction(argparse.Action):
@@ -109,8 +82,8 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
         variables=variables, secrets=secrets,
         tags=tuple(args.tags),
         jobs=_positive(args.jobs, "--jobs") if args.jobs is not None else run.jobs,
-        timeout=_duration(args.timeout, "--timeout") if args.timeout else run.timeout,
-        step_timeout=(_duration(args.step_timeout, "--step-timeout") if args.step_timeout
+        timeout=duration_option(args.timeout, "--timeout") if args.timeout else run.timeout,
+        step_timeout=(duration_option(args.step_timeout, "--step-timeout") if args.step_timeout
                       else run.step_timeout),
         retries=_count(args.retries, "--retries") if args.retries is not None else run.retries,
         verbose=args.verbose,
@@ -148,14 +121,12 @@ def _variables(environment: Environment | None, config: Config, env: Env
     return variables, tuple(secrets)
 
 
-def _duration(text: str, option: str) -> float:
+def duration_option(text: str, option: str) -> float:
+    """The seconds of a DURATION option (more than none); UsageError naming the option."""
     try:
-        seconds = parse_duration(text)
+        return positive_duration(text)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
-    if seconds <= 0:
-        raise UsageError(f"{option}: must be longer than 0s")
-    return seconds
 
 
 def _positive(value: int, option: str) -> int:

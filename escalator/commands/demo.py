@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from escalator.env import Env
+from escalator.exit_codes import ExitCode
 
 
 def register(subparsers: Any) -> None:
@@ -112,7 +113,7 @@ class Story:
         self.command("ladder", "history", "-e", "demo")
         self.say(_NEXT.format(root=self.root))
         story_holds = (ci, ok, broken, healed) == (0, 0, 2, 0)
-        return 0 if story_holds else 1
+        return ExitCode.OK if story_holds else ExitCode.FAILED
 
     def command(self, *argv: str) -> int:
         from escalator.cli import main

@@ -10,6 +10,8 @@ import argparse
 from typing import Any
 
 from escalator.env import Env
+from escalator.exit_codes import ExitCode
+from escalator.options import DEFAULT_LABEL
 
 
 def register(subparsers: Any) -> None:
@@ -27,14 +29,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=main, on_error=could_not_run)
 
 
-def could_not_run(message: str, env: Env, label: str = "ESCALATOR") -> int:
+def could_not_run(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
     env.stderr.write(f"escalator: {message}\n")
-    return 3
+    return ExitCode.UNKNOWN
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.commands.ladder_session import open_session
     from escalator.ladder import render
-    from escalator.ladder.session import open_session
     from escalator.storage import LockHeld
 
     setup = open_session(args, env)

@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
+    from escalator.commands.ladder_session import open_session
     from escalator.ladder import render
-    from escalator.ladder.session import open_session
 
     command = args.ladder_command
     setup = open_session(args, env, with_checks=command == "plan")

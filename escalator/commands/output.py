@@ -11,6 +11,7 @@ from pathlib import Path
 from escalator.commands.common import RunOptions
 from escalator.env import Env
 from escalator.errors import UsageError
+from escalator.exit_codes import ExitCode
 from escalator.results import Outcome, RunResult
 
 
@@ -55,5 +56,5 @@ def store_run(options: RunOptions, run: RunResult) -> None:
 def run_exit_code(run: RunResult) -> int:
     """`escalator run`: 0 all passed, 1 a scenario failed, 2 could not run."""
     if run.errors or not run.scenarios or run.count(Outcome.UNKNOWN):
-        return 2
-    return 1 if run.count(Outcome.FAILED) else 0
+        return ExitCode.NOT_RUN
+    return ExitCode.FAILED if run.count(Outcome.FAILED) else ExitCode.OK

@@ -10,10 +10,6 @@ by people and by other users' daemons. `--table` also prints the summary tables.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from escalator.commands.common import add_config_arguments
@@ -39,6 +35,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.config import load_config
     from escalator.reports import render_all
     from escalator.state import ResultStore
+    from escalator.storage import atomic_write
 
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
@@ -50,26 +47,9 @@ def main(args: argparse.Namespace, env: Env) -> int:
     texts = render_all(stored, store.history(environment, args.history), env.now())
     out_dir = config.report_dir(env.cwd)
     for name, text in texts.items():
-        write_report(out_dir / name, text)
+        atomic_write(out_dir / name, text, mode=REPORT_MODE)
     if args.table:
         env.stdout.write(texts["summary.txt"])
     else:
         env.stdout.write(f"wrote {', '.join(texts)} to {out_dir}\n")
     return 0
-
-
-def write_report(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically (temp file in the same directory, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, REPORT_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

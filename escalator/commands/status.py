@@ -10,16 +10,14 @@ neither the runner nor behave nor any protocol library, so it answers in tens of
 from __future__ import annotations
 
 import argparse
-import time
 from typing import Any
 
-from escalator.commands.common import add_config_arguments, pick_environment
-from escalator.durations import format_duration, parse_duration
+from escalator.commands.common import add_config_arguments, duration_option, pick_environment
+from escalator.durations import format_duration
 from escalator.env import Env
-from escalator.errors import UsageError
+from escalator.options import DEFAULT_LABEL
 from escalator.status import Status
-
-DEFAULT_LABEL = "ESCALATOR"
+from escalator.timestamps import utc
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +36,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.state import ResultStore, StateError
 
     label = _label(args)
-    max_age = _max_age(args.max_age)
+    max_age = duration_option(args.max_age, "--max-age")
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
     store = ResultStore(config.state_dir(env.cwd))
@@ -54,7 +52,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     if age > max_age:
         return _unknown(env, label, f"last result is {format_duration(round(age))} old, "
                         f"older than --max-age {format_duration(max_age)} "
-                        f"(it was {stored.run.status.name}, stored {_utc(stored.stored_at)})",
+                        f"(it was {stored.run.status.name}, stored {utc(stored.stored_at)})",
                         f"age={round(age)}s;;{round(max_age)};0")
     from escalator.formatters import FormatOptions, render
 
@@ -83,17 +81,3 @@ def _unknown(env: Env, label: str, reason: str, perfdata: str = "") -> int:
 
 def _label(args: argparse.Namespace) -> str:
     return str(args.label or DEFAULT_LABEL).replace("|", "/")
-
-
-def _max_age(text: str) -> float:
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--max-age: {exc}") from None
-    if seconds <= 0:
-        raise UsageError("--max-age: must be longer than 0s")
-    return seconds
-
-
-def _utc(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

@@ -33,16 +33,12 @@ def register(subparsers: Any) -> None:
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
-    from escalator.durations import parse_duration
-    from escalator.errors import UsageError
+    from escalator.commands.common import duration_option
+    from escalator.commands.ladder_session import open_session
     from escalator.ladder import render
-    from escalator.ladder.session import open_session
     from escalator.storage import LockHeld
 
-    try:
-        interval = parse_duration(args.interval)
-    except ValueError as exc:
-        raise UsageError(f"--interval: {exc}") from None
+    interval = duration_option(args.interval, "--interval")
     setup = open_session(args, env)
     _stop_on_sigterm()
     try:

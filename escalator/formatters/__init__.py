@@ -21,6 +21,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from escalator.errors import UsageError
+from escalator.options import DEFAULT_LABEL
+from escalator.text import one_line as one_line  # shared by the formats
 
 if TYPE_CHECKING:
     from escalator.results import RunResult, ScenarioResult
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 class FormatOptions:
     """How to render: the Nagios service prefix, detail for -v, colour for a terminal."""
 
-    label: str = "ESCALATOR"
+    label: str = DEFAULT_LABEL
     verbose: bool = False
     color: bool = False
 
@@ -70,16 +72,6 @@ def unknown_line(label: str, reason: str, perfdata: str = "") -> str:
     """
     line = f"{one_line(label)} UNKNOWN - {one_line(reason)}".replace("|", "/")
     return f"{line} | {perfdata}\n" if perfdata else f"{line}\n"
-
-
-def one_line(text: str) -> str:
-    """`text` on one line: whitespace runs (newlines too) become one space, controls go.
-
-    >>> one_line("a\\n  b\\x00c\\td")
-    'a bc d'
-    """
-    kept = "".join(c for c in text if c.isprintable() or c.isspace())
-    return " ".join(kept.split())
 
 
 def cut(text: str, limit: int) -> str:

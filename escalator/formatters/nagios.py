@@ -20,6 +20,7 @@ from escalator.formatters import (
     reason,
 )
 from escalator.formatters import perfdata as pd
+from escalator.options import DEFAULT_LABEL
 from escalator.results import Outcome, RunResult, ScenarioResult
 
 # Nagios Core keeps 8192 bytes of plugin output including the terminating NUL.
@@ -79,7 +80,7 @@ def _names(scenarios: list[ScenarioResult]) -> str:
 
 
 def _label(label: str) -> str:
-    return cut(text(label), 100) or "ESCALATOR"
+    return cut(text(label), 100) or DEFAULT_LABEL
 
 
 def _status_line(head: str, counters: list[str], measurements: list[str]) -> str:

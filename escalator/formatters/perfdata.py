@@ -19,6 +19,7 @@ import re
 from decimal import Decimal
 
 from escalator.results import Outcome, RunResult, ScenarioResult, Severity
+from escalator.text import one_line
 
 # The units the plugin guidelines name that our graphers (PNP4Nagios, Icinga 2 writers) accept;
 # anything else breaks some writer, so the value goes out without a unit instead.
@@ -50,7 +51,7 @@ def number(value: float) -> str:
 def clean_label(text: str) -> str:
     """A label Nagios can parse: no quote or equals sign, one line, no `|`, bounded."""
     text = text.replace("'", "").replace("=", "").replace("|", "/")
-    text = " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
+    text = one_line(text)
     if len(text) > _LABEL_MAX:
         text = text[: _LABEL_MAX - 3].rstrip() + "..."
     return text or "value"

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from escalator.config import toml_key
-from escalator.durations import parse_duration
+from escalator.durations import parse_duration, positive_duration
 from escalator.errors import ConfigError
 from escalator.ladder.model import LadderConfig, Level, Maintenance
+from escalator.toml_table import TableKeys
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOP = {"settle", "confirm", "verify", "retry_interval", "max_reconverge", "max_actions_per_hour",
@@ -29,40 +29,11 @@ _WINDOW = {"start", "end", "reason"}
 _LOOP = {"engagements", "window"}
 
 
-class _Keys:
-    """Reads typed values out of one table, naming `<file>: <prefix>.<key>` in every error."""
-
-    def __init__(self, table: Any, prefix: str, source: Path, allowed: set[str]) -> None:
-        self.source, self.prefix = source, prefix
-        if not isinstance(table, Mapping):
-            self.fail(prefix, "must be a table")
-        self.table: Mapping[str, Any] = table
-        for key in sorted(set(table) - allowed):
-            self.fail(f"{prefix}.{toml_key(key)}", "unknown key")
-
-    def fail(self, key: str, why: str) -> None:
-        raise ConfigError(f"{self.source.name}: {key}: {why}")
-
-    def get(self, key: str, convert: Callable[[Any], Any], default: Any) -> Any:
-        if key not in self.table:
-            return default
-        try:
-            return convert(self.table[key])
-        except (ValueError, TypeError) as exc:
-            self.fail(f"{self.prefix}.{key}", str(exc))
-        raise AssertionError("unreachable")
-
-    def required(self, key: str) -> Any:
-        if key not in self.table:
-            self.fail(f"{self.prefix}.{key}", "missing")
-        return self.table[key]
-
-
 def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> LadderConfig:
     """The validated ladder; `base_dir` resolves relative action paths such as ops/deploy.sh."""
-    keys = _Keys(table, "ladder", source, _TOP)
+    keys = TableKeys(table, "ladder", source, _TOP)
     levels = _levels(keys, base_dir)
-    loop = _Keys(table.get("loop_breaker", {}), "ladder.loop_breaker", source, _LOOP)
+    loop = TableKeys(table.get("loop_breaker", {}), "ladder.loop_breaker", source, _LOOP)
     config = LadderConfig(
         levels=levels,
         settle=keys.get("settle", _duration, 30.0),
@@ -84,14 +55,14 @@ def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> Ladd
     return config
 
 
-def _levels(keys: _Keys, base_dir: Path) -> tuple[Level, ...]:
+def _levels(keys: TableKeys, base_dir: Path) -> tuple[Level, ...]:
     raw = keys.table.get("level", [])
     if not isinstance(raw, list) or not raw:
         keys.fail("ladder.level", "give at least one [[ladder.level]]")
     levels: list[Level] = []
     for index, item in enumerate(raw, start=1):
         prefix = f"ladder.level[{index}]"
-        lk = _Keys(item, prefix, keys.source, _LEVEL)
+        lk = TableKeys(item, prefix, keys.source, _LEVEL)
         level_id = lk.required("id")
         if not isinstance(level_id, str) or not _ID.fullmatch(level_id):
             lk.fail(f"{prefix}.id", f"{level_id!r} is not an id (lower case, digits, - and _)")
@@ -101,7 +72,7 @@ def _levels(keys: _Keys, base_dir: Path) -> tuple[Level, ...]:
         levels.append(Level(
             id=level_id,
             run=lk.get("run", lambda v: _argv(v, base_dir), ()),
-            timeout=lk.get("timeout", _positive, 15 * 60.0),
+            timeout=lk.get("timeout", positive_duration, 15 * 60.0),
             quiesce=lk.get("quiesce", _duration, 0.0),
             cooldown=lk.get("cooldown", _duration, 0.0),
             idempotent=lk.get("idempotent", _bool, False),
@@ -115,7 +86,7 @@ def _windows(raw: Any, source: Path) -> tuple[Maintenance, ...]:
     windows = []
     for index, item in enumerate(raw, start=1):
         prefix = f"ladder.maintenance[{index}]"
-        wk = _Keys(item, prefix, source, _WINDOW)
+        wk = TableKeys(item, prefix, source, _WINDOW)
         wk.required("start")
         wk.required("end")
         start, end = wk.get("start", _instant, None), wk.get("end", _instant, None)
@@ -127,13 +98,6 @@ def _windows(raw: Any, source: Path) -> tuple[Maintenance, ...]:
 
 def _duration(value: Any) -> float:
     return parse_duration(value)
-
-
-def _positive(value: Any) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError(f"must be more than 0, got {value!r}")
-    return seconds
 
 
 def _count(minimum: int) -> Callable[[Any], int]:

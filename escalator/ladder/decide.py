@@ -9,7 +9,6 @@ loop breaker, hourly budget, cooldowns).
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 
 from escalator.durations import format_duration
@@ -23,6 +22,7 @@ from escalator.ladder.model import (
     Trigger,
 )
 from escalator.results import Outcome, RunResult, ScenarioResult
+from escalator.timestamps import utc
 
 HISTORY = 21  # outcomes kept per scenario: 20 transitions, as Nagios, Icinga and Sensu do
 FLAP_HIGH = 30.0  # start flapping at or above this percent state change
@@ -180,4 +180,4 @@ def _span(seconds: float) -> str:
 
 
 def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc(ts)

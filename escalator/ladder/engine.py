@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from escalator.env import Env
 from escalator.errors import EscalatorError
+from escalator.exit_codes import ExitCode
 from escalator.ladder import decide
 from escalator.ladder.actions import ActionResult, run_action
 from escalator.ladder.model import (
@@ -33,7 +34,7 @@ from escalator.ladder.pager import Pager
 from escalator.ladder.store import LadderStore, iso
 from escalator.results import RunResult
 
-HEALTHY, FAILING = 0, 2
+HEALTHY, FAILING = ExitCode.OK, ExitCode.FAILING
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ Pure functions from values to strings (tables by tabulate); only the commands wr
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,6 +21,7 @@ from escalator.ladder.model import (
     Observation,
     Plan,
 )
+from escalator.timestamps import TABLE, utc
 
 HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
                   "self_healed", "transient", "would_run", "reconverge", "state_recovered",
@@ -31,7 +31,7 @@ HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched",
 def when(ts: float | None) -> str:
     if ts is None:
         return "-"
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return utc(ts, TABLE)
 
 
 def plan_text(environment: str, config: LadderConfig, obs: Observation, plan: Plan | None,

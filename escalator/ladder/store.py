@@ -9,7 +9,6 @@ are rebuilt from the audit log and the bad file is kept aside, never silently re
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import socket
@@ -21,6 +20,7 @@ from typing import Any
 from escalator import storage
 from escalator.ladder.model import Intent, LadderState, Latch
 from escalator.redact import redact_value
+from escalator.timestamps import AUDIT, parse_utc, utc
 
 SCHEMA = 1
 
@@ -30,7 +30,7 @@ def ladder_dir(state_dir: Path, environment: str) -> Path:
 
 
 def iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc(ts, AUDIT)
 
 
 class LadderStore:
@@ -190,8 +190,4 @@ def counters_from_audit(records: list[dict[str, Any]], environment: str) -> Ladd
 
 
 def _parse_iso(text: Any) -> float | None:
-    try:
-        return dt.datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%S.%fZ").replace(
-            tzinfo=dt.UTC).timestamp()
-    except ValueError:
-        return None
+    return parse_utc(text, AUDIT)

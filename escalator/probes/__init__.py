@@ -7,6 +7,8 @@ raises for a broken target: refused, timed out, bad certificate, NXDOMAIN are da
 Probes never see behave; the library each one wraps is imported only by that module.
 """
 
+from escalator.errors import SetupError
 
-class ProbeSetupError(ValueError):
+
+class ProbeSetupError(SetupError, ValueError):
     """The probe was asked something impossible; the scenario is UNKNOWN, not failed."""

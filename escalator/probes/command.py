@@ -25,6 +25,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from escalator.probes.command_result import CommandResult
+
 # After the shell exits, how long a background child that still holds the pipes may keep
 # writing before we stop listening and kill it.
 _LINGER = 0.2
@@ -38,32 +40,6 @@ class CommandTarget:
     cwd: str | None = None
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """How the command ended. `exit_status` is None when it was killed or died of a signal."""
-
-    target: CommandTarget
-    exit_status: int | None = None
-    signal: int | None = None
-    stdout: str = ""
-    stderr: str = ""
-    truncated: bool = False
-    timed_out: bool = False
-    elapsed: float = 0.0
-    error: str | None = None
-
-    @property
-    def ended(self) -> str:
-        """How it ended, in words: "exited 0", "was killed by signal 9", "timed out after 2.0 s"."""
-        if self.error is not None:
-            return self.error
-        if self.timed_out:
-            return f"did not finish within {self.target.timeout:.1f} s and was killed"
-        if self.signal is not None:
-            return f"was killed by signal {self.signal} ({_signal_name(self.signal)})"
-        return f"exited {self.exit_status}"
-
-
 def run(target: CommandTarget) -> CommandResult:
     """Run the command line; never raises for what the command does."""
     start = time.monotonic()
@@ -73,7 +49,8 @@ def run(target: CommandTarget) -> CommandResult:
                                 cwd=target.cwd, start_new_session=True,
                                 preexec_fn=_die_with_parent)
     except OSError as exc:
-        return CommandResult(target, error=f"cannot start /bin/sh: {exc.strerror or exc}")
+        return CommandResult(target.command, timeout=target.timeout,
+                             error=f"cannot start /bin/sh: {exc.strerror or exc}")
     try:
         out, err, truncated, timed_out = _collect(proc, target, start + target.timeout)
     finally:
@@ -81,7 +58,7 @@ def run(target: CommandTarget) -> CommandResult:
         _kill_group(proc)
     code = proc.returncode
     return CommandResult(
-        target,
+        target.command, timeout=target.timeout,
         exit_status=None if timed_out or code is None or code < 0 else code,
         signal=-code if code is not None and code < 0 and not timed_out else None,
         stdout=out.decode(errors="replace"), stderr=err.decode(errors="replace"),
@@ -164,10 +141,3 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return "unknown"

@@ -30,6 +30,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
+from escalator.hostport import split_host_port
 from escalator.probes import ProbeSetupError
 
 _MAX_CNAME_CHAIN = 16
@@ -162,15 +163,10 @@ def lookup(target: DnsTarget, resolv_conf: str = "/etc/resolv.conf") -> DnsResul
 def parse_nameserver(text: str) -> tuple[str, int]:
     """`host`, `host:port`, `[v6]:port` or a bare IPv6 address -> (host, port)."""
     text = text.strip()
-    host, port = text, "53"
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else "53"
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ProbeSetupError(f"bad nameserver {text!r}: expected host or host:port")
-    return host, int(port)
+    try:
+        return split_host_port(text, 53)
+    except ValueError:
+        raise ProbeSetupError(f"bad nameserver {text!r}: expected host or host:port") from None
 
 
 def _query_name(target: DnsTarget) -> dns.name.Name:

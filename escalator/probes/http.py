@@ -26,6 +26,7 @@ from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
 from escalator.probes.verify import describe_verify_error
+from escalator.text import one_line
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
 
@@ -182,11 +183,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return found
 
 
-def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _status_line(chain: list[BaseException]) -> str | None:
     """What the server sent instead of an HTTP status line, if that was the trouble."""
     for exc in chain:
@@ -202,7 +198,7 @@ def _broken_answer(chain: list[BaseException]) -> str | None:
     """A malformed answer in operator terms, or None."""
     line = _status_line(chain)
     if line is not None:
-        return f"the answer does not start with an HTTP status line: {_one_line(line, 80)!r}"
+        return f"the answer does not start with an HTTP status line: {one_line(line, 80)!r}"
     for exc in chain:
         if isinstance(exc, http.client.LineTooLong):
             return "the answer has a header line longer than 64 KiB"
@@ -220,7 +216,7 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if verify is not None:
         return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
     if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed: " + _one_line(str(chain[-1]))
+        return "TLS handshake failed: " + one_line(str(chain[-1]), 200)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {timeout:.3g}s"
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -237,7 +233,7 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
         return "the host name does not resolve"
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return "connection reset by the server"
-    return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
+    return one_line(str(chain[-1]) or type(chain[-1]).__name__, 200)
 
 
 def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
@@ -251,7 +247,7 @@ def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
     if expected is not None and expected.isdigit():
         return (f"body cut off: {size} of {expected} bytes arrived before the server closed "
                 "the connection")
-    return f"body cut off after {size} bytes: " + _one_line(str(chain[-1]), 80)
+    return f"body cut off after {size} bytes: " + one_line(str(chain[-1]), 80)
 
 
 def _read_body(response: requests.Response, target: HttpTarget, deadline: float
@@ -330,7 +326,7 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started, error=(
                               "redirected to a URL that cannot be followed: "
-                              + _one_line(locations[-1], 120)))
+                              + one_line(locations[-1], 120)))
     except requests.RequestException as exc:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started,

@@ -24,7 +24,9 @@ from typing import Any
 import paramiko
 from paramiko.ssh_exception import IncompatiblePeer
 
-from escalator.probes.ssh_keys import known_keys, load_identities, one_line
+from escalator.probes.command_result import CommandResult
+from escalator.probes.ssh_keys import known_keys, load_identities
+from escalator.text import one_line
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
 _KEY_FAMILIES = (("ssh-ed25519",), ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
@@ -81,19 +83,6 @@ class Login:
 
 
 @dataclass(frozen=True)
-class CommandResult:
-    """A remote command: combined stdout and stderr (bounded), exit status, or what failed."""
-
-    command: str
-    address: str
-    exit_status: int | None
-    output: str
-    output_bytes: int
-    elapsed: float
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class FileAge:
     """How long ago a remote file was modified (by the server's mtime and our clock)."""
 
@@ -147,8 +136,9 @@ class Connection:
         try:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
-            return CommandResult(command, address, None, "", 0, time.monotonic() - start,
-                                 f"cannot open a session on {address}: {one_line(exc)}")
+            return CommandResult(command, address, output_bytes=0,
+                                 elapsed=time.monotonic() - start, error=(
+                                     f"cannot open a session on {address}: {one_line(exc, 200)}"))
         left = timeout - (time.monotonic() - start)
         with channel, _watchdog(lambda: _kill(channel), left) as fired:
             try:
@@ -157,14 +147,15 @@ class Connection:
                 data, total = _drain(channel, limit)
                 channel.status_event.wait(left)
             except (paramiko.SSHException, OSError) as exc:
-                error = f"command failed on {address}: {one_line(exc)}"
+                error = f"command failed on {address}: {one_line(exc, 200)}"
         status = channel.exit_status if channel.exit_status >= 0 else None  # -1: none came
         if fired.is_set():
             status, error = None, f"still running after {timeout:.1f} s on {address}: cut"
         elif status is None and error is None:
             error = f"no exit status from {address} (killed by a signal?)"
-        return CommandResult(command, address, status, data.decode("utf-8", "replace"), total,
-                             time.monotonic() - start, error)
+        return CommandResult(command, address, status, stdout=data.decode("utf-8", "replace"),
+                             output_bytes=total, truncated=total > len(data),
+                             elapsed=time.monotonic() - start, error=error)
 
     def file_age(self, path: str, timeout: float,
                  now: Callable[[], float] = time.time) -> FileAge:
@@ -174,7 +165,7 @@ class Connection:
             channel = self._transport.open_session(timeout=timeout)
         except (paramiko.SSHException, OSError) as exc:
             return FileAge(path, address, None, f"cannot open a session on {address}: "
-                           f"{one_line(exc)}")
+                           f"{one_line(exc, 200)}")
         with channel, _watchdog(channel.close, timeout) as fired:
             try:
                 channel.invoke_subsystem("sftp")
@@ -183,7 +174,7 @@ class Connection:
                 if fired.is_set():
                     return FileAge(path, address, None, f"no SFTP answer from {address} "
                                    f"within {timeout:.1f} s")
-                reason = getattr(exc, "strerror", None) or one_line(exc)
+                reason = getattr(exc, "strerror", None) or one_line(exc, 200)
                 return FileAge(path, address, None, f"cannot stat {path} on {address}: {reason}")
         if mtime is None:
             return FileAge(path, address, None, f"{address} sent no mtime for {path}")
@@ -352,4 +343,4 @@ def _describe(exc: BaseException, phase: str, timeout: float) -> str:
         return f"{exc.strerror.lower()} while {phase}"
     if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
         return "not an SSH server: no valid SSH banner in what it sent"
-    return f"SSH failed while {phase}: {one_line(exc)}"
+    return f"SSH failed while {phase}: {one_line(exc, 200)}"

@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import paramiko
 
 from escalator.probes import ProbeSetupError
-
-if TYPE_CHECKING:
-    from escalator.probes.ssh import SshTarget
+from escalator.text import one_line
 
 _DEFAULT_IDENTITIES = ("id_ed25519", "id_ecdsa", "id_rsa")
 
 
-def load_identities(target: SshTarget) -> list[tuple[str, paramiko.PKey]]:
+class KeySource(Protocol):
+    """What these functions read of an `escalator.probes.ssh.SshTarget` (a protocol, so this
+    module does not import the one that imports it)."""
+
+    @property
+    def key_files(self) -> tuple[str, ...]: ...
+    @property
+    def passphrase(self) -> str | None: ...
+    @property
+    def default_keys(self) -> bool: ...
+    @property
+    def known_hosts(self) -> str: ...
+    @property
+    def check_host_key(self) -> bool: ...
+    @property
+    def known_hosts_name(self) -> str: ...
+
+
+def load_identities(target: KeySource) -> list[tuple[str, paramiko.PKey]]:
     """Read the key files now: a missing or undecryptable key is our mistake, not the host's."""
     keys = [(path, load_key(path, target.passphrase)) for path in target.key_files]
     for name in _DEFAULT_IDENTITIES if target.default_keys else ():
@@ -42,11 +58,11 @@ def load_key(path: str, passphrase: str | None) -> paramiko.PKey:
         raise ProbeSetupError(f"SSH key file {path} is encrypted: give its passphrase "
                               "(a passphrase column or ssh_key_passphrase)") from None
     except (OSError, paramiko.SSHException, ValueError) as exc:
-        why = "wrong passphrase, or not a private key" if passphrase else one_line(exc)
+        why = "wrong passphrase, or not a private key" if passphrase else one_line(exc, 200)
         raise ProbeSetupError(f"cannot read SSH key file {path}: {why}") from None
 
 
-def known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
+def known_keys(target: KeySource) -> dict[str, paramiko.PKey] | None:
     """The keys known_hosts holds for the host (hashed names too); None when it has none."""
     if not target.check_host_key:
         return None
@@ -55,12 +71,7 @@ def known_keys(target: SshTarget) -> dict[str, paramiko.PKey] | None:
         try:
             hostkeys.load(target.known_hosts)
         except (OSError, paramiko.SSHException, ValueError) as exc:
-            raise ProbeSetupError(f"cannot read {target.known_hosts}: {one_line(exc)}") from None
+            raise ProbeSetupError(
+                f"cannot read {target.known_hosts}: {one_line(exc, 200)}") from None
     entry = hostkeys.lookup(target.known_hosts_name)
     return dict(entry) if entry else None
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one bounded line."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= 200 else text[:197] + "..."

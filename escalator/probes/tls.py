@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 
+from escalator.hostport import split_host_port
 from escalator.probes import ProbeSetupError
 from escalator.probes.verify import describe_verify_error
 
@@ -68,15 +69,10 @@ def parse_address(text: str, default_port: int = 443) -> tuple[str, int]:
     text = text.strip()
     if "://" in text:
         text = urlsplit(text).netloc.rpartition("@")[2]
-    host, port = text, str(default_port)
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else port
-    elif text.count(":") == 1:
-        host, port = text.split(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ProbeSetupError(f"bad host or port: {text!r}")
-    return host, int(port)
+    try:
+        return split_host_port(text, default_port)
+    except ValueError:
+        raise ProbeSetupError(f"bad host or port: {text!r}") from None
 
 
 def _context(target: TlsTarget, verify: bool) -> ssl.SSLContext:

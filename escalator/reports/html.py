@@ -8,13 +8,13 @@ autoescapes everything: scenario names, reasons and step errors quote what targe
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jinja2
 
+from escalator import timestamps
 from escalator.durations import format_duration
 from escalator.formatters import reason
 from escalator.reports.timeline import Row, rows
@@ -71,7 +71,7 @@ def utc(epoch: float) -> str:
     >>> utc(0)
     '1970-01-01 00:00:00 UTC'
     """
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+    return timestamps.utc(epoch, timestamps.PAGE)
 
 
 def duration(seconds: float) -> str:

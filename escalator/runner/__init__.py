@@ -24,8 +24,8 @@ from escalator.runner import pipe
 from escalator.runner.assemble import Progress, assemble
 
 if TYPE_CHECKING:
-    from escalator.commands.common import RunOptions
     from escalator.env import Env
+    from escalator.options import RunOptions
 
 ProgressCallback = Callable[[ScenarioResult, int, int], None]
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from escalator.durations import format_duration
+from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
@@ -51,7 +52,7 @@ class _Worker:
             self.commands = -1
 
 
-def main(options: Any, out: int) -> None:
+def main(options: RunOptions, out: int) -> None:
     """Entry point in the forked coordinator; never returns (the caller os._exits)."""
     os.setsid()
     _quiet_stdio()
@@ -69,7 +70,7 @@ def main(options: Any, out: int) -> None:
 
 
 class _Pool:
-    def __init__(self, suite: Suite, options: Any, out: int) -> None:
+    def __init__(self, suite: Suite, options: RunOptions, out: int) -> None:
         self.suite, self.options, self.out = suite, options, out
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units)

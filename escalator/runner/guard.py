@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +35,7 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
         session = getattr(context, "escalator", None)
         limit = getattr(session, "step_timeout", default)
         if session is not None:
-            session.step_deadline = time.monotonic() + limit  # clients budget within it
+            session.step_deadline = session.clock() + limit  # clients budget within it
             session.doing = None
         try:
             previous = signal.signal(signal.SIGALRM, _on_alarm)

@@ -19,7 +19,7 @@ from escalator.runner import guard
 from escalator.tags import ScenarioMeta, scenario_meta
 
 if TYPE_CHECKING:
-    from escalator.commands.common import RunOptions
+    from escalator.options import RunOptions
 
 
 class LoadError(Exception):

@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from escalator.errors import SetupError
+from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
-from escalator.steps.support import Session, StepSetupError
+from escalator.steps.support import Session
+from escalator.text import one_line
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
@@ -40,7 +43,7 @@ class _StepTracker:
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: Any, commands: int, out: int) -> None:
+def serve(suite: Suite, options: RunOptions, commands: int, out: int) -> None:
     """Run each unit id that arrives on `commands`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
@@ -61,7 +64,7 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
@@ -90,7 +93,7 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
-        reason = f"{status.replace('_', ' ')}: {_one_line(sc.error_message or '')}"
+        reason = f"{status.replace('_', ' ')}: {one_line(sc.error_message or '', 400)}"
     elif outcome is Outcome.UNKNOWN:
         reason = f"scenario ended {status}"
     else:
@@ -113,22 +116,13 @@ def _step(step: Any) -> StepResult:
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
-        if isinstance(exc, AssertionError | StepSetupError) or _is_setup_error(exc):
-            error = _one_line(str(exc)) or type(exc).__name__
+        if isinstance(exc, AssertionError | SetupError):
+            error = one_line(str(exc), 400) or type(exc).__name__
         else:
-            error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"
+            error = f"error in step code: {type(exc).__name__}: {one_line(str(exc), 400)}"
         if not isinstance(exc, AssertionError):
             detail = step.error_message
     elif step.error_message:
-        error = _one_line(step.error_message)
+        error = one_line(step.error_message, 400)
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)
-
-
-def _is_setup_error(exc: BaseException) -> bool:
-    return type(exc).__name__ == "ProbeSetupError"
-
-
-def _one_line(text: str, limit: int = 400) -> str:
-    line = " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
-    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -15,6 +15,7 @@ from behave import then
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.support import expand, record, session
+from escalator.timestamps import MINUTE, utc
 
 PROBES = ("escalator.probes.tls",)
 
@@ -51,7 +52,7 @@ def step_the_tls_certificate_should_be_valid_for_at_least(context: Any, host: st
         f"no certificate from {target.address}: {result.error}")
     days = result.days_left
     record(context, "days_left", round(days, 1), "", f"{n}:")
-    until = result.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    until = utc(result.not_after, MINUTE)
     assert days >= 0, f"the certificate of {target.address} {_when(days)} (not after {until})"
     assert result.verify_error is None, f"{target.address}: {result.verify_error}"
     assert days >= n, (f"the certificate of {target.address} {_when(days)} ({until}), "

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from behave import given, then, when
 
+from escalator.hostport import split_host_port
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
-    from escalator.probes.ssh import CommandResult, Connection, Login, SshTarget
+    from escalator.probes.command_result import CommandResult
+    from escalator.probes.ssh import Connection, Login, SshTarget
 
 PROBES = ("escalator.probes.ssh",)
 
@@ -47,16 +49,10 @@ def parse_address(value: str) -> tuple[str, int]:
     >>> parse_address("::1")
     ('::1', 22)
     """
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else rest
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    else:
-        host, port = value, ""
-    if not host or not (port or "22").isdigit() or not 0 < int(port or "22") < 65536:
-        raise StepSetupError(f"bad SSH address {value!r}: write host or host:port")
-    return host, int(port or "22")
+    try:
+        return split_host_port(value, 22)
+    except ValueError:
+        raise StepSetupError(f"bad SSH address {value!r}: write host or host:port") from None
 
 
 def _rows(context: Any, required: tuple[str, ...]) -> list[dict[str, str]]:
@@ -274,8 +270,7 @@ def step_i_should_see_in_the_output(context: Any, text: str) -> None:
     """
     result = _last_command(context)
     wanted = expand(context, text)
-    cut = " (only its first 64 KiB were kept)" if result.output_bytes > len(
-        result.output.encode()) else ""
+    cut = " (only its first 64 KiB were kept)" if result.truncated else ""
     assert wanted in result.output, (
         f'"{text}" not in the {result.output_bytes} B of output of `{result.command}` on '
         f"{result.address} (exit {result.exit_status}){cut}: {_excerpt(result)}")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+from escalator.errors import SetupError
 from escalator.results import Measurement
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _FALSE = {"0", "false", "no", "off"}
 
 
-class StepSetupError(Exception):
+class StepSetupError(SetupError):
     """Our side is wrong (unknown variable, bad argument): the scenario is UNKNOWN, not failed."""
 
 
@@ -40,6 +41,7 @@ class Session:
     notices: list[str] = field(default_factory=list)
     resources: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic  # the step deadline's clock; tests pass a fake
 
     @property
     def client_timeout(self) -> float:
@@ -51,7 +53,7 @@ class Session:
         """
         margin = min(1.0, max(0.25, self.step_timeout * 0.25))
         left = (self.step_timeout if self.step_deadline is None
-                else self.step_deadline - time.monotonic())
+                else self.step_deadline - self.clock())
         return max(0.2, left - margin)
 
     @contextlib.contextmanager

@@ -17,7 +17,7 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import StepSetupError, earlier, expand, record, session
 
 if TYPE_CHECKING:
-    from escalator.probes.command import CommandResult
+    from escalator.probes.command_result import CommandResult
     from escalator.probes.ping import PingResult
     from escalator.probes.tcp import TcpResult
 
@@ -41,7 +41,7 @@ def _line(text: str) -> str:
 
 
 def _label(result: CommandResult) -> str:
-    command = result.target.command
+    command = result.command
     return f"`{command if len(command) <= 60 else command[:57] + '...'}`"
 
 

@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from tests.servers.loopback import accept_loop
+
 ZONE = """\
 $ORIGIN example.test.
 $TTL 300
@@ -213,22 +215,15 @@ def _serve_udp(sock: socket.socket, reply: Reply, stop: threading.Event) -> None
             sock.sendto(answer, peer)
 
 
-def _serve_tcp(listener: socket.socket, stop: threading.Event) -> None:
+def _answer_tcp(conn: socket.socket) -> None:
     """The answer a truncated UDP reply promised: 192.0.2.1 for any name."""
-    while not stop.is_set():
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        with conn:
-            conn.settimeout(2)
-            with contextlib.suppress(OSError, struct.error, IndexError):
-                (length,) = struct.unpack("!H", conn.recv(2))
-                query = conn.recv(length)
-                reply = _reply(query, answer=_a_record("192.0.2.1"))
-                conn.sendall(struct.pack("!H", len(reply)) + reply)
+    with conn:
+        conn.settimeout(2)
+        with contextlib.suppress(OSError, struct.error, IndexError):
+            (length,) = struct.unpack("!H", conn.recv(2))
+            query = conn.recv(length)
+            reply = _reply(query, answer=_a_record("192.0.2.1"))
+            conn.sendall(struct.pack("!H", len(reply)) + reply)
 
 
 @contextlib.contextmanager
@@ -265,9 +260,9 @@ def hostile_server(mode: str, tcp: bool = False) -> Iterator[str]:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", port))
         listener.listen(8)
-        listener.settimeout(0.05)
         sockets.append(listener)
-        threads.append(threading.Thread(target=_serve_tcp, args=(listener, stop), daemon=True))
+        threads.append(threading.Thread(target=accept_loop, args=(listener, _answer_tcp, stop),
+                                        daemon=True))
     for thread in threads:
         thread.start()
     try:

@@ -11,49 +11,32 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 
-
-def _serve(server: socket.socket, banner: bytes, then: str, stop: threading.Event) -> None:
-    held: list[socket.socket] = []
-    server.settimeout(0.05)
-    try:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(OSError):
-                conn.sendall(banner)
-            if then == "reset":
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-            else:
-                held.append(conn)  # say nothing more, keep it open
-    finally:
-        for conn in held:
-            conn.close()
+from tests.servers.loopback import serving
 
 
 @contextlib.contextmanager
 def banner_server(banner: bytes, then: str = "silence") -> Iterator[int]:
     """Sends `banner` to each client, then stays silent (or resets with `then="reset"`);
     yields the port."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    stop = threading.Event()
-    thread = threading.Thread(target=_serve, args=(server, banner, then, stop), daemon=True)
-    thread.start()
+    held: list[socket.socket] = []
+
+    def greet(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            conn.sendall(banner)
+        if then == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        else:
+            held.append(conn)  # say nothing more, keep it open
+
     try:
-        yield int(server.getsockname()[1])
+        with serving(greet) as port:
+            yield port
     finally:
-        stop.set()
-        thread.join(5)
-        server.close()
+        for conn in held:
+            conn.close()
 
 
 def silent_server() -> contextlib.AbstractContextManager[int]:

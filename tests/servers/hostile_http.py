@@ -17,6 +17,8 @@ import struct
 import threading
 from collections.abc import Callable, Iterator
 
+from tests.servers.loopback import serving
+
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
 _PAGE = b"<html><body><h1>Welcome</h1></body></html>"
@@ -230,31 +232,14 @@ def _handle(conn: socket.socket, behaviour: Behaviour, stop: threading.Event) ->
         conn.close()
 
 
-def _accept(server: socket.socket, behaviour: Behaviour, stop: threading.Event) -> None:
-    server.settimeout(0.05)
-    while not stop.is_set():
-        try:
-            conn, _ = server.accept()
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        threading.Thread(target=_handle, args=(conn, behaviour, stop), daemon=True).start()
-
-
 @contextlib.contextmanager
 def raw_server(name: str) -> Iterator[str]:
     """Serve behaviour `name` on a free loopback port; yields http://127.0.0.1:PORT."""
     behaviour = BEHAVIOURS[name]
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
     stop = threading.Event()
-    thread = threading.Thread(target=_accept, args=(server, behaviour, stop), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
+
+    def start(conn: socket.socket) -> None:  # one thread per connection: clients overlap
+        threading.Thread(target=_handle, args=(conn, behaviour, stop), daemon=True).start()
+
+    with serving(start, stop) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -2,7 +2,8 @@
 
 `escalate`, `watch` and `ladder plan` need the suite (`load_run_options`, `run_suite`);
 `ladder status|resume|history` only read the config and the state, so they work without the
-secrets a run needs. Called by escalator/commands/{escalate,watch,ladder}.py.
+secrets a run needs. Called by escalator/commands/{escalate,watch,ladder}.py; the environment is
+picked by `pick_environment`, as for every other command.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from escalator.commands.common import load_run_options, pick_environment
 from escalator.env import Env
 from escalator.errors import ConfigError, UsageError
 from escalator.ladder.engine import Engine
@@ -38,8 +40,6 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
     from escalator.config import load_config
 
     if with_checks:
-        from escalator.commands.common import load_run_options
-
         options = load_run_options(args, env)
         config, name, secrets = options.config, options.environment, options.secrets
 
@@ -49,7 +49,8 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
             return run_suite(options, env)
     else:
         config = load_config(args.config, env)
-        name, secrets = _environment(config, args.environment), ()
+        environment = pick_environment(config, args.environment)
+        name, secrets = environment.name if environment is not None else None, ()
 
         def checks() -> RunResult:
             raise UsageError("this command does not run the checks")
@@ -61,16 +62,3 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
                         now=env.now)
     return LadderSession(config.ladder, name, store, env, checks)
 
-
-def _environment(config: object, chosen: str | None) -> str | None:
-    environments = getattr(config, "environments", {})
-    name = chosen or getattr(getattr(config, "run", None), "environment", None)
-    if name is None:
-        if len(environments) > 1:
-            raise UsageError(f"choose an environment with -e (known: "
-                             f"{', '.join(sorted(environments))})")
-        return next(iter(environments), None)
-    if name not in environments:
-        raise ConfigError(f"{getattr(config, 'source', None) or 'the config'}: no environment "
-                          f"{name!r}")
-    return str(name)

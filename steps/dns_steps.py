@@ -1,1 +1,0 @@
-from escalator.steps.dns import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.http_forms import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.http_json import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.http import *  # noqa: F403

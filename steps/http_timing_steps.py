@@ -1,1 +1,0 @@
-from escalator.steps.http_timing import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.http_tls import *  # noqa: F403

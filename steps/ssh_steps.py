@@ -1,1 +1,0 @@
-from escalator.steps.ssh import *  # noqa: F403

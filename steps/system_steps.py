@@ -1,1 +1,0 @@
-from escalator.steps.system import *  # noqa: F403
