@@ -103,18 +103,18 @@ def step_the_request_should_fail(context: Any) -> None:
     _fails(context)
 
 
-@then("the {label:w} request should succeed")
+@then("the {label} request should succeed")
 def step_the_named_request_should_succeed(context: Any, label: str) -> None:
-    """Then the login request should succeed
+    """Then the home page request should succeed
 
-    cucumber-nagios allowed a word before "request"; it changes nothing.
+    cucumber-nagios allowed words before "request"; they change nothing.
     """
     _succeeds(context)
 
 
-@then("the {label:w} request should fail")
+@then("the {label} request should fail")
 def step_the_named_request_should_fail(context: Any, label: str) -> None:
-    """Then the login request should fail"""
+    """Then the login page request should fail"""
     _fails(context)
 
 

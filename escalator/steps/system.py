@@ -64,6 +64,20 @@ def step_i_run(context: Any, command: str) -> None:
     assert result.error is None, result.error
 
 
+@then("it should exit from being signaled")
+def step_it_should_exit_from_being_signaled(context: Any) -> None:
+    """Then it should exit from being signaled
+
+    The command died of a signal (a crash, kill -9); our own timeout's kill does not count.
+    """
+    result = _command(context)
+    if result.signal is not None:
+        return
+    said = _line(result.stderr) or _line(result.stdout)
+    raise AssertionError(f"{_label(result)} {result.ended}, expected it to die of a signal"
+                         + (f"; output: {said}" if said else ""))
+
+
 @then("it should exit '{status:Int}'")
 def step_it_should_exit(context: Any, status: int) -> None:
     """Then it should exit '0'"""
@@ -104,6 +118,24 @@ def step_stream_should_not_have(context: Any, stream: str, text: str) -> None:
     result, output = _stream(context, stream)
     text = expand(context, text)
     assert text not in output, f"{text!r} in the {stream} of {_label(result)}: {_line(output)}"
+
+
+@then("'{first:SQ}' should appear on '{second:SQ}' '{times:Int}' times")
+def step_should_appear_on_times(context: Any, first: str, second: str, times: int) -> None:
+    """Then 'ERROR' should appear on 'stderr' '0' times
+
+    cucumber-nagios's order (text first, then the stream); 'stdout' should appear on 'text'
+    'N' times reads the same. Counts occurrences of the literal text (cucumber-nagios counted
+    lines matching a regular expression).
+    """
+    text, stream = (first, second) if second in ("stdout", "stderr") else (second, first)
+    result, output = _stream(context, stream)
+    text = expand(context, text)
+    if not text:
+        raise StepSetupError("give some text to count, not ''")
+    seen = output.count(text)
+    assert seen == times, (f"{text!r} appears {seen} times in the {stream} of {_label(result)}, "
+                           f"expected {times}: " + (_line(output) or f"{stream} was empty"))
 
 
 # ---- files ------------------------------------------------------------------------------
