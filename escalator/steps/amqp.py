@@ -155,6 +155,7 @@ def _status(context: Any) -> QueueStatus:
 
 def _limit(context: Any, what: str, low: int | None = None, high: int | None = None) -> None:
     """Narrow the range the measurement `what` should be in, and give perfdata that range."""
+    _status(context)
     bounds = context.amqp_bounds[what]
     if low is not None:
         bounds[0] = low if bounds[0] is None else max(bounds[0], low)

@@ -26,6 +26,7 @@ PROBES = ("escalator.probes.command", "escalator.probes.files", "escalator.probe
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _SHOWN = 200  # characters of output quoted in a reason
+_STREAMS = ("stdout", "stderr")
 
 
 def _command(context: Any) -> CommandResult:
@@ -128,7 +129,9 @@ def step_should_appear_on_times(context: Any, first: str, second: str, times: in
     'N' times reads the same. Counts occurrences of the literal text (cucumber-nagios counted
     lines matching a regular expression).
     """
-    text, stream = (first, second) if second in ("stdout", "stderr") else (second, first)
+    # cucumber-nagios's order names the stream second; an unknown name there is reported
+    text, stream = (second, first) if first in _STREAMS and second not in _STREAMS else (
+        first, second)
     result, output = _stream(context, stream)
     text = expand(context, text)
     if not text:

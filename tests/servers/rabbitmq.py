@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import hashlib
 import json
+import logging
 import os
 import pwd
 import shutil
@@ -130,6 +131,7 @@ def _ready(port: int) -> bool:
     """Whether the broker finishes an AMQP handshake (the port opens a little before)."""
     import pika
 
+    logging.getLogger("pika").setLevel(logging.CRITICAL)  # refusals while it starts are expected
     params = pika.ConnectionParameters("127.0.0.1", port, credentials=pika.PlainCredentials(
         "guest", "guest"), socket_timeout=2, stack_timeout=3, blocked_connection_timeout=3,
         connection_attempts=1)
