@@ -127,7 +127,8 @@ def expected(d: Path, where: str) -> dict[str, tuple[str, Any]]:
 
 
 def test_file_state_on_this_machine(tmp_path: Path, tree: Path) -> None:
-    found = _run(tmp_path, {"files.feature": FEATURE.format(title="", on="", size=SIZE)}, {"d": str(tree)})
+    local = FEATURE.format(title="", on="", size=SIZE)
+    found = _run(tmp_path, {"files.feature": local}, {"d": str(tree)})
     assert {name: (s["outcome"], s["reason"]) for name, s in found.items()} == expected(tree, "")
     sizes = [(m["name"], m["value"], m["uom"], m["threshold"])
              for m in found["as the feature says"]["measurements"]]

@@ -129,7 +129,8 @@ class HttpResult:
 @dataclass(frozen=True)
 class HttpTarget:
     """One request. `data` is form fields (sent as the query of a GET, the body of a POST);
-    `files` (field, file name, content, media type) make the POST body multipart; `auth` is (scheme, user, password) with scheme "basic" or "digest"; `verify` is on/off or
+    `files` (field, file name, content, media type) make the POST body multipart; `auth` is
+    (scheme, user, password) with scheme "basic" or "digest"; `verify` is on/off or
     the path of a CA bundle; `timeout` bounds the whole exchange, body included."""
 
     url: str

@@ -146,10 +146,8 @@ def _stop(proc: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signum)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(20)
-        except subprocess.TimeoutExpired:
-            pass
     # whatever is left of the group (the VM, its port programs) goes now
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
