@@ -139,6 +139,15 @@ Feature: message queues
     Then it should have 6 messages
     And it should have 0 consumers
 
+  Scenario: over TLS
+    Given I have a AMQP server on amqps://monitor:${{amqp_password}}@127.0.0.1:{tls}
+    When I want to check on the jobs queue
+    Then it should have 6 messages
+
+  Scenario: TLS to a plain port
+    Given I have a AMQP server on amqps://${{amqp}}
+    When I want to check on the jobs queue
+
   Scenario: backed up
     Given I have a AMQP server on ${{amqp}}
     When I want to check on the jobs queue
@@ -206,10 +215,12 @@ def run(queues: Rabbit, tmp_path_factory: pytest.TempPathFactory
     closed = closed_port()
     ssh_like = banner_server(b"SSH-2.0-OpenSSH_9.2p1\r\n", then="reset")
     with silent_server() as silent, deaf_after_login(queues) as deaf, ssh_like as other:
-        text = FEATURE.format(closed=closed, other=other, silent=silent, deaf=deaf)
+        text = FEATURE.format(closed=closed, other=other, silent=silent, deaf=deaf,
+                              tls=queues.tls_port)
         root = make_project(tmp_path_factory.mktemp("amqp"), {"queues.feature": text},
                             variables={"amqp": queues.address,
-                                       "amqp_password": {"env": PASSWORD_ENV}})
+                                       "amqp_password": {"env": PASSWORD_ENV},
+                                       "tls_ca_bundle": str(queues.ca_file)})
         out = run_cli(["run", "-e", "test", "-f", "json", "--step-timeout", STEP_TIMEOUT],
                       cwd=root, environ={PASSWORD_ENV: queues.monitor_password})
     assert out.stderr == ""
@@ -231,6 +242,9 @@ def test_verdicts(run: tuple[Outcome, dict[str, dict[str, Any]], dict[str, str]]
         "cucumber-nagios's README example": ("passed", None),
         "every comparison": ("passed", None),
         "a URL with a secret password": ("passed", None),
+        "over TLS": ("passed", None),
+        "TLS to a plain port": (
+            "failed", f"no TLS handshake with {a} (wrong version number): is it a TLS port?"),
         "backed up": ("failed", f"the queue 'jobs' on {a} has 6 messages, expected less than 5"),
         "nobody consuming": ("failed", f"the queue 'jobs' on {a} has no consumers "
                                        "(6 messages waiting)"),
@@ -309,3 +323,18 @@ def test_the_nagios_line_of_a_backed_up_queue(queues: Rabbit, tmp_path: Path) ->
         "CRITICAL the fork queue (features/q.feature:2)\n"
         "  Then it should have less than 5 messages: the queue 'jobs' on "
         f"{queues.address} has 6 messages, expected less than 5\n"))
+
+
+def test_an_untrusted_certificate_fails(queues: Rabbit, tmp_path: Path) -> None:
+    feature = f"""
+    Feature: queues
+      Scenario: over TLS
+        Given I have a AMQP server on amqps://127.0.0.1:{queues.tls_port}
+        When I want to check on the jobs queue
+    """
+    root = make_project(tmp_path, {"q.feature": feature})
+    out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root)
+    [scenario] = out.json["scenarios"]
+    assert (scenario["outcome"], scenario["reason"]) == (
+        "failed", f"TLS certificate of 127.0.0.1:{queues.tls_port} not trusted: self-signed "
+                  "certificate in certificate chain")

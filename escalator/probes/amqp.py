@@ -66,10 +66,15 @@ def queue_status(target: AmqpTarget) -> QueueStatus:
     """Ask the broker about the queue; never raises for the broker."""
     started = time.monotonic()
     probe = _Probe(target)
+    parameters = _parameters(target)  # a bad one is our mistake: it raises
     try:
-        probe.run()
-    except (OSError, amqp_errors.AMQPError) as exc:  # raised while setting up, not by callbacks
+        probe.run(parameters)
+    except (OSError, amqp_errors.AMQPError) as exc:
         probe.fail(exc)
+    except ValueError as exc:
+        # pika raises this from its I/O loop when the peer resets the connection just as it
+        # connects ("Expected connected socket, but getpeername() failed")
+        probe.fail(ConnectionResetError(str(exc)))
     return QueueStatus(target, probe.messages, probe.consumers, time.monotonic() - started,
                        probe.error)
 
@@ -85,10 +90,10 @@ class _Probe:
         self.phase = "connecting"
         self.connection: SelectConnection | None = None
 
-    def run(self) -> None:
+    def run(self, parameters: pika.ConnectionParameters) -> None:
         # pika's own limits a little earlier than ours, so its precise reason wins
         self.connection = connection = SelectConnection(
-            _parameters(self.target), on_open_callback=self.opened,
+            parameters, on_open_callback=self.opened,
             on_open_error_callback=lambda _, exc: self.stop(exc),
             on_close_callback=lambda _, exc: self.stop(exc))
         connection.ioloop.call_later(self.target.timeout, self.late)
@@ -183,6 +188,9 @@ def _describe(exc: BaseException, target: AmqpTarget, phase: str) -> str:
         return f"cannot resolve {target.host}: {root.strerror}"
     if isinstance(root, ssl.SSLCertVerificationError):
         return f"TLS certificate of {where} not trusted: {root.verify_message}"
+    if isinstance(root, ssl.SSLError):
+        said = (root.reason or str(root)).lower().replace("_", " ")
+        return f"no TLS handshake with {where} ({said}): is it a TLS port?"
     if isinstance(root, amqp_errors.ProbableAuthenticationError | amqp_errors.AuthenticationError):
         return f"{where} refused the login of user {target.username!r}"
     if isinstance(root, amqp_errors.ProbableAccessDeniedError):
@@ -191,7 +199,8 @@ def _describe(exc: BaseException, target: AmqpTarget, phase: str) -> str:
         return _closed(root.reply_code, root.reply_text, target, where)
     if isinstance(root, amqp_errors.ChannelClosedByBroker):
         return _closed(root.reply_code, root.reply_text, target, where)
-    if isinstance(root, amqp_errors.IncompatibleProtocolError | amqp_errors.StreamLostError):
+    if isinstance(root, amqp_errors.IncompatibleProtocolError | amqp_errors.StreamLostError
+                  | ConnectionResetError | EOFError):
         return f"{where} is not an AMQP 0-9-1 broker, or it dropped the connection while {phase}"
     if isinstance(root, OSError) and root.strerror:
         return f"{root.strerror.lower()} ({where}) while {phase}"

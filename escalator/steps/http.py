@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from behave import given, then, when
+import parse
+from behave import given, register_type, then, when
 
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -28,6 +29,23 @@ def step_i_go_to(context: Any, url: str) -> None:
 
     Requests the URL (a path resolves against ${base_url}), following redirects. The step
     itself passes whatever the answer: the Then steps judge it.
+    """
+    web.request(context, url)
+
+
+@parse.with_pattern(r'[^"\s]\S*')
+def _bare(text: str) -> str:
+    return text
+
+
+register_type(Bare=_bare)
+
+
+@when("I go to {url:Bare}")
+def step_i_go_to_unquoted(context: Any, url: str) -> None:
+    """When I go to http://www.example.com/
+
+    cucumber-nagios's older, unquoted form (its README still showed it): one URL or path.
     """
     web.request(context, url)
 

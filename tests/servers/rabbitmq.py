@@ -3,7 +3,8 @@
 `running_rabbitmq()` is a context manager yielding a `Rabbit`: the AMQP port on 127.0.0.1, the
 default `guest` user (allowed from loopback only) and a `monitor` user whose password holds the
 characters a URL must escape, both with all permissions on the vhost "/" (an empty vhost
-`empty` exists too, without permissions for `monitor`). Each broker has its own node name, its
+`empty` exists too, without permissions for `monitor`), and a TLS listener whose certificate
+for 127.0.0.1 a CA of its own signed (`ca_file`). Each broker has its own node name, its
 own directories, config and definitions in a temporary directory, and its own epmd on a free
 port (ERL_EPMD_PORT), so parallel runs never meet; the Erlang distribution listens on 127.0.0.1
 only. The broker runs as user `rabbitmq` (it must own what it writes: see
@@ -33,6 +34,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import trustme
+
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
 MONITOR, MONITOR_PASSWORD = "monitor", "p@ss/w:rd%41#?"
@@ -43,6 +46,8 @@ START_LIMIT = 90.0  # seconds; a cold start is ~3 s alone, much more on a loaded
 class Rabbit:
     host: str
     port: int
+    tls_port: int
+    ca_file: Path  # the CA that signed the TLS listener's certificate (for 127.0.0.1)
     user: str = "guest"
     password: str = "guest"
     monitor: str = MONITOR
@@ -86,9 +91,17 @@ def _definitions() -> dict[str, object]:
     }
 
 
-def _write_files(work: Path, port: int) -> None:
+def _write_files(work: Path, port: int, tls_port: int) -> None:
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(work / "ca.pem"))
+    issued = ca.issue_cert("127.0.0.1")
+    issued.cert_chain_pems[0].write_to_path(str(work / "server.pem"))
+    issued.private_key_pem.write_to_path(str(work / "server.key"))
     (work / "rabbitmq.conf").write_text("\n".join([
         f"listeners.tcp.1 = 127.0.0.1:{port}",
+        f"listeners.ssl.1 = 127.0.0.1:{tls_port}",
+        f"ssl_options.cacertfile = {work}/ca.pem", f"ssl_options.certfile = {work}/server.pem",
+        f"ssl_options.keyfile = {work}/server.key", "ssl_options.verify = verify_none",
         f"load_definitions = {work}/definitions.json",
         "log.console = false", "log.file.level = warning",
         "", ]))
@@ -169,8 +182,8 @@ def running_rabbitmq() -> Iterator[Rabbit]:
     work = Path(tempfile.mkdtemp(prefix="escalator-rabbitmq-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        port, epmd_port, dist = _free_port(), _free_port(), _free_port()
-        _write_files(work, port)
+        port, tls_port, epmd_port, dist = _free_port(), _free_port(), _free_port(), _free_port()
+        _write_files(work, port, tls_port)
         rabbitmq = pwd.getpwnam("rabbitmq")
         for path in [work, *work.iterdir()]:
             os.chown(path, rabbitmq.pw_uid, rabbitmq.pw_gid)
@@ -192,7 +205,7 @@ def running_rabbitmq() -> Iterator[Rabbit]:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"rabbitmq-server did not start: {_log_tail(work)}")
             time.sleep(0.2)
-        yield Rabbit("127.0.0.1", port)
+        yield Rabbit("127.0.0.1", port, tls_port, work / "ca.pem")
     finally:
         for proc in procs:
             _stop(proc)
