@@ -1,5 +1,6 @@
-"""Shared pytest setup: fixture files that are not tests, a loopback HTTP server, and a real
-OpenSSH sshd for each module that asks for one; Hypothesis derandomized under CI."""
+"""Shared pytest setup: fixture files that are not tests, a loopback HTTP server, a real
+OpenSSH sshd for each module that asks for one, a real RabbitMQ broker for the session;
+Hypothesis derandomized under CI."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+from tests.servers import rabbitmq as rabbitmq_server
 from tests.servers.http import serve
 from tests.servers.sshd import Sshd, available, running_sshd
 
@@ -35,4 +37,15 @@ def sshd() -> Iterator[Sshd]:
     if reason:
         pytest.skip(reason)
     with running_sshd() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[rabbitmq_server.Rabbit]:
+    """A real RabbitMQ broker on a loopback port (tests/servers/rabbitmq.py), shared by the
+    session: its start takes seconds."""
+    reason = rabbitmq_server.available()
+    if reason:
+        pytest.skip(reason)
+    with rabbitmq_server.running_rabbitmq() as server:
         yield server

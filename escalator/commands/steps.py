@@ -51,6 +51,9 @@ def load_registry(env: Env) -> Any:
     from behave.runner_util import load_step_modules
     from behave.step_registry import registry
 
+    from escalator.runner import keywords
+
+    keywords.install(registry)
     steps_dir = env.cwd / "steps"
     try:
         if steps_dir.is_dir():

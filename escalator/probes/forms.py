@@ -2,14 +2,16 @@
 
 A `Page` is the parsed last response of a scenario. The form steps change its fields in place
 (fill in, select, check, choose), the way webrat and Mechanize kept a page's form state for
-cucumber-nagios; `press` and `submit_form` then return a `Submission` (method, URL, fields as a
-browser would send them) that the steps hand to the HTTP probe. A page that lacks what a step
+cucumber-nagios, and `attach` picks a file for a file field; `press` and `submit_form` then
+return a `Submission` (method, URL, fields and files as a browser would send them) that the
+steps hand to the HTTP probe. A page that lacks what a step
 names raises `FormError` (the site is not what the feature says: the scenario fails). Called by
 `escalator.steps.http_forms`; also gives the visible text that "I should see" falls back on.
 """
 
 from __future__ import annotations
 
+import mimetypes
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -27,11 +29,13 @@ class FormError(AssertionError):
 
 @dataclass(frozen=True)
 class Submission:
-    """A request a form would make: fields in document order, as a browser sends them."""
+    """A request a form would make: fields in document order, as a browser sends them; `files`
+    (field, file name, content, media type) make it a multipart/form-data POST."""
 
     method: str
     url: str
     fields: tuple[tuple[str, str], ...]
+    files: tuple[tuple[str, str, bytes, str], ...] = ()
 
 
 def _norm(text: str | None) -> str:
@@ -56,6 +60,7 @@ class Page:
             self.root = lxml.html.document_fromstring(b"<html></html>")
         base = self.root.find(".//base[@href]")
         self.base = urljoin(url, base.get("href")) if base is not None else url
+        self.attached: dict[Any, tuple[str, bytes]] = {}  # file field -> (file name, content)
 
     def visible_text(self) -> str:
         """The text a reader sees: no scripts, styles or markup, whitespace collapsed."""
@@ -167,6 +172,12 @@ class Page:
         else:
             box.attrib.pop("checked", None)
 
+    def attach(self, locator: str, filename: str, content: bytes) -> None:
+        """Pick a file for a file field (by label, name or id), as a browser's file dialog."""
+        field = self._field(locator, "file field", lambda c: c.tag == "input"
+                            and (c.get("type") or "").lower() == "file")
+        self.attached[field] = (filename, content)
+
     def choose(self, locator: str) -> None:
         radios = [c for c in self._controls() if c.tag == "input"
                   and (c.get("type") or "").lower() == "radio"]
@@ -227,7 +238,24 @@ class Page:
             url = urlunsplit(urlsplit(url)._replace(query="", fragment=""))
         elif method != "POST":
             method = "GET"
-        return Submission(method, url, tuple(_form_fields(form)) + extra)
+        fields, files = tuple(_form_fields(form)) + extra, self._files(form)
+        if method == "GET" or (form.get("enctype") or "").lower() != "multipart/form-data":
+            # without multipart a browser sends only the chosen file's name
+            return Submission(method, url, fields + tuple((f[0], f[1]) for f in files))
+        return Submission(method, url, fields, files)
+
+    def _files(self, form: Any) -> tuple[tuple[str, str, bytes, str], ...]:
+        """The form's named, enabled file fields with what was attached (an empty part if
+        nothing was, as a browser sends it)."""
+        found = []
+        for control in form.xpath(".//input"):
+            name = control.get("name")
+            if (control.get("type") or "").lower() == "file" and name \
+                    and control.get("disabled") is None:
+                filename, content = self.attached.get(control, ("", b""))
+                media = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+                found.append((name, filename, content, media))
+        return tuple(found)
 
 
 def _is_button(control: Any) -> bool:

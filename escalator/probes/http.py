@@ -130,12 +130,14 @@ class HttpResult:
 @dataclass(frozen=True)
 class HttpTarget:
     """One request. `data` is form fields (sent as the query of a GET, the body of a POST);
-    `auth` is (scheme, user, password) with scheme "basic" or "digest"; `verify` is on/off or
+    `files` (field, file name, content, media type) make the POST body multipart; `auth` is
+    (scheme, user, password) with scheme "basic" or "digest"; `verify` is on/off or
     the path of a CA bundle; `timeout` bounds the whole exchange, body included."""
 
     url: str
     method: str = "GET"
     data: tuple[tuple[str, str], ...] = ()
+    files: tuple[tuple[str, str, bytes, str], ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     auth: tuple[str, str, str] | None = None
     verify: bool | str = True
@@ -306,6 +308,8 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
         return client.request(
             target.method, target.url, params=fields if get_like and fields else None,
             data=fields if not get_like and fields else None, headers=dict(target.headers),
+            files=[(name, (filename, content, media))
+                   for name, filename, content, media in target.files] or None,
             auth=_auth(target), verify=target.verify, timeout=(remaining, remaining),
             allow_redirects=True, stream=True, hooks={"response": [seen]})
 

@@ -3,7 +3,8 @@
 Owns all use of paramiko; called by `escalator.steps.ssh`. `connect(SshTarget)` reads the
 banner, checks the host key against known_hosts (an unknown or changed key is never accepted),
 authenticates with key files, then a password, and returns a `Login` and, when it succeeded, an
-open `Connection` whose `run(command)` and `file_age(path)` give `CommandResult` and `FileAge`.
+open `Connection` whose `run(command)` and `file_age(path)` give `CommandResult` and `FileAge`,
+and whose `sftp()` session `escalator.probes.ssh_files` uses to look at and read remote files.
 `host_keys(host, port)` reads host keys without logging in. We drive paramiko's `Transport`,
 not `SSHClient`, which hides which phase failed and which key it saw. One deadline bounds each
 call; a watchdog closes a channel that outlives it (channel requests have no timeout).
@@ -156,6 +157,16 @@ class Connection:
         return CommandResult(command, address, status, stdout=data.decode("utf-8", "replace"),
                              output_bytes=total, truncated=total > len(data),
                              elapsed=time.monotonic() - start, error=error)
+
+    @contextlib.contextmanager
+    def sftp(self, timeout: float) -> Iterator[tuple[paramiko.SFTPClient, threading.Event]]:
+        """An SFTP session for one step, closed by a watchdog at `timeout` (SFTP requests have
+        no timeout of their own; the event says the watchdog fired). Raises paramiko's
+        SSHException or OSError when the session cannot be opened."""
+        channel = self._transport.open_session(timeout=timeout)
+        with channel, _watchdog(channel.close, timeout) as fired:
+            channel.invoke_subsystem("sftp")
+            yield paramiko.SFTPClient(channel), fired
 
     def file_age(self, path: str, timeout: float,
                  now: Callable[[], float] = time.time) -> FileAge:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escalator.runner import guard
+from escalator.runner import guard, keywords
 from escalator.tags import ScenarioMeta, scenario_meta
 
 if TYPE_CHECKING:
@@ -104,6 +104,7 @@ def _setup(runner: Any) -> None:
         runner.setup_paths()
     except Exception as exc:
         raise LoadError(f"{exc}: a project has features/ and steps/ side by side") from None
+    keywords.install(registry)  # before any step module registers a phrase
     try:
         runner.load_hooks()
         runner.load_step_definitions()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from behave import given, then, when
+import parse
+from behave import given, register_type, then, when
 
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -28,6 +29,23 @@ def step_i_go_to(context: Any, url: str) -> None:
 
     Requests the URL (a path resolves against ${base_url}), following redirects. The step
     itself passes whatever the answer: the Then steps judge it.
+    """
+    web.request(context, url)
+
+
+@parse.with_pattern(r'[^"\s]\S*')
+def _bare(text: str) -> str:
+    return text
+
+
+register_type(Bare=_bare)
+
+
+@when("I go to {url:Bare}")
+def step_i_go_to_unquoted(context: Any, url: str) -> None:
+    """When I go to http://www.example.com/
+
+    cucumber-nagios's older, unquoted form (its README still showed it): one URL or path.
     """
     web.request(context, url)
 
@@ -103,18 +121,18 @@ def step_the_request_should_fail(context: Any) -> None:
     _fails(context)
 
 
-@then("the {label:w} request should succeed")
+@then("the {label} request should succeed")
 def step_the_named_request_should_succeed(context: Any, label: str) -> None:
-    """Then the login request should succeed
+    """Then the home page request should succeed
 
-    cucumber-nagios allowed a word before "request"; it changes nothing.
+    cucumber-nagios allowed words before "request"; they change nothing.
     """
     _succeeds(context)
 
 
-@then("the {label:w} request should fail")
+@then("the {label} request should fail")
 def step_the_named_request_should_fail(context: Any, label: str) -> None:
-    """Then the login request should fail"""
+    """Then the login page request should fail"""
     _fails(context)
 
 

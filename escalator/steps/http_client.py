@@ -56,11 +56,12 @@ def _client(context: Any) -> Any:
 
 
 def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str], ...] = (),
-         timeout: float | None = None) -> HttpResult:
+         timeout: float | None = None,
+         files: tuple[tuple[str, str, bytes, str], ...] = ()) -> HttpResult:
     """One request to `url` (already resolved) with the scenario's client; not remembered."""
     from escalator.probes import http
 
-    target = http.HttpTarget(url=url, method=method, data=data,
+    target = http.HttpTarget(url=url, method=method, data=data, files=files,
                              auth=getattr(context, "http_auth", None), verify=tls_verify(context),
                              timeout=timeout or session(context).client_timeout)
     with session(context).busy(f"{method} {url}"):
@@ -68,10 +69,12 @@ def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str
 
 
 def request(context: Any, text: str, method: str = "GET",
-            data: tuple[tuple[str, str], ...] = (), resolve: bool = True) -> HttpResult:
+            data: tuple[tuple[str, str], ...] = (), resolve: bool = True,
+            files: tuple[tuple[str, str, bytes, str], ...] = ()) -> HttpResult:
     """Request `text` (a URL, a path, `${vars}`; a page's own URL with `resolve` off), make it
     the last response, and record its time."""
-    result = send(context, resolve_url(context, text) if resolve else text, method, data)
+    result = send(context, resolve_url(context, text) if resolve else text, method, data,
+                  files=files)
     remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
     return result
 

@@ -128,6 +128,19 @@ def _connect(context: Any, target: SshTarget) -> tuple[Login, Connection | None]
     return login, connection
 
 
+def monitor_connection(context: Any, host: str) -> Connection:
+    """The scenario's login on `host` as the environment's ssh_user, made by the first step
+    that needs it and kept for the others (closed with the scenario); a failed login fails the
+    step with its reason. Used by the steps that look at a host's files."""
+    key = f"ssh-monitor:{expand(context, host).strip()}"
+    found: Connection | None = session(context).resources.get(key)
+    if found is None:
+        login, found = _connect(context, _env_target(context, host))
+        assert found is not None, login.reason
+        session(context).resources[key] = found  # _connect registered its closing
+    return found
+
+
 def _login_all(context: Any, targets: list[SshTarget]) -> list[Login]:
     """Log in to every target at once, so one slow host costs one timeout, not one each."""
     from escalator.probes.ssh import connect

@@ -26,6 +26,7 @@ PROBES = ("escalator.probes.command", "escalator.probes.files", "escalator.probe
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _SHOWN = 200  # characters of output quoted in a reason
+_STREAMS = ("stdout", "stderr")
 
 
 def _command(context: Any) -> CommandResult:
@@ -62,6 +63,20 @@ def step_i_run(context: Any, command: str) -> None:
     context.command_result = result
     record(context, "command_time", round(result.elapsed, 3), "s")
     assert result.error is None, result.error
+
+
+@then("it should exit from being signaled")
+def step_it_should_exit_from_being_signaled(context: Any) -> None:
+    """Then it should exit from being signaled
+
+    The command died of a signal (a crash, kill -9); our own timeout's kill does not count.
+    """
+    result = _command(context)
+    if result.signal is not None:
+        return
+    said = _line(result.stderr) or _line(result.stdout)
+    raise AssertionError(f"{_label(result)} {result.ended}, expected it to die of a signal"
+                         + (f"; output: {said}" if said else ""))
 
 
 @then("it should exit '{status:Int}'")
@@ -104,6 +119,26 @@ def step_stream_should_not_have(context: Any, stream: str, text: str) -> None:
     result, output = _stream(context, stream)
     text = expand(context, text)
     assert text not in output, f"{text!r} in the {stream} of {_label(result)}: {_line(output)}"
+
+
+@then("'{first:SQ}' should appear on '{second:SQ}' '{times:Int}' times")
+def step_should_appear_on_times(context: Any, first: str, second: str, times: int) -> None:
+    """Then 'ERROR' should appear on 'stderr' '0' times
+
+    cucumber-nagios's order (text first, then the stream); 'stdout' should appear on 'text'
+    'N' times reads the same. Counts occurrences of the literal text (cucumber-nagios counted
+    lines matching a regular expression).
+    """
+    # cucumber-nagios's order names the stream second; an unknown name there is reported
+    text, stream = (second, first) if first in _STREAMS and second not in _STREAMS else (
+        first, second)
+    result, output = _stream(context, stream)
+    text = expand(context, text)
+    if not text:
+        raise StepSetupError("give some text to count, not ''")
+    seen = output.count(text)
+    assert seen == times, (f"{text!r} appears {seen} times in the {stream} of {_label(result)}, "
+                           f"expected {times}: " + (_line(output) or f"{stream} was empty"))
 
 
 # ---- files ------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+from escalator.steps.amqp import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.files_ssh import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.files import *  # noqa: F403

@@ -1,0 +1,108 @@
+"""Step keywords do not matter for matching (as in Cucumber), for the library's phrases and a
+site's own, and an ambiguity across keywords is still refused with a clear reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.project import make_project, run_cli
+from tests.servers.dns import nsd_server
+
+pytestmark = pytest.mark.servers
+
+FEATURE = """
+Feature: keywords as cucumber-nagios users wrote them
+  Scenario: Given where the library says When
+    Given I go to "/"
+    Then the request should succeed
+
+  Scenario: And after a Given
+    Given I am benchmarking
+    And I go to "/"
+    Then the elapsed time should be less than 5 seconds
+
+  Scenario: Then where the library says When
+    Then I lookup "www.example.test"
+    And the name should resolve to "127.0.0.10"
+
+  Scenario: a site's Given used as When and Then
+    When the shop is open
+    Then the shop is open
+    And I opened the shop
+
+  Scenario: a Then used as Given
+    Given 'stdout' should have 'x'
+"""
+
+SITE_STEPS = {"site_steps.py": """
+    from behave import given, when
+
+
+    @given("the shop is open")
+    def step_the_shop_is_open(context):
+        \"\"\"Given the shop is open\"\"\"
+        context.shop_open = True
+
+
+    @given("I opened the shop")
+    @when("I opened the shop")
+    def step_opened(context):
+        \"\"\"Given I opened the shop\"\"\"
+    """}
+
+
+@pytest.fixture(scope="module")
+def nsd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with nsd_server(tmp_path_factory.mktemp("nsd")) as address:
+        yield address
+
+
+def _scenarios(root: Path) -> list[tuple[str, str, Any]]:
+    out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root)
+    assert out.stderr == ""
+    return [(s["name"], s["outcome"], s["reason"]) for s in out.json["scenarios"]]
+
+
+def test_any_keyword_finds_the_phrase(tmp_path: Path, http_server: str, nsd: str) -> None:
+    root = make_project(tmp_path, {"keywords.feature": FEATURE}, steps=SITE_STEPS,
+                        variables={"base_url": http_server, "nameserver": nsd})
+    assert _scenarios(root) == [
+        ("Given where the library says When", "passed", None),
+        ("And after a Given", "passed", None),
+        ("Then where the library says When", "passed", None),
+        ("a site's Given used as When and Then", "passed", None),
+        # found the command phrase, which says no command ran (our mistake: UNKNOWN)
+        ("a Then used as Given", "unknown",
+         "no command has run in this scenario yet (When I run '...')"),
+    ]
+
+
+def test_an_ambiguity_across_keywords_is_refused_naming_both(tmp_path: Path) -> None:
+    steps = {"site_steps.py": """
+        from behave import given
+
+
+        @given('I go to "{url}"')
+        def step_go(context, url):
+            '''Given I go to "/shop"'''
+        """}
+    root = make_project(tmp_path, {"k.feature": FEATURE}, steps=steps)
+    out = run_cli(["check", "-e", "test"], cwd=root)
+    reason = ("cannot load steps: steps/site_steps.py:4: AmbiguousStep: @given('I go to "
+              "\"{url}\"') has already been defined (for any keyword) in existing step "
+              "@when('I go to \"{url:Q}\"') at <http.py>")
+    status, error = out.stdout.splitlines()
+    # masked: where escalator is installed
+    shown = re.sub(r" at \S*escalator/steps/http\.py:\d+", " at <http.py>", error)
+    assert (out.code, shown) == (3, f"error: {reason}")
+    # the status line says the same, cut to its length limit; the perfdata is whole
+    head, _, perfdata = re.sub(r"time=[0-9.]+s", "time=<t>", status).partition(" | ")
+    said = "ESCALATOR UNKNOWN - " + error.removeprefix("error: ")
+    assert head == said or (head.endswith("...") and said.startswith(head[:-3])), head
+    assert perfdata == ("scenarios=0;;;0 passed=0;;;0 failed=0;;;0 unknown=0;;;0 "
+                        "time=<t>;;50;0")
