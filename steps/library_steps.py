@@ -6,3 +6,6 @@ from escalator.steps.http_tls import *  # noqa: F403
 from escalator.steps.dns import *  # noqa: F403
 from escalator.steps.system import *  # noqa: F403
 from escalator.steps.ssh import *  # noqa: F403
+from escalator.steps.files import *  # noqa: F403
+from escalator.steps.files_ssh import *  # noqa: F403
+from escalator.steps.amqp import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.amqp import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.files_ssh import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.files import *  # noqa: F403
