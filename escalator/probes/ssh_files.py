@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import paramiko
 
 from escalator.probes.files import CHUNK, FileState, Found, count_in, kind_of
-from escalator.probes.ssh_keys import one_line
+from escalator.text import one_line
 
 if TYPE_CHECKING:
     from escalator.probes.ssh import Connection
