@@ -6,6 +6,11 @@ kept across steps, no retries: a failed request is reported, never silently repe
 bound, so a server trickling one byte a second cannot hold a step past its timeout. Refused
 connections, timeouts and bad certificates come back as `HttpResult.error`; only a URL we cannot
 send raises `ProbeSetupError`. Called by `escalator.steps.http_client`.
+
+A target may carry a raw body, extra headers, a proxy (else the environment's HTTPS_PROXY and
+friends apply, as with curl), a TLS server name other than the URL's host, a client certificate,
+and may leave redirects unfollowed. The result names the proxy it went through, keeps every
+`Set-Cookie` header of every hop, and the time of each phase (`escalator.probes.http_phases`).
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import ssl
 import time
 import warnings
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
+from escalator.probes.http_phases import PHASES, TimedAdapter, phases_of
 from escalator.probes.verify import describe_verify_error
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
@@ -73,6 +78,9 @@ class HttpResult:
     elapsed: float = 0.0
     error: str | None = None
     redirects: tuple[str, ...] = ()
+    phases: tuple[tuple[str, float], ...] = ()  # (phase, seconds), see http_phases
+    cookies: tuple[str, ...] = ()  # every Set-Cookie header of every hop, in order
+    proxy: str | None = None  # the proxy the request went through, without credentials
 
     @property
     def ok(self) -> bool:
@@ -123,7 +131,12 @@ class HttpResult:
             line += f" in {took}" + (f" but {self.error}" if self.error else "")
         if self.redirects:
             line += f" (redirected to {self.final_url})"
-        return line
+        return line.replace(f"{self.url} ", f"{self.url} via proxy {self.proxy} ", 1) if (
+            self.proxy) else line
+
+    def phase(self, name: str) -> float | None:
+        """Seconds spent in one phase (connect, tls, firstbyte, transfer), None if unmeasured."""
+        return dict(self.phases).get(name)
 
 
 @dataclass(frozen=True)
@@ -140,13 +153,18 @@ class HttpTarget:
     verify: bool | str = True
     timeout: float = 10.0
     max_body: int = MAX_BODY
+    body: bytes | None = None  # sent as is (instead of `data`)
+    follow_redirects: bool = True
+    proxy: str | None = None  # None: the environment's proxy variables; "": none at all
+    server_name: str | None = None  # TLS: SNI and the name the certificate must hold
+    client_cert: tuple[str, str] | None = None  # (certificate file, key file)
 
 
 def open_client() -> requests.Session:
     """A scenario's client: its cookie jar lives as long as the scenario."""
     client = requests.Session()
     client.max_redirects = MAX_REDIRECTS
-    adapter = HTTPAdapter(max_retries=0)
+    adapter = TimedAdapter(max_retries=0)
     client.mount("http://", adapter)
     client.mount("https://", adapter)
     client.headers["User-Agent"] = "escalator (behaviour-driven monitoring)"
@@ -219,6 +237,8 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
     if verify is not None:
         return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return _proxy_failure(chain, timeout)
     if isinstance(exc, requests.exceptions.SSLError):
         return "TLS handshake failed: " + _one_line(str(chain[-1]))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -238,6 +258,21 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return "connection reset by the server"
     return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
+
+
+def _proxy_failure(chain: list[BaseException], timeout: float) -> str:
+    """Why the proxy did not carry the request (the proxy itself is named by the summary)."""
+    tunnel = next((str(e) for e in chain if "Tunnel connection failed" in str(e)), None)
+    if tunnel is not None:
+        return "the proxy would not open a tunnel: " + _one_line(tunnel.split(":", 1)[1], 80)
+    if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
+           for e in chain):
+        return "cannot connect to the proxy: connection refused"
+    if any(isinstance(e, TimeoutError) or "timed out" in str(e) for e in chain):
+        return f"no answer from the proxy within {timeout:.3g}s"
+    if any("NameResolution" in type(e).__name__ for e in chain):
+        return "cannot connect to the proxy: its host name does not resolve"
+    return "the proxy failed: " + _one_line(str(chain[-1]) or type(chain[-1]).__name__)
 
 
 def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
@@ -280,7 +315,7 @@ def _read_body(response: requests.Response, target: HttpTarget, deadline: float
         chunks.append(chunk)
         size += len(chunk)
     return (b"".join(chunks)[: target.max_body], True,
-            f"body cut off at {_size(target.max_body)} (the size limit)")
+            f"body cut off at {_size(target.max_body)} (the http_max_body limit)")
 
 
 def _check_url(url: str) -> None:
@@ -294,11 +329,45 @@ def _check_url(url: str) -> None:
         raise ProbeSetupError(f"cannot request {url!r}: give an http:// or https:// URL")
 
 
+def _proxies(target: HttpTarget) -> dict[str, str | None] | None:
+    """requests' `proxies`: None lets it read HTTP(S)_PROXY and NO_PROXY, as curl does."""
+    if target.proxy is None:
+        return None
+    chosen = target.proxy or None  # "": no proxy, whatever the environment says
+    return {"http": chosen, "https": chosen}
+
+
+def proxy_used(client: requests.Session, target: HttpTarget) -> str | None:
+    """The proxy a request to the target goes through, credentials removed, or None.
+
+    >>> proxy_used(open_client(), HttpTarget("http://h/", proxy="http://u:pw@p:3128"))
+    'http://p:3128'
+    """
+    if target.proxy is not None:
+        chosen = target.proxy or None
+    elif client.trust_env:
+        chosen = requests.utils.select_proxy(
+            target.url, requests.utils.get_environ_proxies(target.url))
+    else:
+        chosen = None
+    if not chosen:
+        return None
+    parts = urlsplit(chosen if "://" in chosen else "http://" + chosen)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"),
+                       "", ""))
+
+
 def _send(client: requests.Session, target: HttpTarget, deadline: float,
           locations: list[str]) -> requests.Response:
     fields = list(target.data)
-    get_like = target.method in ("GET", "HEAD", "DELETE")
+    get_like = target.method in ("GET", "HEAD", "DELETE") and target.body is None
     remaining = max(0.05, deadline - time.monotonic())
+    adapter = client.get_adapter(target.url)
+    if isinstance(adapter, TimedAdapter):
+        adapter.set_server_name(target.server_name)
+    body: bytes | list[tuple[str, str]] | None = target.body
+    if body is None and not get_like and fields:
+        body = fields
 
     def seen(response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.is_redirect:
@@ -309,16 +378,52 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         return client.request(
             target.method, target.url, params=fields if get_like and fields else None,
-            data=fields if not get_like and fields else None, headers=dict(target.headers),
-            auth=_auth(target), verify=target.verify, timeout=(remaining, remaining),
-            allow_redirects=True, stream=True, hooks={"response": [seen]})
+            data=body, headers=dict(target.headers), auth=_auth(target), verify=target.verify,
+            timeout=(remaining, remaining), allow_redirects=target.follow_redirects,
+            stream=True, hooks={"response": [seen]}, proxies=_proxies(target),
+            cert=target.client_cert)
+
+
+def _check_files(target: HttpTarget) -> None:
+    """Files named in the target are ours: a missing one is a setup error, not a failure."""
+    if isinstance(target.verify, str) and not os.path.isfile(target.verify):
+        raise ProbeSetupError(f"the CA bundle {target.verify!r} is not a readable file")
+    for path in target.client_cert or ():
+        if not os.path.isfile(path):
+            raise ProbeSetupError(f"the client certificate file {path!r} is not readable")
+    if target.proxy and urlsplit(target.proxy).scheme not in ("http", "https"):
+        raise ProbeSetupError(f"cannot use the proxy {target.proxy!r}: give http://host:port")
+
+
+def _hops(response: requests.Response) -> list[requests.Response]:
+    return [*response.history, response]
+
+
+def _set_cookies(response: requests.Response) -> tuple[str, ...]:
+    """Every Set-Cookie header as sent (requests folds them into one, unparseable, value)."""
+    found: list[str] = []
+    for hop in _hops(response):
+        headers = getattr(hop.raw, "headers", None)
+        if headers is not None and hasattr(headers, "getlist"):
+            found += headers.getlist("Set-Cookie")
+    return tuple(found)
+
+
+def _phases(response: requests.Response, transfer: float) -> tuple[tuple[str, float], ...]:
+    """Each phase summed over the hops of a redirect chain; the body's transfer last."""
+    total = dict.fromkeys(PHASES, 0.0)
+    for hop in _hops(response):
+        for name, seconds in phases_of(hop.raw).items():
+            total[name] += seconds
+    total["transfer"] = transfer
+    return tuple(total.items())
 
 
 def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
     """Send `target` with `client`; never raises for a broken server."""
     _check_url(target.url)
-    if isinstance(target.verify, str) and not os.path.isfile(target.verify):
-        raise ProbeSetupError(f"the CA bundle {target.verify!r} is not a readable file")
+    _check_files(target)
+    proxy = proxy_used(client, target)
     started = time.monotonic()
     locations: list[str] = []
     try:
@@ -330,18 +435,21 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started, error=(
                               "redirected to a URL that cannot be followed: "
-                              + _one_line(locations[-1], 120)))
+                              + _one_line(locations[-1], 120)), proxy=proxy)
     except requests.RequestException as exc:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started,
-                          error=describe_failure(exc, target.timeout))
+                          error=describe_failure(exc, target.timeout), proxy=proxy)
+    reading = time.monotonic()
     try:
         body, truncated, error = ((b"", False, None) if target.method == "HEAD"
                                   else _read_body(response, target, started + target.timeout))
     finally:
         response.close()
+    done = time.monotonic()
     return HttpResult(
         target.method, target.url, response.url, status=response.status_code,
         reason=response.reason or "", headers=tuple(response.headers.items()), body=body,
-        truncated=truncated, elapsed=time.monotonic() - started, error=error,
-        redirects=tuple(r.url for r in response.history))
+        truncated=truncated, elapsed=done - started, error=error,
+        redirects=tuple(r.url for r in response.history),
+        phases=_phases(response, done - reading), cookies=_set_cookies(response), proxy=proxy)

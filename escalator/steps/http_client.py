@@ -55,23 +55,67 @@ def _client(context: Any) -> Any:
     return session(context).resource("http", http.open_client, http.close_client)
 
 
+def max_body(context: Any) -> int:
+    """The environment's `http_max_body` (e.g. "50 MiB"), else the probe's 10 MiB."""
+    from escalator.probes.http import MAX_BODY
+    from escalator.sizes import parse_size
+
+    text = session(context).variables.get("http_max_body")
+    if not text:
+        return MAX_BODY
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise StepSetupError(f"http_max_body: {exc}") from None
+    if size < 1:
+        raise StepSetupError("http_max_body: must be at least 1 byte")
+    return size
+
+
+def _scenario_settings(context: Any) -> dict[str, Any]:
+    """What Given steps and the environment set for every request of the scenario: request
+    headers, redirects, the proxy, the TLS server name and client certificate."""
+    variables = session(context).variables
+    proxy = getattr(context, "http_proxy", None)
+    if proxy is None and "http_proxy" in variables:
+        proxy = variables["http_proxy"].strip()
+        proxy = "" if proxy.lower() in ("", "none", "direct") else proxy
+    cert = getattr(context, "tls_client_cert", None)
+    if cert is None and variables.get("tls_client_cert"):
+        cert_file = os.path.expanduser(variables["tls_client_cert"])
+        cert = (cert_file, os.path.expanduser(variables.get("tls_client_key") or cert_file))
+    return {"headers": tuple(getattr(context, "http_headers", {}).items()),
+            "follow_redirects": getattr(context, "http_follow_redirects", True),
+            "proxy": proxy, "server_name": getattr(context, "tls_server_name", None),
+            "client_cert": cert, "max_body": max_body(context)}
+
+
 def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str], ...] = (),
-         timeout: float | None = None) -> HttpResult:
-    """One request to `url` (already resolved) with the scenario's client; not remembered."""
+         timeout: float | None = None, body: bytes | None = None,
+         headers: tuple[tuple[str, str], ...] = ()) -> HttpResult:
+    """One request to `url` (already resolved) with the scenario's client; not remembered.
+    `headers` come on top of the scenario's (a body's Content-Type, say)."""
     from escalator.probes import http
 
+    settings = _scenario_settings(context)
+    settings["headers"] = tuple({k.lower(): (k, v) for k, v in (
+        *headers, *settings["headers"])}.values())
     target = http.HttpTarget(url=url, method=method, data=data,
                              auth=getattr(context, "http_auth", None), verify=tls_verify(context),
-                             timeout=timeout or session(context).client_timeout)
+                             timeout=timeout or session(context).client_timeout, body=body,
+                             **settings)
     with session(context).busy(f"{method} {url}"):
         return http.fetch(_client(context), target)
 
 
 def request(context: Any, text: str, method: str = "GET",
-            data: tuple[tuple[str, str], ...] = (), resolve: bool = True) -> HttpResult:
+            data: tuple[tuple[str, str], ...] = (), resolve: bool = True,
+            body: bytes | None = None, headers: tuple[tuple[str, str], ...] = ()
+            ) -> HttpResult:
     """Request `text` (a URL, a path, `${vars}`; a page's own URL with `resolve` off), make it
     the last response, and record its time."""
-    result = send(context, resolve_url(context, text) if resolve else text, method, data)
+    result = send(context, resolve_url(context, text) if resolve else text, method, data,
+                  body=body, headers=headers)
     remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
     return result
 
