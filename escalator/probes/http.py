@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import http.client
 import os
+import re
 import ssl
 import time
 import warnings
@@ -36,6 +37,7 @@ __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
 
 MAX_BODY = 10 * 1024 * 1024
 MAX_REDIRECTS = 10
+_TUNNEL = re.compile(r"Tunnel connection failed: ([^'\")]*)")
 _CHUNK = 64 * 1024
 
 
@@ -262,9 +264,9 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
 
 def _proxy_failure(chain: list[BaseException], timeout: float) -> str:
     """Why the proxy did not carry the request (the proxy itself is named by the summary)."""
-    tunnel = next((str(e) for e in chain if "Tunnel connection failed" in str(e)), None)
+    tunnel = next((m for m in (_TUNNEL.search(str(e)) for e in chain) if m), None)
     if tunnel is not None:
-        return "the proxy would not open a tunnel: " + _one_line(tunnel.split(":", 1)[1], 80)
+        return "the proxy would not open a tunnel: " + _one_line(tunnel.group(1), 80)
     if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
            for e in chain):
         return "cannot connect to the proxy: connection refused"

@@ -117,6 +117,9 @@ def request(context: Any, text: str, method: str = "GET",
     result = send(context, resolve_url(context, text) if resolve else text, method, data,
                   body=body, headers=headers)
     remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
+    if getattr(context, "http_timing_phases", False) and result.phases:
+        for phase, _ in result.phases:
+            phase_time(context, phase)
     return result
 
 
@@ -125,6 +128,7 @@ def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
     context.http_response = result
     context.http_page = None
     context.http_timing = timing
+    context.http_phase_times = {}
 
 
 def last_response(context: Any) -> HttpResult:
@@ -175,3 +179,21 @@ def restate(context: Any, threshold: str) -> Measurement:
             measurements[index] = stated
     context.http_timing = stated
     return stated
+
+
+def phase_time(context: Any, phase: str, threshold: str | None = None) -> Measurement:
+    """The last response's time in one phase (connect, tls, firstbyte, transfer) as the
+    measurement `time_<phase>` (ms): recorded once per response, restated with a limit."""
+    result = answered(context)
+    seconds = result.phase(phase)
+    assert seconds is not None, f"no timing of the {phase} phase: {result.summary()}"
+    kept: dict[str, Measurement] = getattr(context, "http_phase_times", None) or {}
+    context.http_phase_times = kept
+    if phase not in kept:
+        kept[phase] = record(context, f"time_{phase}", round(seconds * 1000, 3), "ms", threshold)
+    elif threshold is not None:
+        measurements = session(context).measurements
+        stated = dataclasses.replace(kept[phase], threshold=threshold)
+        measurements[measurements.index(kept[phase])] = stated
+        kept[phase] = stated
+    return kept[phase]
