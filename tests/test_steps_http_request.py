@@ -8,7 +8,6 @@ are judged by what really went over the wire.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path

@@ -242,6 +242,10 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.exceptions.ProxyError):
         return _proxy_failure(chain, timeout)
     if isinstance(exc, requests.exceptions.SSLError):
+        if any(isinstance(e, ssl.SSLEOFError) or "EOF occurred in violation" in str(e)
+               for e in chain):
+            return ("TLS handshake failed: the server closed the connection (does it want a "
+                    "client certificate, or another TLS version?)")
         return "TLS handshake failed: " + _one_line(str(chain[-1]))
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {timeout:.3g}s"

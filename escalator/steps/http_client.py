@@ -80,14 +80,12 @@ def _scenario_settings(context: Any) -> dict[str, Any]:
     if proxy is None and "http_proxy" in variables:
         proxy = variables["http_proxy"].strip()
         proxy = "" if proxy.lower() in ("", "none", "direct") else proxy
-    cert = getattr(context, "tls_client_cert", None)
-    if cert is None and variables.get("tls_client_cert"):
-        cert_file = os.path.expanduser(variables["tls_client_cert"])
-        cert = (cert_file, os.path.expanduser(variables.get("tls_client_key") or cert_file))
+    from escalator.steps.tls import client_certificate
+
     return {"headers": tuple(getattr(context, "http_headers", {}).items()),
             "follow_redirects": getattr(context, "http_follow_redirects", True),
             "proxy": proxy, "server_name": getattr(context, "tls_server_name", None),
-            "client_cert": cert, "max_body": max_body(context)}
+            "client_cert": client_certificate(context), "max_body": max_body(context)}
 
 
 def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str], ...] = (),

@@ -17,9 +17,11 @@ from urllib.parse import urljoin
 
 from behave import given, then, when
 
-from escalator.steps import api
+from escalator.steps import (
+    api,
+    types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+)
 from escalator.steps import http_client as web
-from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.http import _normal as normal_url  # the redirect phrases' comparison
 
 PROBES = ("escalator.probes.http",)

@@ -15,9 +15,11 @@ from typing import Any
 from behave import given, then
 
 from escalator.sizes import is_size_unit, parse_size
-from escalator.steps import api
+from escalator.steps import (
+    api,
+    types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+)
 from escalator.steps import http_client as web
-from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 
 PROBES = ("escalator.probes.http",)
 

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from behave import then
 
-from escalator.steps import api
+from escalator.steps import (
+    api,
+    types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+)
 from escalator.steps import http_client as web
-from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.matching import Comparison, as_number, compile_pattern, shown
 
 if TYPE_CHECKING:

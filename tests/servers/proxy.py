@@ -32,7 +32,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_CONNECT(self) -> None:  # noqa: N802 - http.server's naming
+    def do_CONNECT(self) -> None:
         self.server.proxy.carried.append(f"CONNECT {self.path}")
         if self.server.deny:
             self.send_response(403, "Forbidden")
