@@ -91,13 +91,12 @@ def _install(registry: Any, step_timeout: float, secrets: tuple[str, ...]) -> No
 def before_all(context: Any) -> None:
     if _under_escalator(context):
         return
-    from behave.step_registry import registry
-
     options = _options(context)
     context.escalator_options = options
     # the formatters of escalator.formatters.behave mask the secrets too
     context.config.escalator_secrets = options.secrets
-    _install(registry, options.step_timeout, options.secrets)
+    # the runner's own registry: `python -m behave` resets the module-level one after loading
+    _install(context._runner.step_registry, options.step_timeout, options.secrets)
 
 
 def before_scenario(context: Any, scenario: Any) -> None:

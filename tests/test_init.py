@@ -28,3 +28,13 @@ def test_scaffolded_project_runs(tmp_path: Path, http_server: str) -> None:
         (root / "features/health.feature").read_text().replace('"/health"', '"/json"'))
     out = run_cli(["check", "-e", "local"], cwd=root)
     assert out.line1.startswith("ESCALATOR OK - 1 scenario passed |"), out.stdout
+
+
+def test_init_writes_behaves_hook_and_an_example_site_step(tmp_path: Path) -> None:
+    run_cli(["init", "site"], cwd=tmp_path)
+    root = tmp_path / "site"
+    assert "from escalator.hooks import *" in (root / "environment.py").read_text()
+    out = run_cli(["steps", "--search", "waiting jobs"], cwd=root)
+    assert out.stdout.splitlines() == [
+        "This site's own steps, beside Escalator's library: an example of the site-step API.  "
+        "(site_steps)", '  Then the "mail" queue should have fewer than 100 waiting jobs']
