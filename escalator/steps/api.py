@@ -64,9 +64,11 @@ def last_response(context: Any) -> HttpResult:
     return http_client.last_response(context)
 
 
-def dns_lookup(context: Any, name: str, rdtype: str = "A") -> DnsResult:
+def dns_lookup(context: Any, name: str, rdtype: str = "A", record_time: bool = True
+               ) -> DnsResult:
     """Ask the scenario's nameserver (a Given step's, else the environment's `nameserver`, else
-    the system's) for one record type; `lookup_time` is recorded when it answered."""
+    the system's) for one record type; `lookup_time` is recorded when it answered (unless
+    `record_time` is off: a lookup that only prepares the check)."""
     from escalator.probes.dns import DnsTarget, lookup
 
     chosen = getattr(context, "dns_nameserver", None) or variable(context, "nameserver") or None
@@ -74,7 +76,7 @@ def dns_lookup(context: Any, name: str, rdtype: str = "A") -> DnsResult:
                        session(context).client_timeout, tcp=getattr(context, "dns_tcp", False))
     with session(context).busy(f"looking up {target.rdtype} {target.name}"):
         result = lookup(target)
-    if result.answered:
+    if result.answered and record_time:
         record(context, "lookup_time", round(result.elapsed * 1000, 3), "ms")
     return result
 
