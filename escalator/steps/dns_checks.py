@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from behave import given, then, when
 
-from escalator.steps import api
-from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+from escalator.steps import (
+    api,
+    types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+)
 from escalator.steps.matching import Comparison
 
 if TYPE_CHECKING:
