@@ -31,7 +31,7 @@ def feature(s: Sshd, closed: int, smtp: int) -> str:
           | {user}   |
         And I run "echo hello through the jump"
         Then I should see "hello through the jump" in the output
-        And the file "{s.files}/fresh.bak" on "{a}" should have been modified within the last 1 hours
+        And the file "{s.files}/fresh.bak" on "{a}" should have been modified within the last 1 hour
 
       Scenario: the jump host as user@host
         Given I ssh through the jump host "{user}@{a}"
