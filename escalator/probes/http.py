@@ -23,6 +23,7 @@ import ssl
 import time
 import warnings
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -386,7 +387,9 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
             target.method, target.url, params=fields if get_like and fields else None,
             data=body, headers=dict(target.headers), auth=_auth(target), verify=target.verify,
             timeout=(remaining, remaining), allow_redirects=target.follow_redirects,
-            stream=True, hooks={"response": [seen]}, proxies=_proxies(target),
+            stream=True, hooks={"response": [seen]},
+            # a None value is how requests is told "no proxy for this scheme" (typeshed: str)
+            proxies=cast("dict[str, str] | None", _proxies(target)),
             cert=target.client_cert)
 
 

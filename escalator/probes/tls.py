@@ -163,7 +163,7 @@ def _chain(tls: ssl.SSLSocket, verified: bool) -> tuple[bytes, ...]:
     """The chain as DER, leaf first: the verified one (trust anchor included) when we verified,
     else what the server sent. Public in Python 3.13; the same C methods exist since 3.10."""
     name = "get_verified_chain" if verified else "get_unverified_chain"
-    method = getattr(tls, name, None) or getattr(tls._sslobj, name, None)
+    method = getattr(tls, name, None) or getattr(getattr(tls, "_sslobj", None), name, None)
     found = method() if method is not None else None
     return tuple(c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER)
                  for c in found or ())
