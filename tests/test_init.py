@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from escalator.steps import LIBRARY
-from tests.project import run_cli
+from tests.project import child_environ, run_cli
 
 
 def test_init_scaffolds_and_keeps_existing_files(tmp_path: Path) -> None:
@@ -34,7 +36,11 @@ def test_init_writes_behaves_hook_and_an_example_site_step(tmp_path: Path) -> No
     run_cli(["init", "site"], cwd=tmp_path)
     root = tmp_path / "site"
     assert "from escalator.hooks import *" in (root / "environment.py").read_text()
-    out = run_cli(["steps", "--search", "waiting jobs"], cwd=root)
+    # a child process: `escalator steps` loads the project's steps into behave's registry,
+    # which would then clash with another scaffold's copy of the same step in this process
+    out = subprocess.run([sys.executable, "-m", "escalator", "steps", "--search", "waiting jobs"],
+                         cwd=root, capture_output=True, text=True, check=True, timeout=60,
+                         env=child_environ())
     assert out.stdout.splitlines() == [
         "This site's own steps, beside Escalator's library: an example of the site-step API.  "
         "(site_steps)", '  Then the "mail" queue should have fewer than 100 waiting jobs']
