@@ -37,7 +37,9 @@ def test_phases_are_measured_where_they_happen(client: requests.Session, tmp_pat
         again = fetch(client, HttpTarget(base + "/"))
     phases = dict(slow.phases)
     assert list(phases) == ["connect", "tls", "firstbyte", "transfer"]
-    assert phases["firstbyte"] >= 0.3 and phases["tls"] == 0.0 and phases["connect"] > 0
+    # the clock starts when the client's send returns: on a busy machine the server may already
+    # have slept a few ms of its 300 by then, never much more
+    assert phases["firstbyte"] >= 0.28 and phases["tls"] == 0.0 and phases["connect"] > 0
     assert sum(phases.values()) <= slow.elapsed
     assert again.phase("connect") == 0.0  # the same connection, kept alive
     ca = TestCA(tmp_path)
@@ -49,7 +51,7 @@ def test_phases_are_measured_where_they_happen(client: requests.Session, tmp_pat
 def test_phases_of_a_redirect_chain_add_up(client: requests.Session) -> None:
     with serve({"/hop": lambda _: Reply(302, "", {"Location": "/slow?ms=200"})}) as base:
         result = fetch(client, HttpTarget(base + "/hop"))
-    assert result.redirects and (result.phase("firstbyte") or 0) >= 0.2
+    assert result.redirects and (result.phase("firstbyte") or 0) >= 0.18
 
 
 FEATURE = """
@@ -91,6 +93,6 @@ def test_phase_phrases_record_and_judge(tmp_path: Path) -> None:
     assert re.sub(r"took \d+\.\d ms|in \d+ ms", "N", slow["reason"].replace(base, "URL")) == (
         "the first byte N, limit 100 ms: GET URL/slow?ms=300 answered 200 OK N")
     first_byte = next(m for m in slow["measurements"] if m["name"] == "time_firstbyte")
-    assert first_byte["value"] >= 300 and first_byte["threshold"] == "100"
+    assert first_byte["value"] >= 280 and first_byte["threshold"] == "100"  # see above
     assert tls["outcome"] == "passed", tls["reason"]
     assert [m["name"] for m in tls["measurements"]] == ["response_time", "time_tls"]
