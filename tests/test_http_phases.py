@@ -1,7 +1,8 @@
 """The phases of an HTTP exchange, measured at the connection, and the phrases that judge them.
 
 Honesty checks against real loopback servers: the first byte of `/slow?ms=300` cannot come
-sooner than 300 ms after the request; a plain HTTP request has no TLS phase, an HTTPS one has;
+much sooner than 300 ms after the request (the clock starts when the send returns, a few ms late
+on a busy machine); a plain HTTP request has no TLS phase, an HTTPS one has;
 a kept-alive connection opens nothing the second time; the phases add up to no more than the
 whole exchange. Limits in the phrases are far above or far below what loopback needs.
 """

@@ -121,3 +121,12 @@ def test_escalator_run_ignores_the_hooks(project: tuple[Path, str]) -> None:
     assert [(s["name"], s["outcome"]) for s in out.json["scenarios"]] == [
         ("The library's phrases", "passed"), ("The site's own step", "passed"),
         ("A token the server refuses", "failed")]
+
+
+def test_formatters_by_short_name_through_inits_behave_ini(project: tuple[Path, str]) -> None:
+    root, _ = project
+    done = behave(root, "-D", "env=local", "-f", "escalator.progress", "-o", "progress.txt",
+                  "-f", "escalator.formatters.behave:junit", "-o", "lower.xml")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (root / "progress.txt").read_text().splitlines()[0] == "..F"
+    assert (root / "lower.xml").read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')

@@ -68,6 +68,20 @@ features with escalator.toml's environment. `escalator run` does not need this f
 
 from escalator.hooks import *  # noqa: F403
 ''',
+    "behave.ini": """\
+# For plain `python -m behave` only (escalator run ignores this file): Escalator's formats by
+# short names, e.g. `python -m behave -D env=production -f escalator.junit -o junit.xml`.
+[behave]
+default_tags = not @wip
+
+[behave.formatters]
+escalator.junit = escalator.formatters.behave:JUnit
+escalator.json = escalator.formatters.behave:Json
+escalator.nagios = escalator.formatters.behave:Nagios
+escalator.pretty = escalator.formatters.behave:Pretty
+escalator.progress = escalator.formatters.behave:Progress
+escalator.prometheus = escalator.formatters.behave:Prometheus
+""",
     "reports/README.md": "Runs and `escalator report` write here.\n",
     ".gitignore": ".escalator/\nreports/*\n!reports/README.md\n",
 }

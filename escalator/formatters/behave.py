@@ -1,7 +1,7 @@
 """Escalator's output formats as behave formatters, for projects run by plain behave.
 
     python -m behave -f escalator.formatters.behave:JUnit -o reports/junit.xml
-    python -m behave -f escalator.formatters.behave:Nagios
+    python -m behave -f escalator.junit -o reports/junit.xml   # with init's behave.ini
 
 Each class collects the scenarios behave ran (in feature order), turns them into Escalator's
 results with the same code as the runner's workers (`escalator.runner.worker.model_result`), and
@@ -106,3 +106,8 @@ class Prometheus(_EscalatorFormat):
     """The Prometheus text exposition of the run (for node_exporter's textfile collector)."""
 
     name, format = "escalator.prometheus", "prometheus"
+
+
+# the format names of `escalator run -f`, as behave's `module:class` wants them
+junit, json, nagios, pretty = JUnit, Json, Nagios, Pretty
+progress, prometheus = Progress, Prometheus
