@@ -10,7 +10,7 @@ send raises `ProbeSetupError`. Called by `escalator.steps.http_client`.
 A target may carry a raw body, extra headers, a proxy (else the environment's HTTPS_PROXY and
 friends apply, as with curl), a TLS server name other than the URL's host, a client certificate,
 and may leave redirects unfollowed. The result names the proxy it went through, keeps every
-`Set-Cookie` header of every hop, and the time of each phase (`escalator.probes.http_phases`).
+`Set-Cookie` header of every hop, and the time of each phase (`escalator.probes.http_hops`).
 """
 
 from __future__ import annotations
@@ -18,27 +18,26 @@ from __future__ import annotations
 import codecs
 import http.client
 import os
-import re
 import ssl
 import time
 import warnings
 from dataclasses import dataclass
 from typing import cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
-from escalator.probes.http_phases import PHASES, TimedAdapter, phases_of
+from escalator.probes.http_hops import TimedAdapter, phases, set_cookies
+from escalator.probes.http_proxy import describe_proxy_failure, proxies, proxy_used
 from escalator.probes.verify import describe_verify_error
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
 
 MAX_BODY = 10 * 1024 * 1024
 MAX_REDIRECTS = 10
-_TUNNEL = re.compile(r"Tunnel connection failed: ([^'\")]*)")
 _CHUNK = 64 * 1024
 
 
@@ -81,7 +80,7 @@ class HttpResult:
     elapsed: float = 0.0
     error: str | None = None
     redirects: tuple[str, ...] = ()
-    phases: tuple[tuple[str, float], ...] = ()  # (phase, seconds), see http_phases
+    phases: tuple[tuple[str, float], ...] = ()  # (phase, seconds), see http_hops
     cookies: tuple[str, ...] = ()  # every Set-Cookie header of every hop, in order
     proxy: str | None = None  # the proxy the request went through, without credentials
 
@@ -241,7 +240,7 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if verify is not None:
         return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
     if isinstance(exc, requests.exceptions.ProxyError):
-        return _proxy_failure(chain, timeout)
+        return describe_proxy_failure(chain, timeout)
     if isinstance(exc, requests.exceptions.SSLError):
         if any(isinstance(e, ssl.SSLEOFError) or "EOF occurred in violation" in str(e)
                for e in chain):
@@ -265,21 +264,6 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if any(isinstance(e, ConnectionResetError) for e in chain):
         return "connection reset by the server"
     return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
-
-
-def _proxy_failure(chain: list[BaseException], timeout: float) -> str:
-    """Why the proxy did not carry the request (the proxy itself is named by the summary)."""
-    tunnel = next((m for m in (_TUNNEL.search(str(e)) for e in chain) if m), None)
-    if tunnel is not None:
-        return "the proxy would not open a tunnel: " + _one_line(tunnel.group(1), 80)
-    if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
-           for e in chain):
-        return "cannot connect to the proxy: connection refused"
-    if any(isinstance(e, TimeoutError) or "timed out" in str(e) for e in chain):
-        return f"no answer from the proxy within {timeout:.3g}s"
-    if any("NameResolution" in type(e).__name__ for e in chain):
-        return "cannot connect to the proxy: its host name does not resolve"
-    return "the proxy failed: " + _one_line(str(chain[-1]) or type(chain[-1]).__name__)
 
 
 def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
@@ -336,34 +320,6 @@ def _check_url(url: str) -> None:
         raise ProbeSetupError(f"cannot request {url!r}: give an http:// or https:// URL")
 
 
-def _proxies(target: HttpTarget) -> dict[str, str | None] | None:
-    """requests' `proxies`: None lets it read HTTP(S)_PROXY and NO_PROXY, as curl does."""
-    if target.proxy is None:
-        return None
-    chosen = target.proxy or None  # "": no proxy, whatever the environment says
-    return {"http": chosen, "https": chosen}
-
-
-def proxy_used(client: requests.Session, target: HttpTarget) -> str | None:
-    """The proxy a request to the target goes through, credentials removed, or None.
-
-    >>> proxy_used(open_client(), HttpTarget("http://h/", proxy="http://u:pw@p:3128"))
-    'http://p:3128'
-    """
-    if target.proxy is not None:
-        chosen = target.proxy or None
-    elif client.trust_env:
-        chosen = requests.utils.select_proxy(
-            target.url, requests.utils.get_environ_proxies(target.url))
-    else:
-        chosen = None
-    if not chosen:
-        return None
-    parts = urlsplit(chosen if "://" in chosen else "http://" + chosen)
-    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path.rstrip("/"),
-                       "", ""))
-
-
 def _send(client: requests.Session, target: HttpTarget, deadline: float,
           locations: list[str]) -> requests.Response:
     fields = list(target.data)
@@ -389,7 +345,7 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
             timeout=(remaining, remaining), allow_redirects=target.follow_redirects,
             stream=True, hooks={"response": [seen]},
             # a None value is how requests is told "no proxy for this scheme" (typeshed: str)
-            proxies=cast("dict[str, str] | None", _proxies(target)),
+            proxies=cast("dict[str, str] | None", proxies(target.proxy)),
             cert=target.client_cert)
 
 
@@ -404,35 +360,11 @@ def _check_files(target: HttpTarget) -> None:
         raise ProbeSetupError(f"cannot use the proxy {target.proxy!r}: give http://host:port")
 
 
-def _hops(response: requests.Response) -> list[requests.Response]:
-    return [*response.history, response]
-
-
-def _set_cookies(response: requests.Response) -> tuple[str, ...]:
-    """Every Set-Cookie header as sent (requests folds them into one, unparseable, value)."""
-    found: list[str] = []
-    for hop in _hops(response):
-        headers = getattr(hop.raw, "headers", None)
-        if headers is not None and hasattr(headers, "getlist"):
-            found += headers.getlist("Set-Cookie")
-    return tuple(found)
-
-
-def _phases(response: requests.Response, transfer: float) -> tuple[tuple[str, float], ...]:
-    """Each phase summed over the hops of a redirect chain; the body's transfer last."""
-    total = dict.fromkeys(PHASES, 0.0)
-    for hop in _hops(response):
-        for name, seconds in phases_of(hop.raw).items():
-            total[name] += seconds
-    total["transfer"] = transfer
-    return tuple(total.items())
-
-
 def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
     """Send `target` with `client`; never raises for a broken server."""
     _check_url(target.url)
     _check_files(target)
-    proxy = proxy_used(client, target)
+    proxy = proxy_used(client, target.url, target.proxy)
     started = time.monotonic()
     locations: list[str] = []
     try:
@@ -461,4 +393,4 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
         reason=response.reason or "", headers=tuple(response.headers.items()), body=body,
         truncated=truncated, elapsed=done - started, error=error,
         redirects=tuple(r.url for r in response.history),
-        phases=_phases(response, done - reading), cookies=_set_cookies(response), proxy=proxy)
+        phases=phases(response, done - reading), cookies=set_cookies(response), proxy=proxy)

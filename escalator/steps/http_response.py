@@ -3,7 +3,7 @@
 Cookies are read from every `Set-Cookie` header of the last request's hops (a login's 303
 sets the session cookie), the last one of a name winning, as a browser would; reasons name the
 attributes, never a cookie's value. The body size is the body as delivered (after gzip), read
-up to `http_max_body`. Phase timings come from the HTTP probe (`escalator.probes.http_phases`
+up to `http_max_body`. Phase timings come from the HTTP probe (`escalator.probes.http_hops`
 says what each one measures) and are recorded as `time_connect`, `time_tls`, `time_firstbyte`
 and `time_transfer` (ms).
 """

@@ -1,4 +1,5 @@
-"""The phases of an HTTP exchange, timed where they happen: in urllib3's connection objects.
+"""What each hop of an HTTP exchange tells besides its answer: the time of each phase, measured
+where it happens (in urllib3's connection objects), and its Set-Cookie headers.
 
 requests reports one `elapsed` (until the headers were parsed) and nothing per phase, so the
 HTTP probe mounts `TimedAdapter`, whose pools make connections of the classes below. Each
@@ -12,9 +13,10 @@ connection notes, on the monotonic clock:
   status line and headers were read: the server's processing time plus one round trip.
 
 A reused keep-alive connection has no connect and no TLS phase: both are 0 for that request.
-The notes go onto the urllib3 response as `escalator_phases`, where the probe reads them for
-every hop of a redirect chain; the probe adds `transfer` (reading the body) itself. Called only
-by `escalator.probes.http`.
+The notes go onto the urllib3 response as `escalator_phases`; `phases(response, transfer)` sums
+them over the hops of a redirect chain and adds `transfer` (reading the body, which the probe
+times). `set_cookies(response)` keeps every Set-Cookie header of every hop as sent (requests
+folds them into one value, which cannot be parsed back). Called only by `escalator.probes.http`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -112,7 +115,26 @@ class TimedAdapter(HTTPAdapter):
         return manager
 
 
-def phases_of(raw: Any) -> dict[str, float]:
-    """The phases noted on one urllib3 response (zeros when it carries none)."""
-    noted = getattr(raw, "escalator_phases", None) or {}
-    return {name: float(noted.get(name, 0.0)) for name in PHASES[:3]}
+def _hops(response: requests.Response) -> list[requests.Response]:
+    return [*response.history, response]
+
+
+def phases(response: requests.Response, transfer: float) -> tuple[tuple[str, float], ...]:
+    """Each phase summed over the hops of a redirect chain; the body's transfer last."""
+    total = dict.fromkeys(PHASES, 0.0)
+    for hop in _hops(response):
+        noted = getattr(hop.raw, "escalator_phases", None) or {}
+        for name in PHASES[:3]:
+            total[name] += float(noted.get(name, 0.0))
+    total["transfer"] = transfer
+    return tuple(total.items())
+
+
+def set_cookies(response: requests.Response) -> tuple[str, ...]:
+    """Every Set-Cookie header of every hop, in order."""
+    found: list[str] = []
+    for hop in _hops(response):
+        headers = getattr(hop.raw, "headers", None)
+        if headers is not None and hasattr(headers, "getlist"):
+            found += headers.getlist("Set-Cookie")
+    return tuple(found)
