@@ -72,6 +72,14 @@ Feature: Phases
   Scenario: A TLS handshake
     When I go to "${secure}/"
     Then the TLS handshake should take less than 5000 ms
+
+  Scenario: A TLS handshake over its limit
+    When I go to "${secure}/"
+    Then the TLS handshake should take less than 0.001 ms
+
+  Scenario: A connection over its limit
+    When I go to "/"
+    Then the time to connect should be less than 0.001 ms
 """
 
 
@@ -82,7 +90,7 @@ def test_phase_phrases_record_and_judge(tmp_path: Path) -> None:
                             variables={"base_url": base, "secure": secure,
                                        "tls_ca_bundle": str(ca.bundle)})
         out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root)
-    every, slow, tls = out.json["scenarios"]
+    every, slow, tls, slow_tls, slow_connect = out.json["scenarios"]
     assert every["outcome"] == "passed", every["reason"]
     assert [(m["name"], m["uom"], m["threshold"]) for m in every["measurements"]] == [
         ("response_time", "ms", None), ("time_connect", "ms", "5000"), ("time_tls", "ms", None),
@@ -97,3 +105,10 @@ def test_phase_phrases_record_and_judge(tmp_path: Path) -> None:
     assert first_byte["value"] >= 280 and first_byte["threshold"] == "100"  # see above
     assert tls["outcome"] == "passed", tls["reason"]
     assert [m["name"] for m in tls["measurements"]] == ["response_time", "time_tls"]
+    assert slow_tls["outcome"] == slow_connect["outcome"] == "failed"
+    assert re.fullmatch(r"the TLS handshake took \d+\.\d ms, limit 0\.001 ms: GET "
+                        r"https://127\.0\.0\.1:\d+/ answered 200 OK in \d+ ms",
+                        slow_tls["reason"]), slow_tls["reason"]
+    assert re.fullmatch(r"connecting took \d+\.\d ms, limit 0\.001 ms: GET "
+                        r"http://127\.0\.0\.1:\d+/ answered 200 OK in \d+ ms",
+                        slow_connect["reason"]), slow_connect["reason"]

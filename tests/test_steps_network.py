@@ -61,6 +61,9 @@ Feature: Talking to services
   Scenario: Connect time
     Then the connection to port ${lines} on "127.0.0.1" should take less than 5000 ms
 
+  Scenario: Connect time over its limit
+    Then the connection to port ${lines} on "127.0.0.1" should take less than 0.0001 ms
+
   Scenario: Connect time to a closed port
     Then the connection to port ${closed} on "127.0.0.1" should take less than 5000 ms
 
@@ -116,6 +119,8 @@ FAILURES = {
     "UDP with nothing listening":
         "nothing listens on UDP port UDP_CLOSED of 127.0.0.1 (port unreachable)",
     "Connect time to a closed port": "127.0.0.1:CLOSED refused the connection",
+    "Connect time over its limit":
+        "connecting to port LINES on 127.0.0.1 took N ms, limit 0.0001 ms",
     "A round trip over its limit":
         "round trip to 127.0.0.1 took N ms on average, limit 0.0001 ms",
 }

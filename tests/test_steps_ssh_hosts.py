@@ -51,6 +51,28 @@ def feature(s: Sshd, closed: int, smtp: int) -> str:
           | username |
           | {user}   |
 
+      Scenario: numbers and patterns in remote output
+        When I ssh to "{a}" with the following credentials:
+          | username |
+          | {user}   |
+        And I run "echo 17"
+        Then the output should be less than 20
+        And the output should match /^1\\d$/
+
+      Scenario: remote output over its limit
+        When I ssh to "{a}" with the following credentials:
+          | username |
+          | {user}   |
+        And I run "echo 17"
+        Then the output should be at most 10
+
+      Scenario: remote output that does not match
+        When I ssh to "{a}" with the following credentials:
+          | username |
+          | {user}   |
+        And I run "uname -s"
+        Then the output should match /^Darwin/
+
       Scenario: versions
         Then the SSH version of "{a}" should contain "OpenSSH_"
         And the SSH version of "{a}" should not contain "Dropbear"
@@ -93,7 +115,7 @@ def verdict(results: dict[str, Any], name: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("name", ["through a jump host", "the jump host as user@host",
-                                  "versions"])
+                                  "numbers and patterns in remote output", "versions"])
 def test_passing_scenarios(results: dict[str, Any], name: str) -> None:
     assert verdict(results, name) == ("passed", "")
 
@@ -106,6 +128,9 @@ FAILURES = {
         "cannot ssh to USER@CLOSED: the jump host SSHD could not connect to CLOSED: Connect "
         "failed",
     "the wrong server software": "SSHD identifies as 'VERSION', without 'dropbear'",
+    "remote output over its limit": "the output of `echo 17` on SSHD is 17, wanted at most 10",
+    "remote output that does not match":
+        "the output of `uname -s` on SSHD does not match /^Darwin/: 'Linux'",
     "a version that does not match":
         "SSHD identifies as 'VERSION', which does not match /OpenSSH_7\\./",
     "no server": "no SSH version from CLOSED: connection refused",
