@@ -9,3 +9,11 @@ from escalator.steps.ssh import *  # noqa: F403
 from escalator.steps.files import *  # noqa: F403
 from escalator.steps.files_ssh import *  # noqa: F403
 from escalator.steps.amqp import *  # noqa: F403
+from escalator.steps.http_request import *  # noqa: F403
+from escalator.steps.http_response import *  # noqa: F403
+from escalator.steps.values import *  # noqa: F403
+from escalator.steps.tls import *  # noqa: F403
+from escalator.steps.network import *  # noqa: F403
+from escalator.steps.dns_checks import *  # noqa: F403
+from escalator.steps.ssh_hosts import *  # noqa: F403
+from escalator.steps.host_state import *  # noqa: F403

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from escalator.steps import LIBRARY
-from tests.project import REPO, run_cli
+from tests.project import REPO, child_environ, run_cli
 
 
 def test_init_scaffolds_and_keeps_existing_files(tmp_path: Path) -> None:
@@ -35,6 +37,21 @@ def test_the_repository_steps_are_the_module_init_writes(tmp_path: Path) -> None
     generated = tmp_path / "site" / "steps"
     ours = REPO / "steps"
     names = sorted(p.name for p in ours.iterdir() if p.suffix == ".py")
-    assert names == sorted(p.name for p in generated.iterdir())
+    # the scaffold adds an example of the site-step API beside the library module
+    assert sorted(p.name for p in generated.iterdir()) == sorted([*names, "site_steps.py"])
     for name in names:
         assert (ours / name).read_text() == (generated / name).read_text()
+
+
+def test_init_writes_behaves_hook_and_an_example_site_step(tmp_path: Path) -> None:
+    run_cli(["init", "site"], cwd=tmp_path)
+    root = tmp_path / "site"
+    assert "from escalator.hooks import *" in (root / "environment.py").read_text()
+    # a child process: `escalator steps` loads the project's steps into behave's registry,
+    # which would then clash with another scaffold's copy of the same step in this process
+    out = subprocess.run([sys.executable, "-m", "escalator", "steps", "--search", "waiting jobs"],
+                         cwd=root, capture_output=True, text=True, check=True, timeout=60,
+                         env=child_environ())
+    assert out.stdout.splitlines() == [
+        "This site's own steps, beside Escalator's library: an example of the site-step API.  "
+        "(site_steps)", '  Then the "mail" queue should have fewer than 100 waiting jobs']

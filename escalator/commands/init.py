@@ -32,6 +32,56 @@ step_timeout = "10s"
 base_url = "https://www.example.com"
 # password = { env = "SITE_PASSWORD" }   # secrets come from the environment
 """,
+    "steps/site_steps.py": '''\
+"""This site's own steps, beside Escalator's library: an example of the site-step API.
+
+A step gets the scenario's session, variables and probes from `escalator.steps.api`, asserts
+with a one-line reason, and records what it measured with its limit. See docs/steps.md.
+"""
+
+import json
+from typing import Any
+
+from behave import then
+
+from escalator.steps import api
+
+
+@then(\'the "{queue}" queue should have fewer than {limit:d} waiting jobs\')
+def step_the_queue_should_have_fewer_waiting_jobs(context: Any, queue: str, limit: int) -> None:
+    """Then the "mail" queue should have fewer than 100 waiting jobs
+
+    Asks the application's status API (GET /api/queues/<queue>, relative to ${base_url}).
+    """
+    result = api.http_request(context, f"/api/queues/{queue}")
+    assert result.status == 200, result.summary()
+    try:
+        waiting = int(json.loads(result.text)["waiting"])
+    except (ValueError, KeyError, TypeError):
+        raise AssertionError(f"no waiting count in the answer of {result.final_url}") from None
+    api.record(context, f"{queue}_waiting", waiting, "", f"{limit}")
+    assert waiting < limit, f"{waiting} jobs wait in the {queue} queue, limit {limit}"
+''',
+    "environment.py": '''\
+"""behave's hooks: lets `python -m behave -D env=production` (IDEs, allure-behave) run these
+features with escalator.toml's environment. `escalator run` does not need this file."""
+
+from escalator.hooks import *  # noqa: F403
+''',
+    "behave.ini": """\
+# For plain `python -m behave` only (escalator run ignores this file): Escalator's formats by
+# short names, e.g. `python -m behave -D env=production -f escalator.junit -o junit.xml`.
+[behave]
+default_tags = not @wip
+
+[behave.formatters]
+escalator.junit = escalator.behave_formats:JUnit
+escalator.json = escalator.behave_formats:Json
+escalator.nagios = escalator.behave_formats:Nagios
+escalator.pretty = escalator.behave_formats:Pretty
+escalator.progress = escalator.behave_formats:Progress
+escalator.prometheus = escalator.behave_formats:Prometheus
+""",
     "reports/README.md": "Runs and `escalator report` write here.\n",
     ".gitignore": ".escalator/\nreports/*\n!reports/README.md\n",
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from escalator.env import Env
@@ -38,10 +39,13 @@ def catalogue(env: Env) -> list[tuple[str, str, str]]:
             doc = (func.__doc__ or "").strip().splitlines()
             keyword = step_type.capitalize() if step_type != "step" else "*"
             example = doc[0].strip() if doc else f"{keyword} {matcher.pattern}"
-            module = sys.modules.get(func.__module__)
-            group = ((module.__doc__ or "").strip().splitlines() or [func.__module__])[0]
+            # behave executes a project's own step files without a module name
+            name = func.__module__ or Path(func.__code__.co_filename).stem
+            module = sys.modules.get(func.__module__) if func.__module__ else None
+            text = module.__doc__ if module is not None else func.__globals__.get("__doc__")
+            group = ((text or "").strip().splitlines() or [name])[0]
             line = func.__code__.co_firstlineno
-            found.append((func.__module__, line, group, example))
+            found.append((name, line, group, example))
     found.sort()
     return [(group, module, example) for module, _, group, example in found]
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import dns.exception
+import dns.flags
 import dns.message
 import dns.name
 import dns.query
@@ -56,6 +57,7 @@ class DnsTarget:
     rdtype: str = "A"
     nameserver: str | None = None  # "host", "host:port", "[v6]:port"; None = /etc/resolv.conf
     timeout: float = 5.0
+    tcp: bool = False  # ask over TCP from the start (else UDP, TCP only after truncation)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class DnsResult:
     server: str | None = None
     elapsed: float = 0.0
     error: str | None = None
+    flags: tuple[str, ...] = ()  # the response's header flags: QR AA TC RD RA AD CD
 
     @property
     def answered(self) -> bool:
@@ -150,6 +153,9 @@ def lookup(target: DnsTarget, resolv_conf: str = "/etc/resolv.conf") -> DnsResul
     if failure is not None:
         return failure
     query = dns.message.make_query(qname, rdtype)
+    # AD in a query asks a validating resolver to say whether it validated (RFC 6840 5.7);
+    # servers that do not validate ignore it
+    query.flags |= dns.flags.AD
     result = DnsResult(target, "error", error="no nameserver to ask")
     for index, server in enumerate(servers):
         # A silent first server must leave the others some of the budget.
@@ -231,11 +237,15 @@ def _ask(target: DnsTarget, query: dns.message.Message, server: _Server, budget:
     start = time.monotonic()
     deadline = start + max(0.05, budget)
     asked = _asked(target, query)
-    stage = ""
+    stage = " (over TCP)" if target.tcp else ""
     try:
         try:
-            response = dns.query.udp(query, server.host, timeout=deadline - start,
-                                     port=server.port, raise_on_truncation=True)
+            if target.tcp:
+                response = dns.query.tcp(query, server.host, port=server.port,
+                                         timeout=deadline - start)
+            else:
+                response = dns.query.udp(query, server.host, timeout=deadline - start,
+                                         port=server.port, raise_on_truncation=True)
         except dns.message.Truncated:
             stage = " (over TCP, after a truncated UDP answer)"
             response = dns.query.tcp(query, server.host, port=server.port,
@@ -260,7 +270,9 @@ def _asked(target: DnsTarget, query: dns.message.Message) -> str:
 def _interpret(target: DnsTarget, query: dns.message.Message, response: dns.message.Message,
                server: _Server, elapsed: float) -> DnsResult:
     rcode = dns.rcode.to_text(response.rcode())
-    found = DnsResult(target, "answer", rcode=rcode, server=str(server), elapsed=elapsed)
+    flags = tuple(dns.flags.to_text(response.flags).split())
+    found = DnsResult(target, "answer", rcode=rcode, server=str(server), elapsed=elapsed,
+                      flags=flags)
     asked = _asked(target, query)
     if rcode == "NXDOMAIN":
         return _with(found, "nxdomain", f"{asked}: no such name (NXDOMAIN from {server})")
@@ -272,13 +284,14 @@ def _interpret(target: DnsTarget, query: dns.message.Message, response: dns.mess
     if not records:
         reason = f"{asked}: no {target.rdtype.upper()} record (NOERROR, empty answer from {server})"
         return _with(found, "nodata", reason, canonical)
-    return DnsResult(target, "answer", records, canonical, rcode, str(server), elapsed)
+    return DnsResult(target, "answer", records, canonical, rcode, str(server), elapsed,
+                     flags=flags)
 
 
 def _with(result: DnsResult, status: str, error: str, canonical: str | None = None
           ) -> DnsResult:
     return DnsResult(result.target, status, (), canonical, result.rcode, result.server,
-                     result.elapsed, error)
+                     result.elapsed, error, result.flags)
 
 
 def _follow(query: dns.message.Message, response: dns.message.Message

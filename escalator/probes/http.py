@@ -6,6 +6,11 @@ kept across steps, no retries: a failed request is reported, never silently repe
 bound, so a server trickling one byte a second cannot hold a step past its timeout. Refused
 connections, timeouts and bad certificates come back as `HttpResult.error`; only a URL we cannot
 send raises `ProbeSetupError`. Called by `escalator.steps.http_client`.
+
+A target may carry a raw body, extra headers, a proxy (else the environment's HTTPS_PROXY and
+friends apply, as with curl), a TLS server name other than the URL's host, a client certificate,
+and may leave redirects unfollowed. The result names the proxy it went through, keeps every
+`Set-Cookie` header of every hop, and the time of each phase (`escalator.probes.http_hops`).
 """
 
 from __future__ import annotations
@@ -17,14 +22,16 @@ import ssl
 import time
 import warnings
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
+from escalator.probes.http_hops import TimedAdapter, phases, set_cookies
+from escalator.probes.http_proxy import describe_proxy_failure, proxies, proxy_used
 from escalator.probes.verify import describe_verify_error
 from escalator.text import one_line
 
@@ -74,6 +81,9 @@ class HttpResult:
     elapsed: float = 0.0
     error: str | None = None
     redirects: tuple[str, ...] = ()
+    phases: tuple[tuple[str, float], ...] = ()  # (phase, seconds), see http_hops
+    cookies: tuple[str, ...] = ()  # every Set-Cookie header of every hop, in order
+    proxy: str | None = None  # the proxy the request went through, without credentials
 
     @property
     def ok(self) -> bool:
@@ -124,7 +134,12 @@ class HttpResult:
             line += f" in {took}" + (f" but {self.error}" if self.error else "")
         if self.redirects:
             line += f" (redirected to {self.final_url})"
-        return line
+        return line.replace(f"{self.url} ", f"{self.url} via proxy {self.proxy} ", 1) if (
+            self.proxy) else line
+
+    def phase(self, name: str) -> float | None:
+        """Seconds spent in one phase (connect, tls, firstbyte, transfer), None if unmeasured."""
+        return dict(self.phases).get(name)
 
 
 @dataclass(frozen=True)
@@ -143,13 +158,18 @@ class HttpTarget:
     verify: bool | str = True
     timeout: float = 10.0
     max_body: int = MAX_BODY
+    body: bytes | None = None  # sent as is (instead of `data`)
+    follow_redirects: bool = True
+    proxy: str | None = None  # None: the environment's proxy variables; "": none at all
+    server_name: str | None = None  # TLS: SNI and the name the certificate must hold
+    client_cert: tuple[str, str] | None = None  # (certificate file, key file)
 
 
 def open_client() -> requests.Session:
     """A scenario's client: its cookie jar lives as long as the scenario."""
     client = requests.Session()
     client.max_redirects = MAX_REDIRECTS
-    adapter = HTTPAdapter(max_retries=0)
+    adapter = TimedAdapter(max_retries=0)
     client.mount("http://", adapter)
     client.mount("https://", adapter)
     client.headers["User-Agent"] = "escalator (behaviour-driven monitoring)"
@@ -217,7 +237,13 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
     if verify is not None:
         return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return describe_proxy_failure(chain, timeout)
     if isinstance(exc, requests.exceptions.SSLError):
+        if any(isinstance(e, ssl.SSLEOFError) or "EOF occurred in violation" in str(e)
+               for e in chain):
+            return ("TLS handshake failed: the server closed the connection (does it want a "
+                    "client certificate, or another TLS version?)")
         return "TLS handshake failed: " + one_line(str(chain[-1]), 200)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"no connection within {timeout:.3g}s"
@@ -278,7 +304,7 @@ def _read_body(response: requests.Response, target: HttpTarget, deadline: float
         chunks.append(chunk)
         size += len(chunk)
     return (b"".join(chunks)[: target.max_body], True,
-            f"body cut off at {_size(target.max_body)} (the size limit)")
+            f"body cut off at {_size(target.max_body)} (the http_max_body limit)")
 
 
 def _check_url(url: str) -> None:
@@ -295,8 +321,14 @@ def _check_url(url: str) -> None:
 def _send(client: requests.Session, target: HttpTarget, deadline: float,
           locations: list[str]) -> requests.Response:
     fields = list(target.data)
-    get_like = target.method in ("GET", "HEAD", "DELETE")
+    get_like = target.method in ("GET", "HEAD", "DELETE") and target.body is None
     remaining = max(0.05, deadline - time.monotonic())
+    adapter = client.get_adapter(target.url)
+    if isinstance(adapter, TimedAdapter):
+        adapter.set_server_name(target.server_name)
+    body: bytes | list[tuple[str, str]] | None = target.body
+    if body is None and not get_like and fields:
+        body = fields
 
     def seen(response: requests.Response, *args: object, **kwargs: object) -> None:
         if response.is_redirect:
@@ -307,18 +339,33 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         return client.request(
             target.method, target.url, params=fields if get_like and fields else None,
-            data=fields if not get_like and fields else None, headers=dict(target.headers),
+            data=body, headers=dict(target.headers),
             files=[(name, (filename, content, media))
                    for name, filename, content, media in target.files] or None,
-            auth=_auth(target), verify=target.verify, timeout=(remaining, remaining),
-            allow_redirects=True, stream=True, hooks={"response": [seen]})
+            auth=_auth(target), verify=target.verify,
+            timeout=(remaining, remaining), allow_redirects=target.follow_redirects,
+            stream=True, hooks={"response": [seen]},
+            # a None value is how requests is told "no proxy for this scheme" (typeshed: str)
+            proxies=cast("dict[str, str] | None", proxies(target.proxy)),
+            cert=target.client_cert)
+
+
+def _check_files(target: HttpTarget) -> None:
+    """Files named in the target are ours: a missing one is a setup error, not a failure."""
+    if isinstance(target.verify, str) and not os.path.isfile(target.verify):
+        raise ProbeSetupError(f"the CA bundle {target.verify!r} is not a readable file")
+    for path in target.client_cert or ():
+        if not os.path.isfile(path):
+            raise ProbeSetupError(f"the client certificate file {path!r} is not readable")
+    if target.proxy and urlsplit(target.proxy).scheme not in ("http", "https"):
+        raise ProbeSetupError(f"cannot use the proxy {target.proxy!r}: give http://host:port")
 
 
 def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
     """Send `target` with `client`; never raises for a broken server."""
     _check_url(target.url)
-    if isinstance(target.verify, str) and not os.path.isfile(target.verify):
-        raise ProbeSetupError(f"the CA bundle {target.verify!r} is not a readable file")
+    _check_files(target)
+    proxy = proxy_used(client, target.url, target.proxy)
     started = time.monotonic()
     locations: list[str] = []
     try:
@@ -330,18 +377,21 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started, error=(
                               "redirected to a URL that cannot be followed: "
-                              + one_line(locations[-1], 120)))
+                              + one_line(locations[-1], 120)), proxy=proxy)
     except requests.RequestException as exc:
         return HttpResult(target.method, target.url, target.url,
                           elapsed=time.monotonic() - started,
-                          error=describe_failure(exc, target.timeout))
+                          error=describe_failure(exc, target.timeout), proxy=proxy)
+    reading = time.monotonic()
     try:
         body, truncated, error = ((b"", False, None) if target.method == "HEAD"
                                   else _read_body(response, target, started + target.timeout))
     finally:
         response.close()
+    done = time.monotonic()
     return HttpResult(
         target.method, target.url, response.url, status=response.status_code,
         reason=response.reason or "", headers=tuple(response.headers.items()), body=body,
-        truncated=truncated, elapsed=time.monotonic() - started, error=error,
-        redirects=tuple(r.url for r in response.history))
+        truncated=truncated, elapsed=done - started, error=error,
+        redirects=tuple(r.url for r in response.history),
+        phases=phases(response, done - reading), cookies=set_cookies(response), proxy=proxy)

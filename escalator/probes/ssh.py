@@ -13,6 +13,7 @@ call; a watchdog closes a channel that outlives it (channel requests have no tim
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -54,6 +55,7 @@ class SshTarget:
     known_hosts: str = "~/.ssh/known_hosts"
     check_host_key: bool = True
     timeout: float = 10.0
+    jump: SshTarget | None = None  # log in here first and go on through it (ssh -J)
 
     @property
     def address(self) -> str:  # as an operator writes it, `[v6]:port` for IPv6
@@ -123,12 +125,16 @@ def _watchdog(close: Callable[[], object], timeout: float) -> Iterator[threading
 class Connection:
     """An authenticated SSH connection; the steps keep it for the scenario and close it."""
 
-    def __init__(self, transport: paramiko.Transport, target: SshTarget) -> None:
+    def __init__(self, transport: paramiko.Transport, target: SshTarget,
+                 jump: Connection | None = None) -> None:
         self._transport = transport
         self.target = target
+        self._jump = jump
 
     def close(self) -> None:
         self._transport.close()
+        if self._jump is not None:
+            self._jump.close()
 
     def run(self, command: str, timeout: float, limit: int = OUTPUT_LIMIT) -> CommandResult:
         """Run `command`; output beyond `limit` bytes is counted; cut at `timeout`."""
@@ -223,23 +229,85 @@ def connect(target: SshTarget) -> tuple[Login, Connection | None]:
     known = known_keys(target)
     deadline = (start := time.monotonic()) + target.timeout
     transport: paramiko.Transport | None = None
+    jump: Connection | None = None
     phase = "connecting"
     try:
-        sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
-        phase = "waiting for the SSH banner"
-        transport = _handshake(sock, known, deadline)
-        error = _verify_host_key(target, known, transport.get_remote_server_key())
-        phase = "authenticating"
-        error = error or _authenticate(transport, target, keys, deadline)
+        if target.jump is None:
+            sock, error = socket.create_connection((target.host, target.port),
+                                                   timeout=target.timeout), None
+        else:
+            jump, sock, error = _through_jump(target, deadline)
+        if error is None:
+            phase = "waiting for the SSH banner"
+            transport = _handshake(sock, known, deadline)
+            error = _verify_host_key(target, known, transport.get_remote_server_key())
+            phase = "authenticating"
+            error = error or _authenticate(transport, target, keys, deadline)
     except (OSError, paramiko.SSHException, EOFError) as exc:
         error = _describe(exc, phase, target.timeout)
     result = Login(target.username, target.address, error is None,
                    time.monotonic() - start, error)
     if error is None and transport is not None:
-        return result, Connection(transport, target)
+        return result, Connection(transport, target, jump)
     if transport is not None:
         transport.close()
+    if jump is not None:
+        jump.close()
     return result, None
+
+
+def _through_jump(target: SshTarget, deadline: float) -> tuple[Connection | None, Any, str | None]:
+    """Log in to the jump host and have it open a channel to the target, as `ssh -J` does:
+    (the jump connection, the channel to talk SSH over, or why there is none)."""
+    assert target.jump is not None
+    hop = dataclasses.replace(target.jump, timeout=max(0.05, deadline - time.monotonic()))
+    login, jump = connect(hop)
+    if jump is None:
+        return None, None, f"through the jump host: {login.reason}"
+    try:
+        channel = jump._transport.open_channel(
+            "direct-tcpip", (target.host, target.port), ("127.0.0.1", 0),
+            timeout=max(0.05, deadline - time.monotonic()))
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        jump.close()
+        why = exc.text if isinstance(exc, paramiko.ChannelException) else one_line(exc)
+        return None, None, (f"the jump host {hop.address} could not connect to "
+                            f"{target.address}: {why}")
+    return jump, channel, None
+
+
+@dataclass(frozen=True)
+class Identification:
+    """The line a server sends first ("SSH-2.0-OpenSSH_9.2p1 Debian-2"), or why none came."""
+
+    address: str
+    version: str | None
+    error: str | None = None
+
+
+def identification(host: str, port: int, timeout: float) -> Identification:
+    """The server's identification string, read without a key exchange (RFC 4253 4.2: lines
+    before it are skipped)."""
+    address = SshTarget(host, port).address
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as sock:
+            buffer, total = b"", 0
+            while total < 8192:
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.startswith(b"SSH-"):
+                        return Identification(address, line.decode("utf-8", "replace").strip())
+                sock.settimeout(max(0.05, deadline - time.monotonic()))
+                chunk = sock.recv(1024)
+                if not chunk:
+                    return Identification(address, None, "the server closed the connection "
+                                                          "without an SSH banner")
+                buffer, total = buffer + chunk, total + len(chunk)
+    except (OSError, EOFError) as exc:
+        return Identification(address, None, _describe(exc, "waiting for the SSH banner",
+                                                        timeout))
+    return Identification(address, None, "not an SSH server: no SSH banner in 8 KiB")
 
 
 def host_keys(host: str, port: int, timeout: float) -> HostKeys:

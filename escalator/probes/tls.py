@@ -3,14 +3,23 @@
 `probe_certificate(TlsTarget) -> CertResult` opens one verifying TLS handshake (a second,
 non-verifying one only when verification failed, to still read the dates), so an expired or
 untrusted certificate still yields its expiry: the step records `days_left` whatever happens.
-Called by `escalator.steps.http_tls`. Certificate failures are worded by
-`escalator.probes.verify`, which the HTTP probe shares (without loading `cryptography`).
+The result also holds the chain (the verified one, trust anchor included, else what the server
+sent) and the negotiated protocol version. A target may name the server (SNI and the name the
+certificate must hold) apart from the address it connects to, present a client certificate,
+and cap the protocol version. `ocsp_stapled(TlsTarget)` asks, through `openssl s_client
+-status`, whether the server staples an OCSP response: Python's ssl module can neither request
+nor read one. Called by `escalator.steps.http_tls` and `escalator.steps.tls`. Certificate
+failures are worded by `escalator.probes.verify`, which the HTTP probe shares (without loading
+`cryptography`).
 """
 
 from __future__ import annotations
 
+import _ssl
+import shutil
 import socket
 import ssl
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +42,25 @@ class TlsTarget:
     timeout: float = 10.0
     verify: bool = True
     ca_bundle: str | None = None
+    server_name: str | None = None  # SNI and the certificate's name; None: `host`
+    client_cert: tuple[str, str] | None = None  # (certificate file, key file)
+    max_version: str | None = None  # e.g. "TLSv1.1": offer nothing newer
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return self.server_name or self.host
+
+
+@dataclass(frozen=True)
+class ChainCert:
+    """One certificate of a chain: who it is and until when it is valid."""
+
+    subject: str
+    not_after: datetime
 
 
 @dataclass(frozen=True)
@@ -49,6 +73,8 @@ class CertResult:
     verify_error: str | None = None
     error: str | None = None
     checked_at: float = 0.0
+    chain: tuple[ChainCert, ...] = ()  # leaf first
+    version: str | None = None  # "TLSv1.3"
 
     @property
     def days_left(self) -> float | None:
@@ -56,6 +82,13 @@ class CertResult:
         if self.not_after is None:
             return None
         return (self.not_after.timestamp() - self.checked_at) / _DAY
+
+    def earliest(self) -> tuple[ChainCert, float] | None:
+        """The chain's certificate that expires first, and its days left."""
+        if not self.chain:
+            return None
+        first = min(self.chain, key=lambda cert: cert.not_after)
+        return first, (first.not_after.timestamp() - self.checked_at) / _DAY
 
 
 def parse_address(text: str, default_port: int = 443) -> tuple[str, int]:
@@ -80,23 +113,70 @@ def _context(target: TlsTarget, verify: bool) -> ssl.SSLContext:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        return context
-    try:
-        return ssl.create_default_context(cafile=target.ca_bundle)
-    except (OSError, ssl.SSLError) as exc:
-        raise ProbeSetupError(f"cannot read the CA bundle {target.ca_bundle!r}: {exc}") from None
+    else:
+        try:
+            context = ssl.create_default_context(cafile=target.ca_bundle)
+        except (OSError, ssl.SSLError) as exc:
+            raise ProbeSetupError(f"cannot read the CA bundle {target.ca_bundle!r}: {exc}"
+                                  ) from None
+    if target.client_cert is not None:
+        try:
+            context.load_cert_chain(*target.client_cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise ProbeSetupError(f"cannot use the client certificate "
+                                  f"{target.client_cert[0]!r}: {exc}") from None
+    if target.max_version is not None:
+        context.maximum_version = tls_version(target.max_version)
+        # let an old protocol be offered at all (OpenSSL refuses it at security level 2)
+        context.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
 
 
-def _peer_certificate(target: TlsTarget, verify: bool, deadline: float) -> bytes:
-    """The server's leaf certificate (DER), after a handshake with or without verification."""
+def tls_version(text: str) -> ssl.TLSVersion:
+    """ "TLSv1.2", "TLS 1.2" or "1.2" as ssl's version; an unknown one is our mistake.
+
+    >>> tls_version("TLS 1.3").name, tls_version("1.0").name
+    ('TLSv1_3', 'TLSv1')
+    """
+    number = text.strip().upper().removeprefix("TLS").strip().removeprefix("V").strip()
+    found = {"1.0": ssl.TLSVersion.TLSv1, "1": ssl.TLSVersion.TLSv1,
+             "1.1": ssl.TLSVersion.TLSv1_1, "1.2": ssl.TLSVersion.TLSv1_2,
+             "1.3": ssl.TLSVersion.TLSv1_3}.get(number)
+    if found is None:
+        raise ProbeSetupError(f"unknown TLS version {text!r}: write TLSv1.2 or TLSv1.3")
+    return found
+
+
+@dataclass(frozen=True)
+class _Handshake:
+    leaf: bytes
+    chain: tuple[bytes, ...]
+    version: str | None
+
+
+def _chain(tls: ssl.SSLSocket, verified: bool) -> tuple[bytes, ...]:
+    """The chain as DER, leaf first: the verified one (trust anchor included) when we verified,
+    else what the server sent. Public in Python 3.13; the same C methods exist since 3.10."""
+    name = "get_verified_chain" if verified else "get_unverified_chain"
+    method = getattr(tls, name, None) or getattr(getattr(tls, "_sslobj", None), name, None)
+    found = method() if method is not None else None
+    return tuple(c if isinstance(c, bytes) else c.public_bytes(_ssl.ENCODING_DER)
+                 for c in found or ())
+
+
+def _handshake(target: TlsTarget, verify: bool, deadline: float) -> _Handshake:
+    """One handshake, with or without verification: what the server showed."""
     context = _context(target, verify)
     timeout = max(0.05, deadline - time.monotonic())
     with socket.create_connection((target.host, target.port), timeout=timeout) as raw, \
-            context.wrap_socket(raw, server_hostname=target.host) as tls:
+            context.wrap_socket(raw, server_hostname=target.name) as tls:
         der = tls.getpeercert(binary_form=True)
+        chain = _chain(tls, verify)
+        version = tls.version()
     if not der:
         raise ssl.SSLError("the server sent no certificate")
-    return der
+    return _Handshake(der, chain or (der,), version)
 
 
 def _network_error(exc: OSError, target: TlsTarget) -> str:
@@ -117,14 +197,86 @@ def probe_certificate(target: TlsTarget) -> CertResult:
     verify_error = None
     try:
         try:
-            der = _peer_certificate(target, target.verify, deadline)
+            shown = _handshake(target, target.verify, deadline)
         except ssl.SSLCertVerificationError as exc:
             verify_error = describe_verify_error(exc.verify_message or str(exc))
-            der = _peer_certificate(target, False, deadline)
+            shown = _handshake(target, False, deadline)
     except OSError as exc:
         return CertResult(target, verify_error=verify_error, error=_network_error(exc, target),
                           checked_at=time.time())
-    cert = x509.load_der_x509_certificate(der)
+    chain = tuple(_chain_cert(der) for der in shown.chain)
+    cert = x509.load_der_x509_certificate(shown.leaf)
     return CertResult(target, not_after=cert.not_valid_after_utc.astimezone(UTC),
                       subject=cert.subject.rfc4514_string(), verify_error=verify_error,
-                      checked_at=time.time())
+                      checked_at=time.time(), chain=chain, version=shown.version)
+
+
+def _chain_cert(der: bytes) -> ChainCert:
+    cert = x509.load_der_x509_certificate(der)
+    return ChainCert(cert.subject.rfc4514_string(), cert.not_valid_after_utc.astimezone(UTC))
+
+
+def handshake_version(target: TlsTarget) -> tuple[str | None, str | None, str | None]:
+    """(version negotiated, TLS refusal, network failure), one of them set: for asking whether
+    a server still accepts an old protocol (`max_version`). No certificate check: the question
+    is the protocol alone; a server we cannot reach has refused nothing."""
+    deadline = time.monotonic() + target.timeout
+    try:
+        return _handshake(target, False, deadline).version, None, None
+    except ssl.SSLError as exc:
+        return None, _network_error(exc, target), None
+    except OSError as exc:
+        return None, None, _network_error(exc, target)
+
+
+@dataclass(frozen=True)
+class StapleResult:
+    """Whether the server stapled an OCSP response, and its status line if it did."""
+
+    target: TlsTarget
+    stapled: bool = False
+    status: str | None = None  # e.g. "successful (0x0)"
+    cert_status: str | None = None  # "good", "revoked", "unknown"
+    error: str | None = None
+
+
+def ocsp_stapled(target: TlsTarget) -> StapleResult:
+    """Ask for OCSP stapling in one handshake (`openssl s_client -status`); never raises for
+    the server. The certificate is not judged here (the certificate phrases do that)."""
+    binary = shutil.which("openssl")
+    if binary is None:
+        raise ProbeSetupError("OCSP stapling is read with the openssl command, which is not "
+                              "installed (Debian package openssl)")
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    argv = [binary, "s_client", "-connect", f"{host}:{target.port}", "-servername", target.name,
+            "-status", "-no_ign_eof"]
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              errors="replace", timeout=target.timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return StapleResult(target, error=f"no TLS handshake with {target.address} within "
+                                          f"{target.timeout:.3g}s")
+    return _staple(target, done.stdout, done.stderr)
+
+
+def _staple(target: TlsTarget, out: str, err: str) -> StapleResult:
+    """What s_client printed, read.
+
+    >>> t = TlsTarget("h", 443)
+    >>> _staple(t, "OCSP response: no response sent\\n", "").stapled
+    False
+    >>> r = _staple(t, "OCSP Response Status: successful (0x0)\\n    Cert Status: good\\n", "")
+    >>> r.stapled, r.status, r.cert_status
+    (True, 'successful (0x0)', 'good')
+    """
+    if "OCSP response: no response sent" in out:
+        return StapleResult(target)
+    status = next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                   if "OCSP Response Status:" in line), None)
+    if status is None:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        reason = lines[-1] if lines else "no handshake"
+        return StapleResult(target, error=f"TLS handshake with {target.address} failed: {reason}")
+    cert_status = next((line.split(":", 1)[1].strip() for line in out.splitlines()
+                        if "Cert Status:" in line), None)
+    return StapleResult(target, True, status, cert_status)

@@ -13,7 +13,7 @@ from typing import Any
 
 from escalator.errors import SetupError
 from escalator.options import RunOptions
-from escalator.results import Outcome, ScenarioResult, StepResult
+from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
@@ -85,7 +85,14 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
 
 
 def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
-    sc = unit.scenario
+    return model_result(unit.feature, unit.scenario, unit.file, unit.meta,
+                        tuple(session.measurements))
+
+
+def model_result(feature: Any, sc: Any, file: str, meta: Any,
+                 measurements: tuple[Measurement, ...]) -> ScenarioResult:
+    """A scenario of behave's model, after it ran, as a result (also for the behave
+    formatters of `escalator.behave_formats`)."""
     steps = tuple(_step(step) for step in sc.all_steps)
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
@@ -99,12 +106,12 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     else:
         reason = None
     return ScenarioResult(
-        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=str(sc.name),
+        feature=str(feature.name), file=file, line=sc.line, name=str(sc.name),
         outcome=outcome,
-        severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
-        level=unit.meta.level,
-        runbook=unit.meta.runbook, steps=steps, reason=reason,
-        measurements=tuple(session.measurements), duration=sc.duration)
+        severity=meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
+        level=meta.level,
+        runbook=meta.runbook, steps=steps, reason=reason,
+        measurements=measurements, duration=sc.duration)
 
 
 def _step(step: Any) -> StepResult:

@@ -8,7 +8,8 @@ scenario workers, and only when a selected scenario uses them.
 import importlib
 
 LIBRARY = ("http", "http_forms", "http_json", "http_timing", "http_tls", "dns", "system", "ssh",
-           "files", "files_ssh", "amqp")
+           "files", "files_ssh", "amqp", "http_request", "http_response", "values", "tls",
+           "network", "dns_checks", "ssh_hosts", "host_state")
 
 
 def thin_module() -> str:

@@ -38,7 +38,8 @@ def _nameserver(context: Any) -> str | None:
 def _query(context: Any, name: str, rdtype: str) -> DnsResult:
     from escalator.probes.dns import DnsTarget, lookup
 
-    target = DnsTarget(name, rdtype, _nameserver(context), session(context).client_timeout)
+    target = DnsTarget(name, rdtype, _nameserver(context), session(context).client_timeout,
+                       tcp=getattr(context, "dns_tcp", False))
     with session(context).busy(f"looking up {rdtype} {name}"):
         return lookup(target)
 

@@ -55,27 +55,70 @@ def _client(context: Any) -> Any:
     return session(context).resource("http", http.open_client, http.close_client)
 
 
+def max_body(context: Any) -> int:
+    """The environment's `http_max_body` (e.g. "50 MiB"), else the probe's 10 MiB."""
+    from escalator.probes.http import MAX_BODY
+    from escalator.sizes import parse_size
+
+    text = session(context).variables.get("http_max_body")
+    if not text:
+        return MAX_BODY
+    try:
+        size = parse_size(text)
+    except ValueError as exc:
+        raise StepSetupError(f"http_max_body: {exc}") from None
+    if size < 1:
+        raise StepSetupError("http_max_body: must be at least 1 byte")
+    return size
+
+
+def _scenario_settings(context: Any) -> dict[str, Any]:
+    """What Given steps and the environment set for every request of the scenario: request
+    headers, redirects, the proxy, the TLS server name and client certificate."""
+    variables = session(context).variables
+    proxy = getattr(context, "http_proxy", None)
+    if proxy is None and "http_proxy" in variables:
+        proxy = variables["http_proxy"].strip()
+        proxy = "" if proxy.lower() in ("", "none", "direct") else proxy
+    from escalator.steps.tls import client_certificate
+
+    return {"headers": tuple(getattr(context, "http_headers", {}).items()),
+            "follow_redirects": getattr(context, "http_follow_redirects", True),
+            "proxy": proxy, "server_name": getattr(context, "tls_server_name", None),
+            "client_cert": client_certificate(context), "max_body": max_body(context)}
+
+
 def send(context: Any, url: str, method: str = "GET", data: tuple[tuple[str, str], ...] = (),
-         timeout: float | None = None,
+         timeout: float | None = None, body: bytes | None = None,
+         headers: tuple[tuple[str, str], ...] = (),
          files: tuple[tuple[str, str, bytes, str], ...] = ()) -> HttpResult:
-    """One request to `url` (already resolved) with the scenario's client; not remembered."""
+    """One request to `url` (already resolved) with the scenario's client; not remembered.
+    `headers` come on top of the scenario's (a body's Content-Type, say)."""
     from escalator.probes import http
 
+    settings = _scenario_settings(context)
+    settings["headers"] = tuple({k.lower(): (k, v) for k, v in (
+        *headers, *settings["headers"])}.values())
     target = http.HttpTarget(url=url, method=method, data=data, files=files,
                              auth=getattr(context, "http_auth", None), verify=tls_verify(context),
-                             timeout=timeout or session(context).client_timeout)
+                             timeout=timeout or session(context).client_timeout, body=body,
+                             **settings)
     with session(context).busy(f"{method} {url}"):
         return http.fetch(_client(context), target)
 
 
 def request(context: Any, text: str, method: str = "GET",
             data: tuple[tuple[str, str], ...] = (), resolve: bool = True,
+            body: bytes | None = None, headers: tuple[tuple[str, str], ...] = (),
             files: tuple[tuple[str, str, bytes, str], ...] = ()) -> HttpResult:
     """Request `text` (a URL, a path, `${vars}`; a page's own URL with `resolve` off), make it
     the last response, and record its time."""
     result = send(context, resolve_url(context, text) if resolve else text, method, data,
-                  files=files)
+                  body=body, headers=headers, files=files)
     remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
+    if getattr(context, "http_timing_phases", False) and result.phases:
+        for phase, _ in result.phases:
+            phase_time(context, phase)
     return result
 
 
@@ -84,6 +127,7 @@ def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
     context.http_response = result
     context.http_page = None
     context.http_timing = timing
+    context.http_phase_times = {}
 
 
 def last_response(context: Any) -> HttpResult:
@@ -134,3 +178,21 @@ def restate(context: Any, threshold: str) -> Measurement:
             measurements[index] = stated
     context.http_timing = stated
     return stated
+
+
+def phase_time(context: Any, phase: str, threshold: str | None = None) -> Measurement:
+    """The last response's time in one phase (connect, tls, firstbyte, transfer) as the
+    measurement `time_<phase>` (ms): recorded once per response, restated with a limit."""
+    result = answered(context)
+    seconds = result.phase(phase)
+    assert seconds is not None, f"no timing of the {phase} phase: {result.summary()}"
+    kept: dict[str, Measurement] = getattr(context, "http_phase_times", None) or {}
+    context.http_phase_times = kept
+    if phase not in kept:
+        kept[phase] = record(context, f"time_{phase}", round(seconds * 1000, 3), "ms", threshold)
+    elif threshold is not None:
+        measurements = session(context).measurements
+        stated = dataclasses.replace(kept[phase], threshold=threshold)
+        measurements[measurements.index(kept[phase])] = stated
+        kept[phase] = stated
+    return kept[phase]

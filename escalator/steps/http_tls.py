@@ -3,7 +3,8 @@
 Records `days_left` whatever happens next (an expired or untrusted certificate still shows its
 days in perfdata), then fails on expiry, on too few days, or on a certificate we do not trust
 (self-signed, wrong host). Uses the environment's `tls_verify` and `tls_ca_bundle` through
-`http_client`, so web pages and certificates are judged alike.
+`http_client`, so web pages and certificates are judged alike, and the scenario's TLS server
+name and client certificate (`escalator.steps.tls`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from typing import Any
 
 from behave import then
 
-from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import expand, record, session
+from escalator.steps.support import record, session
 from escalator.timestamps import MINUTE, utc
 
 PROBES = ("escalator.probes.tls",)
@@ -39,13 +39,10 @@ def step_the_tls_certificate_should_be_valid_for_at_least(context: Any, host: st
 
     host or host:port (default 443); records `days_left` with the limit "N:".
     """
-    from escalator.probes.tls import TlsTarget, parse_address, probe_certificate
+    from escalator.probes.tls import probe_certificate
+    from escalator.steps.tls import tls_target  # with the scenario's server name, client cert
 
-    name, port = parse_address(expand(context, host))
-    verify = web.tls_verify(context)
-    target = TlsTarget(name, port, timeout=session(context).client_timeout,
-                       verify=verify is not False,
-                       ca_bundle=verify if isinstance(verify, str) else None)
+    target = tls_target(context, host)
     with session(context).busy(f"TLS handshake with {target.address}"):
         result = probe_certificate(target)
     assert result.not_after is not None and result.days_left is not None, (

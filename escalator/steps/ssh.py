@@ -100,9 +100,23 @@ def _target(context: Any, host: str, row: dict[str, str]) -> SshTarget:
         current.notices.append(_NO_CHECK)
     keys, default_keys = _key_files(context, row)
     passphrase = row.get("passphrase") or current.variables.get("ssh_key_passphrase") or None
-    return SshTarget(name, port, row.get("username", ""), row.get("password") or None, keys,
-                     passphrase, default_keys, _known_hosts(context) if check else "", check,
-                     current.client_timeout)
+    target = SshTarget(name, port, row.get("username", ""), row.get("password") or None, keys,
+                       passphrase, default_keys, _known_hosts(context) if check else "", check,
+                       current.client_timeout)
+    return _through(context, target)
+
+
+def _through(context: Any, target: SshTarget) -> SshTarget:
+    """The target reached through the scenario's jump host (`Given I ssh through the jump
+    host`, else the environment's `ssh_jump_host`), with the same credentials unless the jump
+    host is written `user@host:port`, as `ssh -J` does."""
+    jump = getattr(context, "ssh_jump", None) or session(context).variables.get("ssh_jump_host")
+    if not jump:
+        return target
+    user, _, address = expand(context, jump).strip().rpartition("@")
+    host, port = parse_address(address)
+    hop = dataclasses.replace(target, host=host, port=port, username=user or target.username)
+    return dataclasses.replace(target, jump=hop)
 
 
 def _env_target(context: Any, host: str) -> SshTarget:

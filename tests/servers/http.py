@@ -102,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = _dispatch
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _dispatch
 
 
 class _Server(ThreadingHTTPServer):

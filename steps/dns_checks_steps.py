@@ -1,0 +1,1 @@
+from escalator.steps.dns_checks import *  # noqa: F403

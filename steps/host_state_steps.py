@@ -1,0 +1,1 @@
+from escalator.steps.host_state import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.http_request import *  # noqa: F403

@@ -1,0 +1,1 @@
+from escalator.steps.http_response import *  # noqa: F403

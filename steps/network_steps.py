@@ -1,0 +1,1 @@
+from escalator.steps.network import *  # noqa: F403

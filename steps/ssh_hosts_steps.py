@@ -1,0 +1,1 @@
+from escalator.steps.ssh_hosts import *  # noqa: F403

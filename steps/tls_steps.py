@@ -1,0 +1,1 @@
+from escalator.steps.tls import *  # noqa: F403

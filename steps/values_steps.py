@@ -1,0 +1,1 @@
+from escalator.steps.values import *  # noqa: F403
