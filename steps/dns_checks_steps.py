@@ -1,1 +1,0 @@
-from escalator.steps.dns_checks import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.host_state import *  # noqa: F403

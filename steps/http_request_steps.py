@@ -1,1 +1,0 @@
-from escalator.steps.http_request import *  # noqa: F403

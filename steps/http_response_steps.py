@@ -1,1 +1,0 @@
-from escalator.steps.http_response import *  # noqa: F403

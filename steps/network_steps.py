@@ -1,1 +1,0 @@
-from escalator.steps.network import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.ssh_hosts import *  # noqa: F403

@@ -1,1 +1,0 @@
-from escalator.steps.tls import *  # noqa: F403

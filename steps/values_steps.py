@@ -1,1 +1,0 @@
-from escalator.steps.values import *  # noqa: F403
