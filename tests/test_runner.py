@@ -166,6 +166,9 @@ def test_run_deadline_keeps_finished_verdicts(tmp_path: Path) -> None:
         ("queued behind it", "unknown", "not started: the run deadline (2s) passed"),
     ]
     assert out.json["scenarios"][8]["severity"] == "warning"
+    # It ran from its start until the deadline; the one behind it never ran (issue 18).
+    assert 0 < out.json["scenarios"][8]["duration"] <= out.json["duration"]
+    assert out.json["scenarios"][9]["duration"] == 0
 
 
 def test_parallel_results_match_sequential_in_order(tmp_path: Path) -> None:
