@@ -233,11 +233,11 @@ def test_rules_outlines_and_backgrounds_run_alike_in_parallel(tmp_path: Path) ->
         """})
     expected = [
         ("plain", "passed", None),
-        ("row 1 -- @1.1 ", "failed", "one"),
-        ("row 2 -- @1.2 ", "failed", "two"),
+        ("row 1 -- @1.1", "failed", "one"),
+        ("row 2 -- @1.2", "failed", "two"),
         ("in rule", "passed", None),
-        ("ruled a -- @1.1 ", "passed", None),
-        ("ruled b -- @1.2 ", "unknown", "error in step code: RuntimeError: oops"),
+        ("ruled a -- @1.1", "passed", None),
+        ("ruled b -- @1.2", "unknown", "error in step code: RuntimeError: oops"),
     ]
     for jobs in ("1", "4"):
         out = run_cli(["run", "-e", "test", "-f", "json", "-j", jobs], cwd=root)

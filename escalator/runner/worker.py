@@ -96,7 +96,7 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     else:
         reason = None
     return ScenarioResult(
-        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=str(sc.name),
+        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=unit.name,
         outcome=outcome,
         severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
         level=unit.meta.level,
