@@ -16,7 +16,7 @@ from escalator.env import Env
 from escalator.formatters import render
 from escalator.reports import html, tables
 from escalator.reports.timeline import rows
-from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
+from escalator.results import Outcome, RunResult, ScenarioResult, Severity, StepResult
 from escalator.state import HistoryEntry, ResultStore, StoredRun
 from escalator.status import Status
 
@@ -139,47 +139,6 @@ def test_summary_table_whole_output() -> None:
         WARNING Login works (features/web.feature:9): Then I should see "Welcome": text not found in body: <script>alert("owned")</script>
         UNKNOWN Health answers (features/web.feature:15): undefined step
         """)  # noqa: E501
-
-
-def test_prometheus_textfile_whole_output() -> None:
-    run = RunResult(scenarios=(
-        scenario('Say "hi"', F, 3, severity=Severity.WARNING, duration=0.5,
-                 measurements=(Measurement("response_time", 812.5, "ms", "500"),)),),
-        started=T0, duration=1.25, environment=None)
-    assert render("prometheus", run) == textwrap.dedent('''\
-        # HELP escalator_run_status Nagios state of the last run (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
-        # TYPE escalator_run_status gauge
-        escalator_run_status{environment="default"} 1
-        # HELP escalator_run_scenarios Scenarios in the last run by outcome.
-        # TYPE escalator_run_scenarios gauge
-        escalator_run_scenarios{environment="default",outcome="passed"} 0
-        escalator_run_scenarios{environment="default",outcome="failed"} 1
-        escalator_run_scenarios{environment="default",outcome="unknown"} 0
-        # HELP escalator_run_duration_seconds Wall time of the last run.
-        # TYPE escalator_run_duration_seconds gauge
-        escalator_run_duration_seconds{environment="default"} 1.25
-        # HELP escalator_run_errors Run-level errors (parse, config, load) in the last run.
-        # TYPE escalator_run_errors gauge
-        escalator_run_errors{environment="default"} 0
-        # HELP escalator_last_run_timestamp_seconds When the last run finished (Unix time).
-        # TYPE escalator_last_run_timestamp_seconds gauge
-        escalator_last_run_timestamp_seconds{environment="default"} 1700000001.25
-        # HELP escalator_scenario_success 1 when the scenario passed in the last run, else 0.
-        # TYPE escalator_scenario_success gauge
-        escalator_scenario_success{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 0
-        # HELP escalator_scenario_status Nagios state of the scenario in the last run.
-        # TYPE escalator_scenario_status gauge
-        escalator_scenario_status{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 1
-        # HELP escalator_scenario_duration_seconds Wall time of the scenario in the last run.
-        # TYPE escalator_scenario_duration_seconds gauge
-        escalator_scenario_duration_seconds{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 0.5
-        # HELP escalator_scenario_attempts Attempts the scenario needed (retries + 1).
-        # TYPE escalator_scenario_attempts gauge
-        escalator_scenario_attempts{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 1
-        # HELP escalator_step_measurement A number a step measured (response time, days left, ...), in its unit.
-        # TYPE escalator_step_measurement gauge
-        escalator_step_measurement{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning",measurement="response_time",unit="ms",threshold="500"} 812.5
-        ''')  # noqa: E501
 
 
 def report(root: Path, *argv: str, now: float) -> tuple[int, str, str]:
