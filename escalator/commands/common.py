@@ -37,6 +37,8 @@ class RunOptions:
     verbose: bool = False
     label: str = DEFAULT_LABEL
     formats: tuple[tuple[str, str | None], ...] = ()
+    graphite: tuple[str, int] | None = None
+    graphite_prefix: str = "escalator"
 
     @property
     def state_dir(self) -> Path:
@@ -85,10 +87,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> 
     parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
     if formats:
         parser.add_argument("-f", "--format", action=_FormatAction, dest="formats", default=[],
-                            metavar="FORMAT",
-                            help="pretty, progress, json, junit, nagios, prometheus (repeatable)")
+                            metavar="FORMAT", help="pretty, progress, json, junit, nagios, "
+                            "prometheus, graphite (repeatable)")
         parser.add_argument("-o", "--outfile", action=_FormatAction, dest="formats",
                             metavar="FILE", help="write the -f before it to FILE")
+        parser.add_argument("--graphite", metavar="HOST:PORT",
+                            help="also send the metrics to carbon (Graphite plaintext over TCP)")
+        parser.add_argument("--graphite-prefix", default="escalator", metavar="PREFIX",
+                            help="first nodes of every Graphite path (default escalator)")
 
 
 def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
@@ -116,6 +122,8 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
         verbose=args.verbose,
         label=(args.label or DEFAULT_LABEL).replace("|", "/"),
         formats=tuple(getattr(args, "formats", None) or ()),
+        graphite=_address(getattr(args, "graphite", None), "--graphite"),
+        graphite_prefix=getattr(args, "graphite_prefix", None) or "escalator",
     )
 
 
@@ -146,6 +154,21 @@ def _variables(environment: Environment | None, config: Config, env: Env
         variables[key] = value
         secrets.append(value)
     return variables, tuple(secrets)
+
+
+def _address(text: str | None, option: str) -> tuple[str, int] | None:
+    """HOST:PORT (an IPv6 host in brackets) as a (host, port) pair.
+
+    >>> _address("[::1]:2003", "--graphite"), _address(None, "--graphite")
+    (('::1', 2003), None)
+    """
+    if text is None:
+        return None
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{option} {text}: give HOST:PORT, e.g. 127.0.0.1:2003")
+    return host, int(port)
 
 
 def _duration(text: str, option: str) -> float:
