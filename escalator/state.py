@@ -29,6 +29,7 @@ kept (no "m") are read as runs that measured nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -110,7 +111,12 @@ class HistoryEntry:
 
     def mark(self, key: str) -> ScenarioMark | None:
         """The verdict of the scenario with this `ScenarioResult.key`, if it ran."""
-        return next((m for m in self.marks if m.key == key), None)
+        return self._by_key.get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, ScenarioMark]:
+        # A report asks every run of a long history about every scenario: look up, not scan.
+        return {m.key: m for m in reversed(self.marks)}
 
     def to_dict(self) -> dict[str, Any]:
         return {
