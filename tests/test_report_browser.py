@@ -182,8 +182,20 @@ function measure(svg) {
       return [+g.getAttribute("data-at"), centre(g.querySelector("line")),
               g.getAttribute("class")]; }),
     points: Array.from(svg.querySelectorAll("circle.pt")).map(function (c) {
-      return [centre(c), c.getAttribute("class")]; })
+      return [centre(c), c.getAttribute("class")]; }),
+    line: Array.from(svg.querySelectorAll("polyline.line")).flatMap(function (line) {
+      return Array.from(line.points).map(function (p) {
+        var q = new DOMPoint(p.x, p.y).matrixTransform(svg.getScreenCTM());
+        return [q.x, q.y]; }); }),
+    limits: Array.from(svg.querySelectorAll("line.limit")).map(function (l) {
+      return l.getBoundingClientRect().top; })
   };
+}
+function hover(svg, x) {
+  var box = svg.getBoundingClientRect();
+  svg.dispatchEvent(new MouseEvent("mousemove", {bubbles: true, clientX: x,
+                                                 clientY: box.top + box.height / 2}));
+  return svg.ownerDocument.getElementById("readout").textContent;
 }
 document.getElementById("f").addEventListener("load", function () {
   var d = this.contentDocument, out = {};
@@ -198,6 +210,12 @@ document.getElementById("f").addEventListener("load", function () {
     out.title = d.getElementById("zoom-title").textContent;
     out.chart = measure(d.querySelector("#zoom svg.chart"));
     out.hash = d.defaultView.location.hash;
+    out.readouts = HOVER.map(function (at) {
+      var big = d.querySelector("#zoom svg.chart"), box = big.getBoundingClientRect();
+      var plot = big.dataset.plot.split(" "), scale = box.width / big.viewBox.baseVal.width;
+      return hover(big, box.left + scale * (+plot[0] + (at - big.dataset.start) /
+                   (big.dataset.end - big.dataset.start) * (plot[1] - plot[0])));
+    });
   }
   document.getElementById("out").textContent = JSON.stringify(out);
 });
@@ -225,9 +243,12 @@ def chart_of(reports: Path, scenario: str) -> str:
     return str(row.find_class("card")[0].get("data-chart"))
 
 
-def look(reports: Path, chart: str, profile: Path) -> tuple[dict[str, Any], list[str]]:
+def look(reports: Path, chart: str, profile: Path, hover: tuple[float, ...] = ()
+         ) -> tuple[dict[str, Any], list[str]]:
+    """What Chromium drew: the timeline, the chart `chart` enlarged by a click, and the
+    readout under the pointer at each time in `hover`."""
     harness = reports / "harness.html"
-    harness.write_text(HARNESS.replace("CHART", chart))
+    harness.write_text(HARNESS.replace("CHART", chart).replace("HOVER", json.dumps(hover)))
     dom, console = chromium_logged("--allow-file-access-from-files", "--window-size=1300,1000",
                                    "--dump-dom", harness.as_uri(), profile=profile)
     found = re.search(r'<pre id="out">(.*)</pre>', dom, re.S)
@@ -289,15 +310,22 @@ def test_the_recovery_shows_in_the_chart_either_side_of_the_deploy(tmp_path_fact
     assert main(["report"], Env(stdout=io.StringIO(), stderr=io.StringIO(), environ={},
                                 cwd=root, now=lambda: now)) == 0
     reports = root / "reports"
+    first_after = DEPLOY + 210                    # the next run, three and a half minutes on
     seen, _ = look(reports, chart_of(reports, "Search answers fast at the 95th percentile"),
-                   tmp_path_factory.mktemp("profile"))
-    deploy = next(x for at, x, _ in seen["chart"]["markers"] if at == DEPLOY)
-    before = [c for x, c in seen["chart"]["points"] if x < deploy][-8:]
-    after = [c for x, c in seen["chart"]["points"] if x > deploy]
-    assert before == ["pt CRITICAL"] * 8          # 900 ms over the 500 ms limit until then
-    assert after and set(after) == {"pt OK"}      # 120 ms from the next run on
+                   tmp_path_factory.mktemp("profile"), hover=(first_after, DEPLOY - 90))
+    drawn = seen["chart"]
+    deploy = next(x for at, x, _ in drawn["markers"] if at == DEPLOY)
+    (limit,) = drawn["limits"]                    # the dashed 500 ms line, on screen
+    before = [y for x, y in drawn["line"] if x < deploy][-8:]
+    after = [y for x, y in drawn["line"] if x > deploy]
+    assert len(before) == 8 and all(y < limit for y in before)   # above the limit until then
+    assert after and all(y > limit for y in after)               # below it from the next run
+    assert [c for x, c in drawn["points"] if x > deploy] == []   # no red dot after the deploy
+    assert len([c for x, c in drawn["points"] if x < deploy]) == 8
     assert seen["title"].startswith("Search answers fast at the 95th percentile: "
                                     "response_time_p95 (")
+    assert [re.sub(r"\d+(\.\d+)? ms", "N ms", text) for text in seen["readouts"]] == [
+        "2026-11-20 14:05 UTC: N ms (OK)", "2026-11-20 14:00 UTC: N ms (CRITICAL)"]
 
 
 def test_console_errors_would_be_caught(tmp_path: Path) -> None:

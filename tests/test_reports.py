@@ -327,7 +327,10 @@ def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> Non
     limit = home.xpath(".//*[local-name()='line'][contains(@class, 'limit')]")
     assert [line.get("class") for line in limit] == ["limit CRITICAL"]
     points = home.xpath(".//*[local-name()='circle']")
-    assert [p.get("class") for p in points] == ["pt CRITICAL"] * 5 + ["pt OK"] * 3
+    assert [p.get("class") for p in points] == ["pt CRITICAL"] * 5     # OK runs: the line
+    assert (home.get("data-t"), home.get("data-v"), home.get("data-s"), home.get("data-unit")) == (
+        "0,300,600,900,1200,1500,1800,2100", "900,900,900,900,900,120,120,120", "CCCCCOOO",
+        " ms")
     caption = doc.find_class("card")[0].text_content().split()
     assert caption[:5] == ["response_time", "120", "ms", "critical", ">"]
     log = [[" ".join(td.text_content().split()) for td in row[1:]]

@@ -7,7 +7,11 @@ engagement, a level that ran, a recovery, a latch) stand at the same place on ea
 `data-at` and a chart's `data-start`/`data-end` say where, for people and tests alike.
 
 One SVG serves both sizes: the page shows it small with its labels hidden (CSS), and the
-larger view on click shows the same drawing with labels (strokes do not scale).
+larger view on click shows the same drawing with labels (strokes do not scale). Only the points
+that were not OK are drawn as dots with a tooltip; every value is also in the chart's `data-t`
+(seconds after the axis' start), `data-v` and `data-s` (state letters) attributes, which the
+page's script reads to say the value under the pointer in the larger view. That keeps a page of
+a hundred charts of 200 runs well under 2 MB (bench/report.py).
 
 >>> axis = Axis(0.0, 100.0)
 >>> axis.x(0.0), axis.x(100.0)
@@ -98,8 +102,16 @@ def chart(points: Sequence[Point], axis: Axis, limits: Sequence[Limit],
     parts += [_limit(limit, unit, y, low, high) for limit in limits]
     parts += _markers(markers, axis, TOP, HEIGHT - BOTTOM)
     parts += _line(shown, axis, y)
-    parts += [_point(p, axis, y, unit) for p in shown if math.isfinite(p.value)]
-    return _svg(parts, ident=ident, title=title, axis=axis, size=(WIDTH, HEIGHT), kind="chart")
+    parts += [_point(p, axis, y, unit) for p in shown
+              if math.isfinite(p.value) and p.status is not Status.OK]
+    measured = [p for p in shown if math.isfinite(p.value)]
+    data = {"unit": _UNIT_TEXT.get(unit, f" {unit}" if unit else ""),
+            "plot": f"{LEFT} {WIDTH - RIGHT}",
+            "t": ",".join(f"{p.at - axis.start:.0f}" for p in measured),
+            "v": ",".join(f"{p.value:.4g}" for p in measured),
+            "s": "".join(p.status.name[0] for p in measured)}
+    return _svg(parts, ident=ident, title=title, axis=axis, size=(WIDTH, HEIGHT), kind="chart",
+                data=data)
 
 
 def timeline(runs: Sequence[tuple[float, Status]], axis: Axis, markers: Sequence[Marker],
@@ -139,9 +151,10 @@ def _badness(point: Point) -> tuple[bool, int, float]:
 
 
 def _svg(parts: list[str], *, ident: str, title: str, axis: Axis, size: tuple[int, int],
-         kind: str) -> Markup:
+         kind: str, data: dict[str, str] | None = None) -> Markup:
+    extra = "".join(f' data-{key}="{_esc(value)}"' for key, value in (data or {}).items())
     head = (f'<svg class="{kind}" data-chart="{_esc(ident)}" data-start="{axis.start:.3f}" '
-            f'data-end="{axis.end:.3f}" viewBox="0 0 {size[0]} {size[1]}" role="img" '
+            f'data-end="{axis.end:.3f}"{extra} viewBox="0 0 {size[0]} {size[1]}" role="img" '
             f'xmlns="http://www.w3.org/2000/svg"><title>{_esc(title)}</title>')
     return Markup(head + "".join(parts) + "</svg>")  # every part was escaped where it was made
 
@@ -244,15 +257,20 @@ def _markers(markers: Sequence[Marker], axis: Axis, top: float, bottom: float,
 
 
 def _line(points: Sequence[Point], axis: Axis, y: Scale) -> list[str]:
-    """One polyline per stretch of consecutive runs that measured (a gap breaks the line)."""
+    """One polyline per stretch of consecutive runs that measured (a gap breaks the line); a
+    lone value between gaps is a dot."""
     out: list[str] = []
-    stretch: list[str] = []
+    stretch: list[tuple[float, float]] = []
     for point in [*points, Point(math.inf, math.nan, Status.OK)]:
         if math.isfinite(point.value):
-            stretch.append(f"{axis.x(point.at)},{y(point.value)}")
+            stretch.append((axis.x(point.at), y(point.value)))
             continue
         if len(stretch) > 1:
-            out.append(f'<polyline class="line" points="{" ".join(stretch)}"/>')
+            coordinates = " ".join(f"{x:.1f},{y_:.1f}" for x, y_ in stretch)
+            out.append(f'<polyline class="line" points="{coordinates}"/>')
+        elif stretch:
+            out.append(f'<circle class="pt lone" cx="{stretch[0][0]}" cy="{stretch[0][1]}" '
+                       'r="2.5"/>')
         stretch = []
     return out
 
@@ -260,7 +278,7 @@ def _line(points: Sequence[Point], axis: Axis, y: Scale) -> list[str]:
 def _point(point: Point, axis: Axis, y: Scale, unit: str) -> str:
     state = point.status.name
     return (f'<circle class="pt {state}" cx="{axis.x(point.at)}" '
-            f'cy="{y(point.value)}" r="{1.8 if point.status is Status.OK else 3.5}">'
+            f'cy="{y(point.value)}" r="3.5">'
             f"<title>{_esc(_when(point.at))}: {_esc(value_text(point.value, unit))} "
             f"({state})</title></circle>")
 
