@@ -115,10 +115,11 @@ def chart(points: Sequence[Point], axis: Axis, limits: Sequence[Limit],
 
 
 def timeline(runs: Sequence[tuple[float, Status]], axis: Axis, markers: Sequence[Marker],
-             *, ident: str = "timeline", title: str = "Runs and what the ladder did"
-             ) -> Markup:
-    """A ribbon of the runs (one bar each, coloured by state) under the ladder's markers."""
-    total, height, top, bar = TIMELINE_WIDTH, 84, 24, 22
+             *, ident: str = "timeline", title: str = "Runs and what the ladder did",
+             total: int = TIMELINE_WIDTH) -> Markup:
+    """A ribbon of the runs (one bar each, coloured by state) under the ladder's markers,
+    `total` units wide (as wide as it is shown, so its labels read at the page's size)."""
+    height, top, bar = 84, 24, 22
     width = min(12.0, max(1.5, (total - LEFT - RIGHT) / max(len(runs), 1) - 0.5))
     parts = [_frame(top, height - BOTTOM, total)]
     parts += [f'<rect class="run {status.name}" x="{axis.x(at, total) - width / 2:.2f}" '

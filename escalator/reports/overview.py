@@ -43,7 +43,7 @@ def summary(name: str, directory: str, stored: StoredRun | None,
     axis = charts.Axis(now - DAY, now)
     runs = [(e.stored_at, e.status) for e in history if axis.covers(e.stored_at)]
     ribbon = charts.timeline(runs, axis, ladder.events, ident=f"timeline-{directory}",
-                             title=f"{name}: runs in the last 24 hours")
+                             title=f"{name}: runs in the last 24 hours", total=600)
     failing = len(stored.run.failing) if stored is not None else 0
     return Summary(name, f"{quote(directory, safe='')}/index.html", stored,
                    availability.run_shares(history, now), failing, ladder, ribbon)
