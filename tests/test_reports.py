@@ -375,3 +375,22 @@ def test_ladder_banner_when_latched_and_in_a_maintenance_window(tmp_path: Path) 
     assert report(tmp_path, now=T0 + 5 * 3600)[0] == 0      # unlatched, after the window
     doc = lxml.html.fromstring((tmp_path / "reports" / "index.html").read_text())
     assert doc.find_class("banner") == []
+
+
+def test_a_history_written_before_it_kept_measurements_still_draws(tmp_path: Path) -> None:
+    """Old history lines carry no values: their runs are gaps, and the page still renders."""
+    old = {"v": 1, "stored_at": T0, "started": T0 - 2, "duration": 1.5, "status": "CRITICAL",
+           "scenarios": [{"key": "features/web.feature::Home", "outcome": "failed",
+                          "status": "CRITICAL", "duration": 0.2}]}
+    (tmp_path / "escalator.toml").write_text("[environments.prod]\n")
+    store = ResultStore(tmp_path / ".escalator", now=lambda: T0 + 300)
+    store.history_path("prod").parent.mkdir(parents=True)
+    store.history_path("prod").write_text(json.dumps(old) + "\n")
+    store.save(run_of(scenario("Home", P, measurements=(
+        Measurement("response_time", 40.0, "ms", "500"),))))
+    assert report(tmp_path, now=T0 + 360)[0] == 0
+    doc = lxml.html.fromstring((tmp_path / "reports" / "index.html").read_text())
+    (chart,) = doc.xpath("//*[local-name()='svg'][@class='chart']")
+    assert (chart.get("data-t"), chart.get("data-v"), chart.get("data-s")) == ("300", "40", "O")
+    assert [" ".join(s.text_content().split()) for s in doc.find_class("availability")[0]
+            .find_class("share")] == ["24 h 50%", "7 d 50%", "30 d 50%"]

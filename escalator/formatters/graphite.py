@@ -65,12 +65,14 @@ def _scenario_samples(scenario: ScenarioResult) -> Iterator[tuple[str, float]]:
     yield "status", float(scenario.status)
     yield "success", 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "duration_seconds", scenario.duration
+    taken = {"status", "success", "duration_seconds"}
     for measurement in scenario.measurements:
         unit, factor = base_unit(measurement.uom)
         name = sanitise(measurement.name)
         if unit and not name.endswith(unit):
             name = f"{name}_{unit}"
-        yield name, measurement.value * factor
+        # "response time" and "response_time" are one node once sanitised: keep both series.
+        yield _unique(name, taken), measurement.value * factor
 
 
 def _unique(node: str, taken: set[str]) -> str:

@@ -86,8 +86,9 @@ def render_many(runs: Sequence[RunResult]) -> str:
     samples: list[Sample] = []
     for run in runs:
         samples.extend(_run_samples(run))
-        for scenario in run.scenarios:
-            samples.extend(_scenario_samples(run, scenario))
+        names = _unique_names(run)
+        for scenario, name in zip(run.scenarios, names, strict=True):
+            samples.extend(_scenario_samples(run, scenario, name))
     lines: list[str] = []
     for name, text in _HELP.items():
         rows = [s for s in samples if s[0] == name]
@@ -110,9 +111,23 @@ def _run_samples(run: RunResult) -> Iterator[Sample]:
         yield "last_run_timestamp_seconds", env, round(run.started + run.duration, 3)
 
 
-def _scenario_samples(run: RunResult, scenario: ScenarioResult) -> Iterator[Sample]:
+def _unique_names(run: RunResult) -> list[str]:
+    """Scenario names as labels: a name repeated in one file (a copied scenario) gets " (2)",
+    since without the line two series would be one (node_exporter refuses such a file)."""
+    taken: set[tuple[str, str]] = set()
+    names = []
+    for scenario in run.scenarios:
+        name, n = scenario.name, 2
+        while (scenario.file, name) in taken:
+            name, n = f"{scenario.name} ({n})", n + 1
+        taken.add((scenario.file, name))
+        names.append(name)
+    return names
+
+
+def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> Iterator[Sample]:
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
-              "file": scenario.file, "scenario": scenario.name}
+              "file": scenario.file, "scenario": name}
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
