@@ -132,9 +132,14 @@ def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> It
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
     yield "scenario_attempts", labels, float(scenario.attempts)
+    taken: set[str] = set()
     for measurement in scenario.measurements:
-        yield from _measurement_samples(scenario, measurement,
-                                        {**labels, "measurement": measurement.name})
+        # Steps record unique names (support.record); a hand-made result might not.
+        name, n = measurement.name, 2
+        while name in taken:
+            name, n = f"{measurement.name}_{n}", n + 1
+        taken.add(name)
+        yield from _measurement_samples(scenario, measurement, {**labels, "measurement": name})
 
 
 def _measurement_samples(scenario: ScenarioResult, measurement: Measurement,
