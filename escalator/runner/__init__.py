@@ -59,7 +59,8 @@ def _load_what_comes_after(options: RunOptions) -> None:
     two cores that time is free, and a Nagios check pays it every minute."""
     from escalator import formatters, state  # noqa: F401
 
-    for name in {name for name, _ in options.formats} or {"nagios", "pretty"}:
+    names = {name for name, _ in options.formats} or {"nagios", "pretty"}
+    for name in names | ({"graphite"} if options.graphite else set()):
         with contextlib.suppress(UsageError):
             formatters.load(name)
 
