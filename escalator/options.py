@@ -35,6 +35,8 @@ class RunOptions:
     verbose: bool = False
     label: str = DEFAULT_LABEL
     formats: tuple[tuple[str, str | None], ...] = ()
+    graphite: tuple[str, int] | None = None
+    graphite_prefix: str = "escalator"
 
     @property
     def state_dir(self) -> Path:

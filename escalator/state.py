@@ -9,7 +9,9 @@ files. Layout under the state directory (0700, files 0600, via `escalator.storag
     history/<environment>.jsonl.1       the previous generation, after rotation
 
 A run without an environment is stored as "default". History lines keep only what the reports
-need over time (each scenario's outcome, state and duration), so a bounded file holds many runs.
+need over time (each scenario's outcome, state, duration and measured values, at most
+MARK_VALUES of them), so a bounded file holds many runs. Lines written before measurements were
+kept (no "m") are read as runs that measured nothing.
 
 >>> import tempfile
 >>> from escalator.results import RunResult, ScenarioResult, Outcome
@@ -27,7 +29,9 @@ need over time (each scenario's outcome, state and duration), so a bounded file 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -44,6 +48,8 @@ from escalator.status import Status
 DEFAULT_ENVIRONMENT = "default"
 FORMAT_VERSION = 1
 HISTORY_BYTES = 2 * 1024 * 1024
+MARK_VALUES = 20     # measurements kept per scenario and run: a history line stays bounded
+_VALUE_NAME = 80     # characters of a measurement's name kept in history
 
 
 class StateError(EscalatorError):
@@ -66,12 +72,31 @@ class StoredRun:
 
 @dataclass(frozen=True)
 class ScenarioMark:
-    """One scenario's verdict in one past run."""
+    """One scenario's verdict in one past run, and what its steps measured (name, value)."""
 
     key: str
     outcome: Outcome
     status: Status
     duration: float = 0.0
+    values: tuple[tuple[str, float], ...] = ()
+
+    def value(self, name: str) -> float | None:
+        """The value the measurement `name` had in this run, if it was taken."""
+        return next((v for n, v in self.values if n == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"key": self.key, "outcome": self.outcome.value,
+                                "status": self.status.name, "duration": self.duration}
+        if self.values:
+            data["m"] = dict(self.values)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScenarioMark:
+        values = tuple((str(name), float(value)) for name, value in data.get("m", {}).items()
+                       if isinstance(value, int | float))
+        return cls(str(data["key"]), Outcome(data["outcome"]), Status[data["status"]],
+                   float(data.get("duration", 0.0)), values)
 
 
 @dataclass(frozen=True)
@@ -86,21 +111,23 @@ class HistoryEntry:
 
     def mark(self, key: str) -> ScenarioMark | None:
         """The verdict of the scenario with this `ScenarioResult.key`, if it ran."""
-        return next((m for m in self.marks if m.key == key), None)
+        return self._by_key.get(key)
+
+    @functools.cached_property
+    def _by_key(self) -> dict[str, ScenarioMark]:
+        # A report asks every run of a long history about every scenario: look up, not scan.
+        return {m.key: m for m in reversed(self.marks)}
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "v": FORMAT_VERSION, "stored_at": self.stored_at, "started": self.started,
             "duration": self.duration, "status": self.status.name,
-            "scenarios": [{"key": m.key, "outcome": m.outcome.value, "status": m.status.name,
-                           "duration": m.duration} for m in self.marks],
+            "scenarios": [m.to_dict() for m in self.marks],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HistoryEntry:
-        marks = tuple(ScenarioMark(str(m["key"]), Outcome(m["outcome"]), Status[m["status"]],
-                                   float(m.get("duration", 0.0)))
-                      for m in data.get("scenarios", ()))
+        marks = tuple(ScenarioMark.from_dict(m) for m in data.get("scenarios", ()))
         return cls(float(data["stored_at"]), float(data.get("started", 0.0)),
                    float(data.get("duration", 0.0)), Status[data["status"]], marks)
 
@@ -111,7 +138,11 @@ class HistoryEntry:
 
 
 def _mark(scenario: ScenarioResult) -> ScenarioMark:
-    return ScenarioMark(scenario.key, scenario.outcome, scenario.status, scenario.duration)
+    # Not-a-number means nothing was measured; JSON has no NaN anyway.
+    values = tuple((m.name[:_VALUE_NAME], m.value) for m in scenario.measurements
+                   if math.isfinite(m.value))
+    return ScenarioMark(scenario.key, scenario.outcome, scenario.status, scenario.duration,
+                        values[:MARK_VALUES])
 
 
 class ResultStore:

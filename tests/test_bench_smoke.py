@@ -81,3 +81,17 @@ def test_memory_and_import_tables(quick_output: str) -> None:
                                          "check"]
     # check ran one HTTP scenario: its coordinator must have loaded behave and requests
     assert "behave" in starts[3][4] and "requests" in starts[3][4]
+
+
+def test_report_bench_renders_every_case_and_says_how_big_the_page_is() -> None:
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "report.py"), "--quick"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    (table,) = _tables(done.stdout)
+    assert table[0] == ["case", "runs stored", "scenarios", "charts", "render s",
+                        "escalator report s", "index.html KiB", "target", "met"]
+    assert [row[:4] for row in table[1:]] == [
+        ["healthy, 20 runs", "20", "5", "5"], ["failing, 20 runs", "20", "5", "5"],
+        ["recovering, 20 runs", "20", "5", "5"],
+        ["50 scenarios x 2 measurements, 20 runs", "20", "10", "20"]]
+    assert all(float(row[4]) > 0 and float(row[5]) > 0 and int(row[6]) > 0 for row in table[1:])

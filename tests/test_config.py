@@ -104,7 +104,7 @@ def test_cli_reports_config_errors_as_one_line(tmp_path: Path) -> None:
     (["-e", "a", "-j", "0"], "--jobs: must be at least 1"),
     (["-e", "a", "-D", "novalue"], "-D novalue: give KEY=VALUE"),
     (["-e", "a", "-f", "yaml"], "-f yaml: unknown format (known: pretty, progress, json, junit, "
-                                "nagios, prometheus)"),
+                                "nagios, prometheus, graphite)"),
 ])
 def test_cli_option_errors(tmp_path: Path, argv: list[str], message: str) -> None:
     toml = tmp_path / "escalator.toml"

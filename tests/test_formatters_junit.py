@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 from lxml import etree
 
 from escalator.formatters import FormatOptions, render
 from escalator.results import Measurement, Outcome, RunResult, StepResult
+from escalator.runner.assemble import Progress, assemble
 from tests.test_formatters_samples import (
+    all_samples,
     dns_retried,
     dns_unknown,
     home_critical,
@@ -27,7 +30,7 @@ def junit(run: RunResult, verbose: bool = False) -> str:
 def test_a_suite_per_feature_with_failures_errors_and_system_out() -> None:
     assert junit(run_of(home_critical(), login_warning(), dns_unknown(), dns_retried())) == (
         HEAD
-        + '<testsuites name="escalator" tests="4" failures="2" errors="1" skipped="0"'
+        + '<testsuites name="escalator" tests="4" failures="2" errors="1"'
         ' time="1.234">\n'
         '  <testsuite name="Web site" tests="2" failures="2" errors="0" skipped="0"'
         ' time="1.750">\n'
@@ -66,7 +69,7 @@ def test_run_errors_become_an_extra_suite_of_error_testcases() -> None:
     run = run_of(scenario("Up"), errors=("features/x.feature:2: parse error\nnear Gvien",))
     assert junit(run) == (
         HEAD
-        + '<testsuites name="escalator" tests="2" failures="0" errors="1" skipped="0"'
+        + '<testsuites name="escalator" tests="2" failures="0" errors="1"'
         ' time="1.234">\n'
         '  <testsuite name="Web site" tests="1" failures="0" errors="0" skipped="0"'
         ' time="0.250">\n'
@@ -86,7 +89,7 @@ def test_run_errors_become_an_extra_suite_of_error_testcases() -> None:
 def test_nothing_selected_is_an_error_so_ci_never_reads_an_empty_report_as_green() -> None:
     assert junit(run_of(duration=0.0)) == (
         HEAD
-        + '<testsuites name="escalator" tests="1" failures="0" errors="1" skipped="0"'
+        + '<testsuites name="escalator" tests="1" failures="0" errors="1"'
         ' time="0.000">\n'
         '  <testsuite name="run errors" tests="1" failures="0" errors="1" skipped="0"'
         ' time="0.000">\n'
@@ -125,3 +128,49 @@ def test_nasty_text_still_gives_valid_xml_with_the_forbidden_characters_removed(
     assert root.find("testsuite").get("name") == CLEAN
     assert [s.get("name") for s in root.findall("testsuite")] == [CLEAN, "Web site", "run errors"]
     assert root.find("testsuite[@name='run errors']/testcase/error").text == CLEAN
+
+
+SCHEMA = Path(__file__).parent / "fixtures" / "junit-10.xsd"
+
+
+def jenkins_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(SCHEMA)))
+
+
+def test_every_sample_is_valid_against_jenkins_junit_10_schema() -> None:
+    """Issue 18: Jenkins' junit-10.xsd rejects `skipped` on <testsuites>."""
+    schema = jenkins_schema()
+    nasty = scenario(NASTY, Outcome.FAILED, steps=(StepResult("Then", NASTY, 4, "failed",
+                                                              error=NASTY),))
+    for run in [*all_samples(), run_of(nasty, errors=(NASTY,))]:
+        for verbose in (False, True):
+            document = etree.fromstring(junit(run, verbose).encode())
+            assert schema.validate(document), schema.error_log.last_error
+
+
+def test_the_schema_fixture_rejects_what_jenkins_rejects() -> None:
+    """The fixture is strict where it matters, so the test above can fail."""
+    schema = jenkins_schema()
+    assert not schema.validate(etree.fromstring(b'<testsuites skipped="0"/>'))
+    assert not schema.validate(etree.fromstring(
+        b'<testsuites><testsuite name="x" tests="1" failures="0" errors="0" time="1s"/>'
+        b"</testsuites>"))
+    assert schema.validate(etree.fromstring(
+        b'<testsuites tests="0"><testsuite name="x" tests="0" failures="0" errors="0"'
+        b' skipped="0" time="0.000"/></testsuites>'))
+
+
+def test_a_scenario_cut_by_the_run_deadline_reports_the_time_it_ran() -> None:
+    """Issue 18: the cut scenario said time="0.000" although it ran until the deadline."""
+    unit = {"id": 0, "file": "features/web.feature", "line": 3, "name": "Home", "feature": "Web",
+            "tags": [], "severity": "critical", "level": None, "runbook": None,
+            "steps": [["When", 'I go to "/"', 4]]}
+    heard = Progress()
+    heard.take({"t": "plan", "units": [unit], "errors": []}, at=0.1)
+    heard.take({"t": "start", "id": 0, "attempt": 1}, at=0.5)
+    heard.take({"t": "step", "id": 0, "index": 0}, at=0.6)
+    run = assemble(heard, started=1000.0, duration=2.0, timeout=2.0, environment=None,
+                   cut_off=True)
+    assert (run.scenarios[0].outcome, run.scenarios[0].duration) == (Outcome.FAILED, 1.5)
+    case = etree.fromstring(junit(run).encode()).find("testsuite/testcase")
+    assert case.get("time") == "1.500"

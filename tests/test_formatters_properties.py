@@ -140,3 +140,35 @@ def test_every_other_format_renders_text_ending_in_one_newline(run: RunResult,
         out = render(name, run, opts)
         assert out.endswith("\n") and not out.endswith("\n\n")
     assert "prometheus" in FORMATS
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(run=small_runs)
+def test_promtool_accepts_every_exposition(run: RunResult) -> None:
+    from tests.test_formatters_prometheus import promtool
+
+    promtool(render("prometheus", run))
+
+
+@PROPERTY
+@given(run=runs, opts=options)
+def test_junit_is_valid_against_jenkins_schema(run: RunResult, opts: FormatOptions) -> None:
+    from tests.test_formatters_junit import jenkins_schema
+
+    schema = jenkins_schema()
+    assert schema.validate(etree.fromstring(render("junit", run, opts).encode("utf-8"))), \
+        schema.error_log.last_error
+
+
+GRAPHITE_LINE = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)+ -?[0-9.e+-]+ -?\d+")
+
+
+@PROPERTY
+@given(run=runs, prefix=texts)
+def test_graphite_lines_are_always_path_value_timestamp(run: RunResult, prefix: str) -> None:
+    out = render("graphite", run, FormatOptions(graphite_prefix=prefix))
+    lines = out.splitlines()
+    assert all(GRAPHITE_LINE.fullmatch(line) for line in lines), lines
+    paths = [line.split(" ")[0] for line in lines]
+    assert len(paths) == len(set(paths))          # no two series share a path

@@ -32,7 +32,7 @@ def test_an_unknown_format_is_a_usage_error_naming_the_choices() -> None:
         render("xml", run_of())
     assert str(caught.value) == (
         "unknown output format 'xml': choose from pretty, progress, json, junit, nagios,"
-        " prometheus")
+        " prometheus, graphite")
 
 
 @pytest.mark.parametrize("name", [f for f in FORMATS if f != "prometheus"])

@@ -166,6 +166,9 @@ def test_run_deadline_keeps_finished_verdicts(tmp_path: Path) -> None:
         ("queued behind it", "unknown", "not started: the run deadline (2s) passed"),
     ]
     assert out.json["scenarios"][8]["severity"] == "warning"
+    # It ran from its start until the deadline; the one behind it never ran (issue 18).
+    assert 0 < out.json["scenarios"][8]["duration"] <= out.json["duration"]
+    assert out.json["scenarios"][9]["duration"] == 0
 
 
 def test_parallel_results_match_sequential_in_order(tmp_path: Path) -> None:
@@ -230,11 +233,11 @@ def test_rules_outlines_and_backgrounds_run_alike_in_parallel(tmp_path: Path) ->
         """})
     expected = [
         ("plain", "passed", None),
-        ("row 1 -- @1.1 ", "failed", "one"),
-        ("row 2 -- @1.2 ", "failed", "two"),
+        ("row 1 -- @1.1", "failed", "one"),
+        ("row 2 -- @1.2", "failed", "two"),
         ("in rule", "passed", None),
-        ("ruled a -- @1.1 ", "passed", None),
-        ("ruled b -- @1.2 ", "unknown", "error in step code: RuntimeError: oops"),
+        ("ruled a -- @1.1", "passed", None),
+        ("ruled b -- @1.2", "unknown", "error in step code: RuntimeError: oops"),
     ]
     for jobs in ("1", "4"):
         out = run_cli(["run", "-e", "test", "-f", "json", "-j", jobs], cwd=root)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from escalator.results import Measurement, Outcome, Severity, StepResult
-from escalator.state import HistoryEntry, ResultStore, StateError
+from escalator.state import MARK_VALUES, HistoryEntry, ResultStore, StateError
 from escalator.status import Status
 from tests import builders
 from tests.builders import scenario
@@ -164,3 +164,38 @@ def test_overlapping_runs_leave_whole_lines_and_a_readable_latest(
         assert [f.name for f in files] == ["prod.jsonl", "prod.jsonl.1"]
         assert all(f.stat().st_size < 2 * history_bytes for f in files)
         assert 0 < len(entries) < 120
+
+
+def test_history_keeps_each_scenarios_measurements(tmp_path: Path) -> None:
+    """Issue 18: the history kept only verdicts, so a report could draw nothing over time."""
+    clock = Clock()
+    store = ResultStore(tmp_path, now=clock)
+    many = tuple(Measurement(f"m{i}", float(i), "ms") for i in range(40))
+    store.save(run_of(
+        scenario("Home", measurements=(Measurement("response_time", 41.25, "ms", "500"),
+                                       Measurement("days_left", 20.0, "", "14:"),
+                                       Measurement("packet_loss", float("nan"), "%"))),
+        scenario("Many", measurements=many), scenario("None")))
+    entry = store.history(None)[0]
+    home = entry.mark("features/web.feature::Home")
+    assert home is not None
+    assert dict(home.values) == {"response_time": 41.25, "days_left": 20.0}
+    assert home.value("days_left") == 20.0 and home.value("packet_loss") is None
+    crowded = entry.mark("features/web.feature::Many")
+    assert crowded is not None and len(crowded.values) == MARK_VALUES  # a line stays bounded
+    line = json.loads(store.history_path(None).read_text())
+    assert line["scenarios"][0]["m"] == {"response_time": 41.25, "days_left": 20.0}
+    assert "m" not in line["scenarios"][2]                              # nothing measured
+
+
+def test_history_lines_written_before_measurements_are_still_read(tmp_path: Path) -> None:
+    store = ResultStore(tmp_path, now=Clock())
+    old = {"v": 1, "stored_at": 1_700_000_000.0, "started": 1_699_999_990.0, "duration": 1.5,
+           "status": "OK", "scenarios": [{"key": "features/web.feature::Home",
+                                          "outcome": "passed", "status": "OK", "duration": 0.2}]}
+    store.history_path(None).parent.mkdir(parents=True)
+    store.history_path(None).write_text(json.dumps(old) + "\n")
+    store.save(run_of(scenario("Home", measurements=(Measurement("response_time", 9.0, "ms"),))))
+    first, second = (e.mark("features/web.feature::Home") for e in store.history(None))
+    assert first is not None and second is not None
+    assert (first.values, first.duration, second.values) == ((), 0.2, (("response_time", 9.0),))

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from escalator.commands.common import DEFAULT_LABEL, add_run_arguments, load_run_options
-from escalator.commands.output import check_formats, store_run, write_outputs
+from escalator.commands.output import check_formats, send_metrics, store_run, write_outputs
 from escalator.env import Env
 from escalator.exit_codes import ExitCode
 
@@ -27,6 +27,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
     run = run_suite(options, env)
     store_run(options, run)
+    run = send_metrics(run, options)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)
 

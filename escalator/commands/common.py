@@ -14,6 +14,7 @@ from escalator.config import Config, Environment, load_config
 from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError, UsageError
+from escalator.hostport import split_host_port
 
 # RunOptions is the runner's input and lives below it; re-exported for older imports.
 from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
@@ -58,10 +59,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> 
     parser.add_argument("--label", default=DEFAULT_LABEL, help="Nagios service prefix")
     if formats:
         parser.add_argument("-f", "--format", action=_FormatAction, dest="formats", default=[],
-                            metavar="FORMAT",
-                            help="pretty, progress, json, junit, nagios, prometheus (repeatable)")
+                            metavar="FORMAT", help="pretty, progress, json, junit, nagios, "
+                            "prometheus, graphite (repeatable)")
         parser.add_argument("-o", "--outfile", action=_FormatAction, dest="formats",
                             metavar="FILE", help="write the -f before it to FILE")
+        parser.add_argument("--graphite", metavar="HOST:PORT",
+                            help="also send the metrics to carbon (Graphite plaintext over TCP)")
+        parser.add_argument("--graphite-prefix", default="escalator", metavar="PREFIX",
+                            help="first nodes of every Graphite path (default escalator)")
 
 
 def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
@@ -89,6 +94,8 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
         verbose=args.verbose,
         label=(args.label or DEFAULT_LABEL).replace("|", "/"),
         formats=tuple(getattr(args, "formats", None) or ()),
+        graphite=_address(getattr(args, "graphite", None), "--graphite"),
+        graphite_prefix=getattr(args, "graphite_prefix", None) or "escalator",
     )
 
 
@@ -119,6 +126,20 @@ def _variables(environment: Environment | None, config: Config, env: Env
         variables[key] = value
         secrets.append(value)
     return variables, tuple(secrets)
+
+
+def _address(text: str | None, option: str) -> tuple[str, int] | None:
+    """HOST[:PORT] (an IPv6 host in brackets; Carbon's plaintext port 2003 by default).
+
+    >>> _address("[::1]:2003", "--graphite"), _address("graphite", "--graphite")
+    (('::1', 2003), ('graphite', 2003))
+    """
+    if text is None:
+        return None
+    try:
+        return split_host_port(text, 2003)
+    except ValueError:
+        raise UsageError(f"{option} {text}: give HOST:PORT, e.g. 127.0.0.1:2003") from None
 
 
 def duration_option(text: str, option: str) -> float:

@@ -1,4 +1,4 @@
-"""Writing a run's formats where the operator asked: stdout or `-o FILE`, and exit codes.
+"""Writing a run's formats where the operator asked: stdout, `-o FILE` or carbon, and exit codes.
 
 Used by `run` and `check`. Renderers are pure (escalator.formatters); this is the only place that
 writes their text out.
@@ -6,6 +6,8 @@ writes their text out.
 
 from __future__ import annotations
 
+import dataclasses
+import socket
 from pathlib import Path
 
 from escalator.commands.common import RunOptions
@@ -23,12 +25,16 @@ def check_formats(options: RunOptions) -> None:
             raise UsageError(f"-f {name}: unknown format (known: {', '.join(FORMATS)})")
 
 
+GRAPHITE_TIMEOUT = 3.0
+
+
 def write_outputs(run: RunResult, options: RunOptions, env: Env, default: str) -> None:
     from escalator.formatters import FormatOptions, render
 
     for name, outfile in options.formats or ((default, None),):
         text = render(name, run, FormatOptions(label=options.label, verbose=options.verbose,
-                                               color=outfile is None and env.interactive))
+                                               color=outfile is None and env.interactive,
+                                               graphite_prefix=options.graphite_prefix))
         if outfile is None:
             env.stdout.write(text)
             continue
@@ -38,6 +44,39 @@ def write_outputs(run: RunResult, options: RunOptions, env: Env, default: str) -
             path.write_text(text)
         except OSError as exc:
             raise UsageError(f"-o {outfile}: cannot write: {exc.strerror or exc}") from None
+
+
+def send_metrics(run: RunResult, options: RunOptions) -> RunResult:
+    """Send the run to carbon when `--graphite` asks; the run, with a notice if that failed.
+
+    Metrics are a by-product: a carbon that is down or wedged costs at most GRAPHITE_TIMEOUT
+    and one notice line in the output, never the verdict or the exit code.
+    """
+    if options.graphite is None or run.errors or not run.scenarios:
+        return run
+    from escalator.formatters import FormatOptions, render
+
+    text = render("graphite", run, FormatOptions(graphite_prefix=options.graphite_prefix))
+    host, port = options.graphite
+    problem = send_text(host, port, text, GRAPHITE_TIMEOUT)
+    if problem is None:
+        return run
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return dataclasses.replace(run, notices=(*run.notices,
+                                             f"graphite {where}: cannot send: {problem}"))
+
+
+def send_text(host: str, port: int, text: str, timeout: float) -> str | None:
+    """Write `text` to a TCP peer and close; None when sent, else why not, in a few words."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
+            conn.sendall(text.encode())
+            conn.shutdown(socket.SHUT_WR)
+    except TimeoutError:
+        return f"no connection within {timeout:g}s"
+    except OSError as exc:
+        return (exc.strerror or type(exc).__name__).lower()
+    return None
 
 
 def store_run(options: RunOptions, run: RunResult) -> None:

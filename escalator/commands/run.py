@@ -6,7 +6,13 @@ import argparse
 from typing import Any
 
 from escalator.commands.common import add_run_arguments, load_run_options
-from escalator.commands.output import check_formats, run_exit_code, store_run, write_outputs
+from escalator.commands.output import (
+    check_formats,
+    run_exit_code,
+    send_metrics,
+    store_run,
+    write_outputs,
+)
 from escalator.env import Env
 from escalator.results import ScenarioResult
 
@@ -27,6 +33,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
     run = run_suite(options, env, progress=_live(env))
     store_run(options, run)
+    run = send_metrics(run, options)
     write_outputs(run, options, env, default="pretty")
     return run_exit_code(run)
 

@@ -30,14 +30,17 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class FormatOptions:
-    """How to render: the Nagios service prefix, detail for -v, colour for a terminal."""
+    """How to render: the Nagios service prefix, detail for -v, colour for a terminal, and the
+    first nodes of every Graphite path."""
 
     label: str = DEFAULT_LABEL
     verbose: bool = False
     color: bool = False
+    graphite_prefix: str = "escalator"
 
 
-FORMATS: tuple[str, ...] = ("pretty", "progress", "json", "junit", "nagios", "prometheus")
+FORMATS: tuple[str, ...] = ("pretty", "progress", "json", "junit", "nagios", "prometheus",
+                            "graphite")
 
 # Format name -> module under escalator.formatters (json would shadow the standard library).
 _MODULES = {"json": "jsonout"}

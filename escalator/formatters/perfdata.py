@@ -2,7 +2,9 @@
 
 Owns the plugin-guidelines grammar `'label'=value[UOM];[warn];[crit];[min];[max]`: label
 cleaning and quoting, unique labels, the allowed units, number rounding and threshold ranges.
-Called by the nagios formatter, which decides how many items fit on line 1.
+Called by the nagios formatter, which decides how many items fit on line 1. `limits()` is the
+one place that reads a measurement's thresholds (perfdata slots, Prometheus, the report's
+charts), and `base_unit()` the one that turns its unit into a base unit (Prometheus, Graphite).
 
 >>> number(1.2300000001), number(0.000123456), number(float("nan")), number(-0.0)
 ('1.23', '0.000123', 'U', '0')
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
-from escalator.results import Outcome, RunResult, ScenarioResult, Severity
+from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity
+from escalator.status import Status
 from escalator.text import one_line
 
 # The units the plugin guidelines name that our graphers (PNP4Nagios, Icinga 2 writers) accept;
@@ -29,6 +33,12 @@ UNITS = frozenset({"s", "ms", "%", "B", "KB", "MB", "c"})
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
 RANGE = re.compile(rf"@?(?:(?:~|{_NUM}):(?:{_NUM})?|{_NUM})")
 _PLAIN_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
+# Unit -> (base unit, factor), per the Prometheus naming guide; "c" (a count) and "" have none.
+# KB/MB/... are powers of 1024, as the monitoring plugins write them.
+_BASE_UNITS = {"s": ("seconds", 1.0), "ms": ("seconds", 1e-3), "us": ("seconds", 1e-6),
+               "%": ("ratio", 0.01), "B": ("bytes", 1.0), "KB": ("bytes", 1024.0),
+               "MB": ("bytes", 1024.0 ** 2), "GB": ("bytes", 1024.0 ** 3),
+               "TB": ("bytes", 1024.0 ** 4)}
 _LABEL_MAX = 60
 
 
@@ -69,6 +79,58 @@ def threshold(text: str | None) -> str:
     return text if RANGE.fullmatch(text) else ""
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One threshold of a measurement: a Nagios range and the state it stands for.
+
+    The value alerts outside [low, high] (inside it when `inside`, the range's "@").
+
+    >>> parse_limit("14:", Status.WARNING)
+    Limit(text='14:', level=<Status.WARNING: 1>, low=14.0, high=inf, inside=False)
+    >>> parse_limit("@10:20", Status.CRITICAL).alerts(15.0), parse_limit("500").alerts(501)
+    (True, True)
+    """
+
+    text: str
+    level: Status
+    low: float
+    high: float
+    inside: bool = False
+
+    def alerts(self, value: float) -> bool:
+        within = self.low <= value <= self.high
+        return within if self.inside else not within
+
+
+def parse_limit(text: str | None, level: Status = Status.CRITICAL) -> Limit | None:
+    """A Nagios range as a Limit; None when there is none or it does not follow the grammar."""
+    text = threshold(text)
+    if not text:
+        return None
+    body = text.removeprefix("@")
+    start, sep, end = body.rpartition(":")
+    low = (-math.inf if start == "~" else float(start or 0)) if sep else 0.0
+    high = float(end) if end else math.inf
+    return Limit(text, level, low, high, inside=text.startswith("@"))
+
+
+def limits(scenario: ScenarioResult, measurement: Measurement) -> tuple[Limit, ...]:
+    """The thresholds of `measurement`: its one range, as a warning or a critical limit
+    according to the scenario's severity. Every reader of thresholds goes through here."""
+    level = Status.WARNING if scenario.severity is Severity.WARNING else Status.CRITICAL
+    limit = parse_limit(measurement.threshold, level)
+    return () if limit is None else (limit,)
+
+
+def base_unit(uom: str) -> tuple[str, float]:
+    """The base unit a measurement's unit converts to, and the factor; ("", 1.0) for none.
+
+    >>> base_unit("ms"), base_unit("%"), base_unit("")
+    (('seconds', 0.001), ('ratio', 0.01), ('', 1.0))
+    """
+    return _BASE_UNITS.get(uom, ("", 1.0))
+
+
 def item(label: str, value: float, uom: str = "", warn: str = "", crit: str = "",
          min_: float | None = None, max_: float | None = None) -> str:
     """One perfdata item; trailing empty fields are dropped (the guidelines allow it)."""
@@ -107,13 +169,10 @@ def measurements(run: RunResult) -> list[str]:
     for scenario in run.scenarios:
         for m in scenario.measurements:
             label = _unique(clean_label(f"{scenario.name} {m.name}"), taken)
-            warn, crit = _slots(scenario, threshold(m.threshold))
-            items.append(item(label, m.value, m.uom, warn, crit, m.minimum, m.maximum))
+            slots = {limit.level: limit.text for limit in limits(scenario, m)}
+            items.append(item(label, m.value, m.uom, slots.get(Status.WARNING, ""),
+                              slots.get(Status.CRITICAL, ""), m.minimum, m.maximum))
     return items
-
-
-def _slots(scenario: ScenarioResult, limit: str) -> tuple[str, str]:
-    return (limit, "") if scenario.severity is Severity.WARNING else ("", limit)
 
 
 def _unique(label: str, taken: set[str]) -> str:

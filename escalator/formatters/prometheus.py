@@ -2,8 +2,14 @@
 
 Called through `escalator.formatters.render("prometheus", run, options)` by `run -f prometheus`
 and by `escalator report`, which writes it atomically (the collector must never read half a
-file). Pure: RunResult in, text out. Every series carries the environment, so one collector
-directory can hold the files of several environments. Gauges only: each file is a snapshot.
+file); `render_many` puts several environments' last runs into one file (the report's overview).
+Pure: RunResult in, text out. Gauges only: each file is a snapshot.
+
+Names follow the Prometheus naming guide: base units in the name (`_seconds`, `_bytes`,
+`_ratio`), never a unit label. A series is identified by what stays put when a feature file is
+edited: environment, feature, file and scenario name (the scenario's key), plus the measurement;
+no line number, severity or threshold text, which would rename the series at every edit.
+Thresholds are series of their own (`escalator_step_threshold_<unit>`).
 
 >>> from escalator.results import Outcome, RunResult, ScenarioResult
 >>> s = ScenarioResult("Web", "web.feature", 3, "Home", Outcome.FAILED, duration=0.25)
@@ -22,15 +28,33 @@ escalator_scenario_attempts 1
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from escalator.formatters.perfdata import base_unit, limits
 from escalator.results import Outcome
 
 if TYPE_CHECKING:
     from escalator.results import Measurement, RunResult, ScenarioResult
 
 PREFIX = "escalator_"
+
+_KINDS = {"seconds": "A time a step measured (response time, lookup time, data age).",
+          "bytes": "A size a step measured.",
+          "ratio": "A share a step measured (0 to 1).",
+          "": "A number a step measured without a unit (days left, counts)."}
+_LIMIT = ("the state it stands for (level) when the value goes above (bound=\"upper\") or "
+          "below (bound=\"lower\") it.")
+
+
+def _suffixed(name: str, unit: str) -> str:
+    return f"{name}_{unit}" if unit else name
+
+
+def _what(unit: str) -> str:
+    return {"seconds": "a time measurement", "bytes": "a size measurement",
+            "ratio": "a share measurement"}.get(unit, "a measurement without a unit")
+
 
 # name -> help; the order here is the order in the file.
 _HELP = {
@@ -43,17 +67,28 @@ _HELP = {
     "scenario_status": "Nagios state of the scenario in the last run.",
     "scenario_duration_seconds": "Wall time of the scenario in the last run.",
     "scenario_attempts": "Attempts the scenario needed (retries + 1).",
-    "step_measurement": "A number a step measured (response time, days left, ...), in its unit.",
+    **{_suffixed("step_measurement", unit): text for unit, text in _KINDS.items()},
+    **{_suffixed("step_threshold", unit): f"A limit of {_what(unit)}: {_LIMIT}"
+       for unit in _KINDS},
 }
 
 Sample = tuple[str, dict[str, str], float]
 
 
+
 def render(run: RunResult, options: object = None) -> str:
     """The whole textfile; `options` is accepted for the registry and not needed."""
-    samples = list(_run_samples(run))
-    for scenario in run.scenarios:
-        samples.extend(_scenario_samples(run, scenario))
+    return render_many([run])
+
+
+def render_many(runs: Sequence[RunResult]) -> str:
+    """One textfile for several runs (one per environment): each family once, in order."""
+    samples: list[Sample] = []
+    for run in runs:
+        samples.extend(_run_samples(run))
+        names = _unique_names(run)
+        for scenario, name in zip(run.scenarios, names, strict=True):
+            samples.extend(_scenario_samples(run, scenario, name))
     lines: list[str] = []
     for name, text in _HELP.items():
         rows = [s for s in samples if s[0] == name]
@@ -76,23 +111,55 @@ def _run_samples(run: RunResult) -> Iterator[Sample]:
         yield "last_run_timestamp_seconds", env, round(run.started + run.duration, 3)
 
 
-def _scenario_samples(run: RunResult, scenario: ScenarioResult) -> Iterator[Sample]:
+def _unique_names(run: RunResult) -> list[str]:
+    """Scenario names as labels: a name repeated in one file (a copied scenario) gets " (2)",
+    since without the line two series would be one (node_exporter refuses such a file)."""
+    taken: set[tuple[str, str]] = set()
+    names = []
+    for scenario in run.scenarios:
+        name, n = scenario.name, 2
+        while (scenario.file, name) in taken:
+            name, n = f"{scenario.name} ({n})", n + 1
+        taken.add((scenario.file, name))
+        names.append(name)
+    return names
+
+
+def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> Iterator[Sample]:
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
-              "scenario": scenario.name, "file": scenario.file, "line": str(scenario.line),
-              "severity": scenario.severity.value}
+              "file": scenario.file, "scenario": name}
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
     yield "scenario_attempts", labels, float(scenario.attempts)
+    taken: set[str] = set()
     for measurement in scenario.measurements:
-        yield "step_measurement", {**labels, **_measurement_labels(measurement)}, measurement.value
+        # Steps record unique names (support.record); a hand-made result might not.
+        name, n = measurement.name, 2
+        while name in taken:
+            name, n = f"{measurement.name}_{n}", n + 1
+        taken.add(name)
+        yield from _measurement_samples(scenario, measurement, {**labels, "measurement": name})
 
 
-def _measurement_labels(measurement: Measurement) -> dict[str, str]:
-    labels = {"measurement": measurement.name, "unit": measurement.uom}
-    if measurement.threshold:
-        labels["threshold"] = measurement.threshold
-    return labels
+def _measurement_samples(scenario: ScenarioResult, measurement: Measurement,
+                         labels: dict[str, str]) -> Iterator[Sample]:
+    unit, factor = base_unit(measurement.uom)
+    yield _suffixed("step_measurement", unit), labels, _scaled(measurement.value, factor)
+    for limit in limits(scenario, measurement):
+        if limit.inside:
+            continue  # an "@" range alerts inside a band: no single bound to draw
+        level = limit.level.name.lower()
+        for bound, value in (("lower", limit.low), ("upper", limit.high)):
+            # A Nagios range starts at 0 unless it says otherwise: that implied 0 is no limit.
+            if math.isfinite(value) and (bound == "upper" or value != 0):
+                yield (_suffixed("step_threshold", unit),
+                       {**labels, "level": level, "bound": bound}, _scaled(value, factor))
+
+
+def _scaled(value: float, factor: float) -> float:
+    # 812.5 ms * 0.001 is 0.8125000000000001 in binary: keep the digits a person wrote.
+    return float(f"{value * factor:.12g}") if math.isfinite(value) else value
 
 
 def _labels(labels: dict[str, str]) -> str:

@@ -1,9 +1,11 @@
 """The reports: what people and tools read about the latest run of an environment.
 
-`escalator report` calls `render_all(stored, history, now)` and writes each text into the
-report directory; nothing here writes files. The files:
+`escalator report` calls `render_all(stored, history, now, ladder)` for each environment and
+writes each text into that environment's report directory, then `overview.render_all(...)` when
+the project has several environments; nothing here writes files. The files:
 
-- `index.html`   the living document (`escalator.reports.html`)
+- `index.html`   the living document (`escalator.reports.html`: page model in `page`, charts in
+                 `charts`, availability in `availability`, the ladder's part in `ladder_view`)
 - `summary.txt`  plain tables (`escalator.reports.tables`)
 - `metrics.prom` node_exporter textfile (the prometheus formatter)
 - `junit.xml`, `results.json`  the junit and json formatters, from the stored run
@@ -12,20 +14,25 @@ report directory; nothing here writes files. The files:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from escalator.state import HistoryEntry, StoredRun
 
+if TYPE_CHECKING:
+    from escalator.reports.ladder_view import LadderView
+
 FILES = ("index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json")
+DRAWN_RUNS = 300  # the latest runs the charts draw (escalator.reports.page uses the same)
 
 
-def render_all(stored: StoredRun, history: Sequence[HistoryEntry], now: float
-               ) -> dict[str, str]:
+def render_all(stored: StoredRun, history: Sequence[HistoryEntry], now: float,
+               ladder: LadderView | None = None, drawn: int = DRAWN_RUNS) -> dict[str, str]:
     """File name -> text for every report of the stored run."""
     from escalator.formatters import render
     from escalator.reports import html, tables
 
     return {
-        "index.html": html.render(stored, history, now),
+        "index.html": html.render(stored, history, now, ladder, drawn),
         "summary.txt": tables.render(stored, history, now),
         "metrics.prom": render("prometheus", stored.run),
         "junit.xml": render("junit", stored.run),

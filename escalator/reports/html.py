@@ -1,9 +1,11 @@
 """The living document: `index.html`, every requirement with its state, since when and its past.
 
-`escalator report` calls `render(stored, history, now)` and writes the text; this module never
-writes. The page is one self-contained file (inline CSS and a few lines of JS for filtering by
-state and tag, no external assets), so it can be archived as a CI artefact or mailed. Jinja2
-autoescapes everything: scenario names, reasons and step errors quote what targets sent back.
+`escalator report` calls `render(stored, history, now, ladder)` and writes the text; this module
+never writes. The page is one self-contained file (inline CSS, inline SVG charts made by
+`escalator.reports.charts`, and a few lines of JS for filtering by state and tag and for the
+larger chart on click; no external assets), so it works from file://, can be archived as a CI
+artefact or mailed. Jinja2 autoescapes everything: scenario names, reasons and step errors quote
+what targets sent back; the charts escape their own text.
 """
 
 from __future__ import annotations
@@ -17,40 +19,43 @@ import jinja2
 from escalator import timestamps
 from escalator.durations import format_duration
 from escalator.formatters import reason
-from escalator.reports.timeline import Row, rows
+from escalator.reports import DRAWN_RUNS
+from escalator.reports import page as model
+from escalator.reports.ladder_view import LadderView
+from escalator.reports.timeline import Row
 from escalator.results import Outcome
 from escalator.state import HistoryEntry, StoredRun
-from escalator.status import Status
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATES = ("CRITICAL", "WARNING", "UNKNOWN", "OK")
+LADDER_LOG = 15  # the ladder's latest events listed under the table
 
 
-def render(stored: StoredRun, history: Sequence[HistoryEntry], now: float) -> str:
-    """The whole page for the stored run of one environment, as of `now`."""
-    table = rows(stored, history)
-    run = stored.run
-    return _environment().get_template("index.html.j2").render(
-        stored=stored, run=run, features=_by_feature(table), now=now,
-        states=STATES, tags=sorted({t for r in table for t in _tags(r)}),
+def render(stored: StoredRun, history: Sequence[HistoryEntry], now: float,
+           ladder: LadderView | None = None, drawn: int = DRAWN_RUNS) -> str:
+    """The whole page for the stored run of one environment, as of `now`.
+
+    `ladder`: the ladder's latch, maintenance window and events, when it is configured;
+    `drawn`: how many of the latest runs the charts draw.
+    """
+    page = model.build(stored, history, now, ladder, drawn)
+    table = [view.row for view in page.scenarios]
+    return environment().get_template("index.html.j2").render(
+        page=page, stored=stored, run=stored.run, now=now, states=STATES,
+        tags=sorted({t for r in table for t in _tags(r)}),
         counts={s: sum(1 for r in table if r.scenario.status.name == s) for s in STATES},
+        ladder_log=list(reversed(page.ladder.events[-LADDER_LOG:])),
     )
 
 
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The report templates' Jinja2 environment: autoescaping, strict, with our filters."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(utc=utc, duration=duration, ago=ago, safe_url=safe_url)
-    env.globals.update(reason_of=_reason, tags_of=_tags, status_name=_status_name)
+    env.filters.update(utc=utc, duration=duration, ago=ago, safe_url=safe_url, until=until)
+    env.globals.update(reason_of=_reason, tags_of=_tags)
     return env
-
-
-def _by_feature(table: list[Row]) -> list[tuple[str, list[Row]]]:
-    groups: dict[tuple[str, str], list[Row]] = {}
-    for row in table:
-        groups.setdefault((row.scenario.file, row.scenario.feature), []).append(row)
-    return [(feature, members) for (_, feature), members in groups.items()]
 
 
 def _tags(row: Row) -> list[str]:
@@ -59,10 +64,6 @@ def _tags(row: Row) -> list[str]:
 
 def _reason(row: Row) -> str:
     return "" if row.scenario.outcome is Outcome.PASSED else reason(row.scenario)
-
-
-def _status_name(status: Status | None) -> str:
-    return status.name if status is not None else "NONE"
 
 
 def utc(epoch: float) -> str:
@@ -91,6 +92,16 @@ def ago(epoch: float, now: float) -> str:
     """
     seconds = max(0, round(now - epoch))
     return "just now" if seconds < 1 else f"{format_duration(seconds)} ago"
+
+
+def until(epoch: float, now: float) -> str:
+    """How long after `now`, rounded to the minute.
+
+    >>> until(7300.0, 100.0), until(50.0, 100.0)
+    ('in 2h', 'now')
+    """
+    seconds = round((epoch - now) / 60) * 60
+    return f"in {format_duration(seconds)}" if seconds > 0 else "now"
 
 
 def safe_url(url: str | None) -> str | None:

@@ -34,6 +34,18 @@ class Tick:
     stored_at: float
     status: Status | None
 
+    @property
+    def label(self) -> str:
+        """What the run said: the state's name, or that the scenario did not run then.
+
+        (OK is 0: a template that tests the status for truth calls every pass "did not run".)
+        """
+        return "did not run" if self.status is None else self.status.name
+
+    @property
+    def css(self) -> str:
+        return "NONE" if self.status is None else self.status.name
+
 
 @dataclass(frozen=True)
 class Row:

@@ -44,7 +44,7 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
-    cut_off = _listen(read_fd, heard, deadline, env, progress)
+    cut_off = _listen(read_fd, heard, begun, deadline, env, progress)
     os.close(read_fd)
     crashed = _reap(pid, kill=cut_off)
     run = assemble(heard, started=started, duration=env.monotonic() - begun,
@@ -59,7 +59,8 @@ def _load_what_comes_after(options: RunOptions) -> None:
     two cores that time is free, and a Nagios check pays it every minute."""
     from escalator import formatters, state  # noqa: F401
 
-    for name in {name for name, _ in options.formats} or {"nagios", "pretty"}:
+    names = {name for name, _ in options.formats} or {"nagios", "pretty"}
+    for name in names | ({"graphite"} if options.graphite else set()):
         with contextlib.suppress(UsageError):
             formatters.load(name)
 
@@ -80,7 +81,7 @@ def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
         os._exit(code)
 
 
-def _listen(fd: int, heard: Progress, deadline: float, env: Env,
+def _listen(fd: int, heard: Progress, begun: float, deadline: float, env: Env,
             progress: ProgressCallback | None) -> bool:
     """Read records until the coordinator closes the pipe; True when the deadline cut it off."""
     reader = pipe.LineReader(fd)
@@ -92,8 +93,9 @@ def _listen(fd: int, heard: Progress, deadline: float, env: Env,
         if not ready:
             continue
         records, closed = reader.read()
+        at = env.monotonic() - begun
         for record in records:
-            result = heard.take(record)
+            result = heard.take(record, at)
             if result is not None and progress is not None:
                 progress(result, len(heard.results), len(heard.units))
         if closed:

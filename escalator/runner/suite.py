@@ -39,10 +39,17 @@ class Unit:
     retries: int
     branch: tuple[Any, ...] = ()  # feature run items from the feature down to the scenario
 
+    @property
+    def name(self) -> str:
+        """The scenario's name as people read it: behave names an outline row
+        "<name> -- @1.1 <examples name>", with a trailing space when the examples have no name,
+        and that space would end up in every label and key."""
+        return str(self.scenario.name).strip()
+
     def describe(self) -> dict[str, Any]:
         sc = self.scenario
         return {
-            "id": self.id, "file": self.file, "line": sc.line, "name": str(sc.name),
+            "id": self.id, "file": self.file, "line": sc.line, "name": self.name,
             "feature": str(self.feature.name), "tags": sorted(str(t) for t in sc.effective_tags),
             "severity": self.meta.severity.value, "level": self.meta.level,
             "runbook": self.meta.runbook, "step_timeout": self.step_timeout,

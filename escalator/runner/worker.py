@@ -106,7 +106,7 @@ def model_result(feature: Any, sc: Any, file: str, meta: Any,
     else:
         reason = None
     return ScenarioResult(
-        feature=str(feature.name), file=file, line=sc.line, name=str(sc.name),
+        feature=str(feature.name), file=file, line=sc.line, name=str(sc.name).strip(),
         outcome=outcome,
         severity=meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
         level=meta.level,
