@@ -1,0 +1,105 @@
+"""What an engine that is gone left behind, settled when the next one starts.
+
+An intent record means a level ran when its engine stopped. While any of its processes lives
+(`procs.LevelProcesses`: its process group, or a holder of the level lock it inherited) the new
+engine waits, at most for what is left of the level's timeout (on the monotonic clock, from the
+level's start), then stops it (SIGTERM, `kill_grace`, SIGKILL); it never starts a second copy.
+Then: a level the engine stopped itself (`stopped_by`) is audited as `step_interrupted`, one
+found after a crash as `state_recovered`; an idempotent level may run again, any other latches.
+An engagement left open (no verdict) is closed as `crashed`, with the levels that ran. Called by
+`Engine.recover`, with the environment's lock held.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from escalator.durations import format_duration
+from escalator.ladder.model import Intent
+from escalator.ladder.procs import LevelProcesses
+
+if TYPE_CHECKING:
+    from escalator.ladder.engine import Engine
+
+POLL = 0.25  # how often to look whether a level of a gone engine has ended
+
+
+def recover(engine: Engine) -> None:
+    intent = engine.store.read_intent()
+    if intent is not None:
+        _outlive(engine, intent)
+        _settle(engine, intent)
+        engine.store.clear_intent()
+    _close_open_engagement(engine, intent)
+
+
+def _outlive(engine: Engine, intent: Intent) -> None:
+    """Wait for the level's processes to end (bounded by its timeout), then stop them."""
+    if intent.boot and intent.boot != engine.boot:
+        return  # the machine rebooted since: nothing of that level runs
+    level = LevelProcesses(intent.pid, intent.pid_start, engine.store.level_lock_path)
+    if not level.busy():
+        return
+    env, store = engine.env, engine.store
+    timeout = intent.timeout
+    if timeout is None:
+        known = intent.level in engine.config.level_ids
+        timeout = engine.config.level(intent.level).timeout if known else 0.0
+    elapsed = env.monotonic() - intent.mono if intent.mono is not None else 0.0
+    wait = max(0.0, timeout - elapsed)
+    pids = level.pids()
+    reason = (f"level {intent.level} of an engine that is gone still runs (pids "
+              f"{' '.join(map(str, pids)) or 'unknown'}): waiting for it, at most "
+              f"{format_duration(round(wait, 1))}")
+    store.audit("level_orphaned", intent.run_id, reason, level=intent.level, pids=pids,
+                pid=intent.pid)
+    engine.say(f"{store.environment}: {reason}")
+    deadline = env.monotonic() + wait
+    while level.busy() and env.monotonic() < deadline:
+        env.sleep(min(POLL, max(0.0, deadline - env.monotonic())))
+    if not level.busy():
+        return
+    pids = level.pids()
+    gone = level.stop(engine.config.kill_grace, env.sleep, env.monotonic)
+    what = "were stopped" if gone else "could not be stopped"
+    store.audit("level_killed", intent.run_id, f"level {intent.level} outlived its timeout: "
+                f"its processes {what}", level=intent.level, pids=pids, stopped=gone)
+    if not gone and engine.state.latch is None:
+        engine.latch(intent.run_id, f"processes of level {intent.level} could not be stopped "
+                     f"(pids {' '.join(map(str, level.pids()))})")
+
+
+def _settle(engine: Engine, intent: Intent) -> None:
+    store, level = engine.store, intent.level
+    if intent.stopped_by:
+        what = f"stopped by {intent.stopped_by} while it ran"
+        store.audit("step_interrupted", intent.run_id, f"level {level} was {what} (an orderly "
+                    "stop of the engine)", level=level, signal=intent.stopped_by)
+    else:
+        what = "interrupted by an engine crash"
+        store.audit("state_recovered", intent.run_id, f"level {level} was running when the "
+                    "engine stopped", level=level, pid=intent.pid)
+        if intent.idempotent:
+            store.audit("step_interrupted", intent.run_id, f"level {level} is idempotent: it "
+                        "may run again", level=level)
+    if not intent.idempotent and engine.state.latch is None:
+        engine.latch(intent.run_id, f"level {level} (not idempotent) was {what}; its effect "
+                     "is unknown")
+
+
+def _close_open_engagement(engine: Engine, intent: Intent | None) -> None:
+    from escalator.ladder.engine import FAILING, StepRecord
+
+    last = dict(engine.state.last_engagement)
+    if not last or "verdict" in last:
+        return
+    run_id = str(last.get("run_id", ""))
+    steps = []
+    for step in last.get("steps") or []:
+        if isinstance(step, dict):
+            steps.append(StepRecord(str(step.get("level")), str(step.get("status")),
+                                    step.get("exit_code"), float(step.get("duration") or 0.0)))
+    if intent is not None and intent.run_id == run_id and not intent.stopped_by:
+        steps.append(StepRecord(intent.level, "interrupted", None, 0.0))
+    engine.steps, engine.engaged = steps, run_id
+    engine.end(run_id, "crashed", "the engine stopped before the engagement ended", FAILING)
