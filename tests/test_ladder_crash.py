@@ -156,31 +156,90 @@ def intent(root: Path) -> dict[str, object] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def test_a_new_engine_waits_for_a_killed_engines_level_kills_it_at_its_timeout_and_latches(
+def quick_kill(root: Path) -> None:
+    """A 1 s kill grace, so that tests waiting for a kill do not wait for the default 5 s."""
+    config = root / "escalator.toml"
+    config.write_text(config.read_text().replace("[ladder]\n", '[ladder]\nkill_grace = "1s"\n'))
+
+
+def test_a_killed_engines_level_still_ends_at_its_timeout_and_is_on_record(
+        engines: Engines) -> None:
+    """No engine starts again: the level's keeper still stops it at its timeout and audits
+    how it ended, with its output."""
+    root = engines.root
+    quick_kill(root)
+    level(root, "vm", seconds=60, timeout="2s")
+    (root / "vm.state").write_text("down")
+    first = engines.start("escalate")
+    wait_for(lambda: (root / "vm.running").exists())
+    first.kill()
+    first.wait()
+    assert engines.level_processes(), "the level runs on without its engine"
+    status = finish(engines.start("ladder", "status"))[1].splitlines()
+    assert [line.split(None, 3)[3].split(" since ")[0] for line in status
+            if line.startswith("level in flight ")] == ["vm"]
+    wait_for(lambda: "step_finished" in events(root), timeout=2 + 1 + 20)
+    assert engines.level_processes() == []
+    finished = [r for r in audit(root) if r["event"] == "step_finished"]
+    assert [(r["data"]["level"], r["data"]["status"], r["data"]["output"])  # type: ignore
+            for r in finished] == [("vm", "timeout", "working on vm\n")]
+    assert intent(root) is not None  # for the next engine to settle
+
+
+def test_a_new_engine_waits_for_a_killed_engines_level_and_never_runs_a_second_copy(
         engines: Engines) -> None:
     root = engines.root
+    quick_kill(root)
     level(root, "vm", seconds=60, timeout="3s")
     (root / "vm.state").write_text("down")
     first = engines.start("escalate")
     wait_for(lambda: (root / "vm.running").exists())
     first.kill()
     first.wait()
-    assert engines.level_processes(), "the killed engine's level runs on in its own session"
-    code, out, _ = finish(engines.start("escalate"))
-    # The new engine never ran a second copy; it waited until the level's timeout (counted
-    # from the level's start), then killed its whole group, and latched: vm is not idempotent.
+    code, out, err = finish(engines.start("escalate"))
+    # The new engine never ran a second copy; it waited while the level ran to its timeout
+    # (counted from the level's start), then latched: vm is not idempotent.
     assert engines.level_processes() == []
     assert ran(root) == ["vm"]
     assert not (root / "overlap.log").exists()
     assert code == 2
     assert out.startswith("test: latched - level vm (not idempotent) was interrupted by an "
                           "engine crash; its effect is unknown (run ")
+    assert err.startswith("escalator: test: level vm of an engine that is gone still runs (")
+    found = events(root)
+    assert found.index("level_orphaned") < found.index("step_finished") < found.index(
+        "state_recovered")
+    recovered = next(r for r in audit(root) if r["event"] == "state_recovered")
+    assert recovered["reason"] == ("level vm was running when the engine stopped; its keeper "
+                                   "recorded it timeout")
+    state = json.loads((root / ".escalator/ladder/test/state.json").read_text())
+    assert (state["last_engagement"]["verdict"],
+            [(s["level"], s["status"]) for s in state["last_engagement"]["steps"]]) == (
+        "crashed", [("vm", "timeout")])
+    assert intent(root) is None
+
+
+def test_a_level_whose_engine_and_keeper_were_killed_is_stopped_by_the_next_engine(
+        engines: Engines) -> None:
+    root = engines.root
+    quick_kill(root)
+    level(root, "vm", seconds=60, timeout="2s")
+    (root / "vm.state").write_text("down")
+    first = engines.start("escalate")
+    wait_for(lambda: (root / "vm.running").exists() and (intent(root) or {}).get("pid"))
+    first.kill()
+    first.wait()
+    record = intent(root)
+    assert record is not None
+    os.kill(int(record["keeper_pid"]), signal.SIGKILL)  # type: ignore[arg-type]
+    code, _, _ = finish(engines.start("escalate"))
+    assert engines.level_processes() == []
+    assert (code, ran(root)) == (2, ["vm"])
     found = events(root)
     assert found.index("level_orphaned") < found.index("level_killed") < found.index(
         "state_recovered")
     killed = next(r for r in audit(root) if r["event"] == "level_killed")
-    assert killed["data"]["level"] == "vm"  # type: ignore[index]
-    assert intent(root) is None
+    assert (killed["data"]["level"], killed["data"]["stopped"]) == ("vm", True)  # type: ignore
 
 
 def test_an_idempotent_level_of_a_killed_engine_is_never_run_twice_at_once(

@@ -1,10 +1,11 @@
 """One engagement of the ladder, and the watch loop that repeats it.
 
-Sequencing only: every judgement comes from `decide`, every file from `store`, every process from
-`actions`, the aftermath of an engine that is gone from `recovery`. Called by the `escalate`,
-`watch` and `ladder` commands with the lock already held (`store.lock`); `checks` runs the suite
-(in production `escalator.runner.run_suite`), and `env` gives the clock and `sleep`, so tests
-drive whole engagements with a fake clock and scripted runs.
+Sequencing only: every judgement comes from `decide`, every file from `store`, every level run
+from `step` (which hands it to a keeper process that outlives the engine), the aftermath of an
+engine that is gone from `recovery`. Called by the `escalate`, `watch` and `ladder` commands
+with the lock already held (`store.lock`); `checks` runs the suite (in production
+`escalator.runner.run_suite`), and `env` gives the clock and `sleep`, so tests drive whole
+engagements with a fake clock and scripted runs.
 
 An engagement: observe -> confirm (`confirm` failing runs) -> settle -> fresh run -> plan ->
 gate -> cascade (each level once, in order, quiesce after each; stop at the first failure) ->
@@ -17,22 +18,19 @@ start advanced by monotonic time, so a clock step inside the process changes not
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from escalator.env import Env, boot_id
 from escalator.errors import ConfigError, EscalatorError
-from escalator.ladder import decide, procs, recovery, stop
-from escalator.ladder.actions import ActionResult, run_action
+from escalator.ladder import decide, recovery, step, stop
+from escalator.ladder.actions import ActionResult
 from escalator.ladder.model import (
     Decision,
-    Intent,
     LadderConfig,
     LadderState,
     Latch,
-    Level,
     Observation,
     Plan,
 )
@@ -233,80 +231,20 @@ class Engine:
                 self.store.audit("suppressed", run_id, "maintenance window began: cascade "
                                  f"stopped before {level_id}", window=window.reason)
                 return
-            result = self._run_level(run_id, plan, level_id)
+            result = step.run_level(self, run_id, plan, level_id)
             self.env.sleep(self.config.level(level_id).quiesce)
             if not result.ok:
                 self.store.audit("cascade_stopped", run_id, f"level {level_id} "
                                  f"{result.status}", level=level_id)
                 return
 
-    def _run_level(self, run_id: str, plan: Plan, level_id: str) -> ActionResult:
-        level, now = self.config.level(level_id), self.now()
-        with stop.deferred():  # a stop signal waits until the level is on record
-            # Count first, then the level lock and the fsynced intent, then exec: a crash can
-            # only over-count, and a level whose intent could not be written never starts.
-            self.save(self.state.with_(actions=(*self.state.actions, now),
-                                       level_runs=(*self.state.level_runs, (level_id, now))))
-            lock = self.store.open_level_lock()
-            intent = Intent(run_id, level_id, level.idempotent, now, timeout=level.timeout,
-                            boot=self.boot, mono=self.env.monotonic(), engine_pid=os.getpid())
-            try:
-                self.store.write_intent(intent)
-                self.store.audit("step_intent", run_id, f"running level {level_id}",
-                                 level=level_id, argv=list(level.run), plan=list(plan.levels))
-            except BaseException:
-                self.store.close_level_lock(lock)
-                raise
-        environ = {**self.env.environ, "ESCALATOR_ENV": self.state.environment,
-                   "ESCALATOR_LEVEL": level_id, "ESCALATOR_PLAN": " ".join(plan.levels),
-                   "ESCALATOR_RUN_ID": run_id, "ESCALATOR_TARGETS": " ".join(plan.targets)}
-        recorded = [intent]
-
-        def started(pid: int) -> None:
-            # The pid and its start time let the next engine find the level if this one dies.
-            recorded[0] = replace(intent, pid=pid, pid_start=procs.start_time(pid))
-            self.store.write_intent(recorded[0])
-
-        self.running = level_id
-        try:
-            result = run_action(level.run, timeout=level.timeout, environ=environ,
-                                cwd=self.config.base_dir, kill_grace=self.config.kill_grace,
-                                on_start=started, secrets=self.store.secrets, pass_fds=(lock,))
-        finally:
-            self.store.close_level_lock(lock)
-        self._record_step(run_id, level_id, result)
-        if result.interrupted is not None:
-            self._stopped_during(run_id, level, recorded[0], result)
-            raise stop.Stopped(signal.Signals[result.interrupted])
-        self.running = None
-        self.store.clear_intent()
-        return result
-
-    def _record_step(self, run_id: str, level_id: str, result: ActionResult) -> None:
-        self.store.audit("step_finished", run_id, f"level {level_id} {result.status}",
-                         level=level_id, status=result.status, exit_code=result.exit_code,
-                         duration=round(result.duration, 3), output=result.output,
-                         error=result.error)
+    def add_step(self, run_id: str, level_id: str, result: ActionResult) -> None:
+        """A level that ran in this engagement, kept in its record as it goes."""
         self.steps.append(StepRecord(level_id, result.status, result.exit_code,
                                      result.duration))
         if self.engaged == run_id:
             self.save(self.state.with_(last_engagement=_merged(
                 self.state.last_engagement, steps=[s.__dict__ for s in self.steps])))
-
-    def _stopped_during(self, run_id: str, level: Level, intent: Intent,
-                        result: ActionResult) -> None:
-        """The engine is being stopped and has killed the level: leave a record the next
-        engine reads as an orderly stop; a level that is not idempotent latches now (the page
-        waits for the next start: paging could outlast the service manager's stop timeout)."""
-        if not result.started:
-            self.store.clear_intent()
-            return
-        self.store.write_intent(replace(intent, stopped_by=result.interrupted))
-        if not level.idempotent and self.state.latch is None:
-            reason = (f"level {level.id} (not idempotent) was stopped by {result.interrupted} "
-                      "while it ran; its effect is unknown")
-            self.save(self.state.with_(latch=Latch(reason, self.now(), run_id)))
-            self.store.audit("latched", run_id, reason)
 
     def _verify(self, run_id: str, watched: frozenset[str]) -> Observation | None:
         """None when in `verify` consecutive runs the plan's scenarios (`watched`) pass; else

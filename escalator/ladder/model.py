@@ -93,6 +93,7 @@ class Intent:
     `pid` (also the level's process group) and `pid_start` (its start time in /proc, so a
     reused pid is never taken for the level) are added once the process runs; `boot` and
     `mono` date it on the monotonic clock, so the rest of its `timeout` survives a clock step.
+    `keeper_pid` is the process that runs the level for the engine (`keeper`), and
     `stopped_by` names the signal when the engine stopped the level itself (an orderly stop,
     not a crash).
     """
@@ -107,6 +108,7 @@ class Intent:
     boot: str = ""
     mono: float | None = None
     engine_pid: int | None = None
+    keeper_pid: int | None = None
     stopped_by: str | None = None
 
 

@@ -1,20 +1,23 @@
 """What an engine that is gone left behind, settled when the next one starts.
 
-An intent record means a level ran when its engine stopped. While any of its processes lives
-(`procs.LevelProcesses`: its process group, or a holder of the level lock it inherited) the new
-engine waits, at most for what is left of the level's timeout (on the monotonic clock, from the
-level's start), then stops it (SIGTERM, `kill_grace`, SIGKILL); it never starts a second copy.
-Then: a level the engine stopped itself (`stopped_by`) is audited as `step_interrupted`, one
-found after a crash as `state_recovered`; an idempotent level may run again, any other latches.
-An engagement left open (no verdict) is closed as `crashed`, with the levels that ran. Called by
-`Engine.recover`, with the environment's lock held.
+An intent record means a level ran when its engine stopped. Its keeper (`keeper`) normally
+ends it at its timeout and records how it ended; while any process of the level lives
+(`procs.LevelProcesses`: the keeper, the level's process group, any holder of the level lock)
+the new engine waits, at most for what is left of the level's timeout plus the kill grace (on
+the monotonic clock, from the level's start), then stops them (SIGTERM, `kill_grace`, SIGKILL);
+it never starts a second copy. Then: a level the engine stopped itself (`stopped_by`) is audited
+as `step_interrupted`, one found after a crash as `state_recovered` (with the end its keeper
+recorded, if any); an idempotent level may run again, any other latches: the engagement that
+ran it never verified it. An engagement left open (no verdict) is closed as `crashed`, with the
+levels that ran. Called by `Engine.recover`, with the environment's lock held.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from escalator.durations import format_duration
+from escalator.ladder.keeper import result_of
 from escalator.ladder.model import Intent
 from escalator.ladder.procs import LevelProcesses
 
@@ -22,15 +25,19 @@ if TYPE_CHECKING:
     from escalator.ladder.engine import Engine
 
 POLL = 0.25  # how often to look whether a level of a gone engine has ended
+SLACK = 2.0  # seconds beyond timeout and kill grace for the keeper to end the level itself
 
 
 def recover(engine: Engine) -> None:
     intent = engine.store.read_intent()
+    ended = None
     if intent is not None:
         _outlive(engine, intent)
-        _settle(engine, intent)
+        ended = engine.store.read_result(intent)
+        _settle(engine, intent, ended)
         engine.store.clear_intent()
-    _close_open_engagement(engine, intent)
+        engine.store.clear_result()
+    _close_open_engagement(engine, intent, ended)
 
 
 def _outlive(engine: Engine, intent: Intent) -> None:
@@ -46,7 +53,7 @@ def _outlive(engine: Engine, intent: Intent) -> None:
         known = intent.level in engine.config.level_ids
         timeout = engine.config.level(intent.level).timeout if known else 0.0
     elapsed = env.monotonic() - intent.mono if intent.mono is not None else 0.0
-    wait = max(0.0, timeout - elapsed)
+    wait = max(0.0, timeout - elapsed) + engine.config.kill_grace + SLACK
     pids = level.pids()
     reason = (f"level {intent.level} of an engine that is gone still runs (pids "
               f"{' '.join(map(str, pids)) or 'unknown'}): waiting for it, at most "
@@ -69,7 +76,7 @@ def _outlive(engine: Engine, intent: Intent) -> None:
                      f"(pids {' '.join(map(str, level.pids()))})")
 
 
-def _settle(engine: Engine, intent: Intent) -> None:
+def _settle(engine: Engine, intent: Intent, ended: dict[str, Any] | None) -> None:
     store, level = engine.store, intent.level
     if intent.stopped_by:
         what = f"stopped by {intent.stopped_by} while it ran"
@@ -77,8 +84,11 @@ def _settle(engine: Engine, intent: Intent) -> None:
                     "stop of the engine)", level=level, signal=intent.stopped_by)
     else:
         what = "interrupted by an engine crash"
+        how = (f"; its keeper recorded it {_status(ended)}" if ended is not None
+               else "; how it ended is unknown")
         store.audit("state_recovered", intent.run_id, f"level {level} was running when the "
-                    "engine stopped", level=level, pid=intent.pid)
+                    f"engine stopped{how}", level=level, pid=intent.pid,
+                    status=_status(ended) if ended else None)
         if intent.idempotent:
             store.audit("step_interrupted", intent.run_id, f"level {level} is idempotent: it "
                         "may run again", level=level)
@@ -87,7 +97,12 @@ def _settle(engine: Engine, intent: Intent) -> None:
                      "is unknown")
 
 
-def _close_open_engagement(engine: Engine, intent: Intent | None) -> None:
+def _status(ended: dict[str, Any] | None) -> str:
+    return "interrupted" if ended is None else result_of(ended).status
+
+
+def _close_open_engagement(engine: Engine, intent: Intent | None,
+                           ended: dict[str, Any] | None) -> None:
     from escalator.ladder.engine import FAILING, StepRecord
 
     last = dict(engine.state.last_engagement)
@@ -100,6 +115,8 @@ def _close_open_engagement(engine: Engine, intent: Intent | None) -> None:
             steps.append(StepRecord(str(step.get("level")), str(step.get("status")),
                                     step.get("exit_code"), float(step.get("duration") or 0.0)))
     if intent is not None and intent.run_id == run_id and not intent.stopped_by:
-        steps.append(StepRecord(intent.level, "interrupted", None, 0.0))
+        steps.append(StepRecord(intent.level, _status(ended),
+                                None if ended is None else ended.get("exit_code"),
+                                0.0 if ended is None else float(ended.get("duration") or 0)))
     engine.steps, engine.engaged = steps, run_id
     engine.end(run_id, "crashed", "the engine stopped before the engagement ended", FAILING)

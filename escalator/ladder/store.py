@@ -60,6 +60,7 @@ class LadderStore:
         self.state_path = directory / "state.json"
         self.intent_path = directory / "intent.json"
         self.level_lock_path = directory / "level.lock"
+        self.result_path = directory / "level.result.json"
         self.audit_path = directory / "audit.jsonl"
         self.resume_path = directory / "resume.json"
         self.lock_path = directory / "lock"
@@ -89,10 +90,30 @@ class LadderStore:
         fcntl.flock(fd, fcntl.LOCK_EX)
         return fd
 
-    def close_level_lock(self, fd: int) -> None:
+    def drop_level_lock(self) -> None:
+        """The level is over: whoever still holds the old file no longer counts."""
         with contextlib.suppress(FileNotFoundError):
             self.level_lock_path.unlink()
-        os.close(fd)
+
+    # -- a level's result, written by its keeper (keeper.py), read by the next engine -------
+    def write_result(self, intent: Intent, result: dict[str, Any]) -> None:
+        storage.atomic_write(self.result_path, json.dumps(
+            {"run_id": intent.run_id, "level": intent.level, **result}))
+
+    def read_result(self, intent: Intent) -> dict[str, Any] | None:
+        """The recorded end of the level `intent` names, if its keeper recorded one."""
+        try:
+            result = json.loads(self.result_path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(result, dict) or (result.get("run_id"), result.get("level")) != (
+                intent.run_id, intent.level):
+            return None
+        return result
+
+    def clear_result(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.result_path.unlink()
 
     # -- state -----------------------------------------------------------------------------
     def load(self) -> LadderState:
