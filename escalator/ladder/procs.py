@@ -45,7 +45,7 @@ def _pids() -> Iterator[int]:
                 yield int(entry.name)
 
 
-def group(pgid: int, leader_start: int | None) -> list[int]:
+def group(pgid: int, leader_start: int) -> list[int]:
     """Live members of process group `pgid`, when it is still the level's group.
 
     While any member lives the kernel does not hand the number out again; a leader that runs
@@ -56,7 +56,7 @@ def group(pgid: int, leader_start: int | None) -> list[int]:
         fields = _stat(pid)
         if fields is None or int(fields[2]) != pgid:
             continue
-        if pid == pgid and leader_start is not None and int(fields[19]) != leader_start:
+        if pid == pgid and int(fields[19]) != leader_start:
             return []
         members.append(pid)
     return members
@@ -108,15 +108,21 @@ class LevelProcesses:
     """The processes of one level, as far as /proc can tell, with a way to stop them."""
 
     def __init__(self, pgid: int | None, leader_start: int | None, lock: Path) -> None:
-        self.pgid, self.leader_start, self.lock = pgid, leader_start, lock
+        # A pid without its start time cannot be told from a reused one: only the lock counts.
+        self.pgid = pgid if leader_start is not None else None
+        self.leader_start, self.lock = leader_start, lock
 
     def busy(self) -> bool:
         """Any process of the level still lives (in its group, or holding its lock)."""
-        return bool(self.pgid and group(self.pgid, self.leader_start)) or lock_held(self.lock)
+        return bool(self.pgid and self._group()) or lock_held(self.lock)
 
     def pids(self) -> list[int]:
-        members = group(self.pgid, self.leader_start) if self.pgid else []
-        return sorted((set(members) | set(holders(self.lock))) - {os.getpid()})
+        return sorted((set(self._group()) | set(holders(self.lock))) - {os.getpid()})
+
+    def _group(self) -> list[int]:
+        if self.pgid is None or self.leader_start is None:
+            return []
+        return group(self.pgid, self.leader_start)
 
     def stop(self, grace: float, sleep: Callable[[float], None],
              monotonic: Callable[[], float]) -> bool:
@@ -131,7 +137,7 @@ class LevelProcesses:
         return False
 
     def _signal(self, signum: int) -> None:
-        if self.pgid and group(self.pgid, self.leader_start):
+        if self.pgid and self._group():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, signum)
         for pid in holders(self.lock):

@@ -44,6 +44,8 @@ def _outlive(engine: Engine, intent: Intent) -> None:
     """Wait for the level's processes to end (bounded by its timeout), then stop them."""
     if intent.boot and intent.boot != engine.boot:
         return  # the machine rebooted since: nothing of that level runs
+    if engine.store.read_result(intent) is not None:
+        return  # its keeper saw it end: what it left in the background is its own business
     level = LevelProcesses(intent.pid, intent.pid_start, engine.store.level_lock_path)
     if not level.busy():
         return
