@@ -190,6 +190,18 @@ def test_counters_survive_clock_jumps_inside_one_engine(tmp_path: Path) -> None:
     assert len(rig.ran) == 1
 
 
+def test_counters_survive_a_jump_that_moves_every_clock_of_the_process(tmp_path: Path) -> None:
+    """The rig's clock: a jump moves its monotonic time too, so nothing can tell the jump
+    from days that passed; still, a healthy run then must not erase what the gates need."""
+    rig = Rig(tmp_path, toml=TIGHT)
+    assert rig.engine(SMOKE, SMOKE, SMOKE, GREEN, GREEN).engage().verdict == "recovered"
+    rig.clock.t += 3 * DAY
+    assert rig.engine(GREEN).engage().verdict == "healthy"
+    rig.clock.t -= 3 * DAY - 1
+    result = rig.engine(SMOKE, SMOKE, SMOKE).engage()
+    assert (result.verdict, len(rig.ran)) == ("latched", 1)
+
+
 def test_a_clock_that_went_back_neither_frees_nor_freezes_the_counters(tmp_path: Path) -> None:
     rig = jumping_rig(tmp_path, TIGHT)
     assert rig.engine(SMOKE, SMOKE, SMOKE, GREEN, GREEN).engage().verdict == "recovered"

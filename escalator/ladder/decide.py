@@ -164,9 +164,16 @@ def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
 
 
 def prune(state: LadderState, config: LadderConfig, now: float) -> LadderState:
-    """Drop counter entries no gate can see any more (keeps the state file small)."""
+    """Drop counter entries no gate can see any more (keeps the state file small).
+
+    The horizon is measured back from the newest entry, not from `now` alone: a clock that
+    jumps ahead (and its run that acts on nothing) must not erase what the gates need once the
+    clock is right again; entries age out as newer ones come.
+    """
     keep = max(HOUR, config.loop_window, *(level.cooldown for level in config.levels))
-    horizon = now - keep
+    newest = max((*state.actions, *state.engagements, *(t for _, t in state.level_runs)),
+                 default=now)
+    horizon = min(now, newest) - keep
     return state.with_(
         actions=tuple(t for t in state.actions if t >= horizon),
         engagements=tuple(t for t in state.engagements if t >= horizon),
