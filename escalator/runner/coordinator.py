@@ -23,10 +23,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from escalator import pipe
 from escalator.durations import format_duration
 from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult
-from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.worker import serve
 

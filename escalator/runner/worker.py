@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from escalator import pipe
 from escalator.errors import SetupError
 from escalator.options import RunOptions
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
-from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
 from escalator.text import one_line
