@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import child_environ
-from tests.test_ladder_process import project
+from tests.test_ladder_process import project, verdicts
 
 # A level that notices a live copy of itself, records its start, starts a child in its own
 # process group (the kill must take it too), prints, says it runs (NAME.running) and sleeps
@@ -203,8 +203,9 @@ def test_a_new_engine_waits_for_a_killed_engines_level_and_never_runs_a_second_c
     assert ran(root) == ["vm"]
     assert not (root / "overlap.log").exists()
     assert code == 2
-    assert out.startswith("test: latched - level vm (not idempotent) was interrupted by an "
-                          "engine crash; its effect is unknown (run ")
+    assert verdicts(out)[0].startswith("test: latched - level vm (not idempotent) was "
+                                       "interrupted by an engine crash; its effect is "
+                                       "unknown (run ")
     assert err.startswith("escalator: test: level vm of an engine that is gone still runs (")
     found = events(root)
     assert found.index("level_orphaned") < found.index("step_finished") < found.index(
@@ -273,7 +274,8 @@ def test_sigterm_stops_escalate_kills_the_level_group_and_records_it_as_interrup
     code, out, err = finish(proc)
     assert engines.level_processes() == []
     assert (code, err) == (2, "")
-    assert out.startswith("test: interrupted - stopped by SIGTERM while level vm ran (run ")
+    assert verdicts(out)[0].startswith("test: interrupted - stopped by SIGTERM while level vm "
+                                       "ran (run ")
     finished = [r for r in audit(root) if r["event"] == "step_finished"]
     assert [(r["data"]["level"], r["data"]["status"]) for r in finished] == [  # type: ignore[index]
         ("vm", "interrupted")]
@@ -284,8 +286,9 @@ def test_sigterm_stops_escalate_kills_the_level_group_and_records_it_as_interrup
     assert left is not None and (left["level"], left["stopped_by"]) == ("vm", "SIGTERM")
     # The next engine records an orderly stop, not a crash, and keeps the non-idempotent latch.
     code, out, _ = finish(engines.start("escalate"))
-    assert code == 2 and out.startswith("test: latched - level vm (not idempotent) was "
-                                        "stopped by SIGTERM while it ran; its effect is unknown")
+    assert code == 2 and verdicts(out)[0].startswith(
+        "test: latched - level vm (not idempotent) was stopped by SIGTERM while it ran (an "
+        "orderly stop of the engine, not a crash); it may have done part of its work (run ")
     assert "step_interrupted" in events(root) and "state_recovered" not in events(root)
     assert ran(root) == ["vm"]
 
@@ -339,7 +342,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_level(engines: Engines) -> None:
         code, out, _ = finish(engines.start("escalate"))
         assert stranger.poll() is None, "the stranger was killed"
         assert "level_orphaned" not in events(root)
-        assert (code, out.split(" - ")[0]) == (2, "test: latched")
+        assert (code, verdicts(out)[0].split(" - ")[0]) == (2, "test: latched")
     finally:
         stranger.kill()
         stranger.wait()
