@@ -151,7 +151,8 @@ class Page:
     """A problem the ladder paged about and has not resolved yet; kept in the state, so a
     restart neither pages it again before `repage` nor forgets to resolve it.
 
-    `sent` is when the notifier last took it (None: not delivered yet, try again).
+    `sent` is when the notifier last took it (None: never); `retry` is set when the last send
+    failed, so the next run tries again.
     """
 
     key: str
@@ -161,6 +162,7 @@ class Page:
     run_id: str = ""
     summary: str = ""
     severity: str = "critical"
+    retry: bool = False
 
 
 @dataclass(frozen=True)

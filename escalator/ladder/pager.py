@@ -70,9 +70,10 @@ def _trigger(engine: Engine, run_id: str, problem: Problem, plan: Plan | None) -
     repeat = page is not None and page.sent is not None
     error = _deliver(engine, run_id, body)
     summary = paging.headline(problem.kind, problem.reason)
-    record = Page(problem.key, problem.kind, since, now if error is None else None, run_id,
-                  summary, problem.severity)
-    pages = tuple(p for p in state.pages if p.key != problem.key) + (record,)
+    sent = now if error is None else (page.sent if page is not None else None)
+    record = Page(problem.key, problem.kind, since, sent, run_id, summary, problem.severity,
+                  retry=error is not None)
+    pages = (*(p for p in state.pages if p.key != problem.key), record)
     latch = state.latch
     if error is None and problem.kind == "latched" and latch is not None:
         latch = replace(latch, paged=True)

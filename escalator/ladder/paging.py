@@ -153,7 +153,7 @@ def present_keys(pages: tuple[Page, ...], firing: tuple[Problem, ...], obs: Obse
 
 
 def _due(page: Page | None, now: float, repage: float) -> bool:
-    return page is None or page.sent is None or now - page.sent >= repage
+    return page is None or page.retry or page.sent is None or now - page.sent >= repage
 
 
 def _severity(involved: tuple[Failing, ...]) -> str:

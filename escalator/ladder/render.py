@@ -163,6 +163,8 @@ def _notifier(config: LadderConfig, state: LadderState) -> str:
 
 def _page(page: Page) -> str:
     sent = f"sent {when(page.sent)}" if page.sent is not None else "NOT DELIVERED yet"
+    if page.retry and page.sent is not None:
+        sent += ", the repeat NOT DELIVERED yet"
     return f"{page.kind} since {when(page.since)}, {sent}: {page.key}"
 
 
