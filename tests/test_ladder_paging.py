@@ -61,7 +61,7 @@ def test_a_different_problem_is_a_different_page_and_the_first_one_resolves(
     for _ in range(3):
         engine.engage()
     key1 = dedup_key("test", "no_level", ["features/f.feature::other1"])
-    assert KEY0 != key1
+    assert key1 != KEY0
     assert events(rig) == [("unactionable", KEY0), ("unactionable", key1), ("resolved", KEY0)]
 
 

@@ -202,9 +202,11 @@ class Engine:
                          start=plan.start, plan=list(plan.levels),
                          triggers=[t.name for t in plan.triggers],
                          subsumed=[t.name for t in plan.subsumed], reconverge=reconverge)
+        covered = ", ".join(t.name for t in plan.subsumed)
         self.tell(f"plan: {' > '.join(plan.levels)} for "
-                  f"{', '.join(t.name for t in plan.triggers)}: {decision.verdict} "
-                  f"({decision.reason})")
+                  f"{', '.join(t.name for t in plan.triggers)}"
+                  + (f"; {covered} covered by it" if covered else "")
+                  + ("" if decision.acts else f"; {decision.verdict}: {decision.reason}"))
         if decision.verdict == "suppress":
             self.store.audit("would_run", run_id, decision.reason, plan=list(plan.levels))
             return self.end(run_id, "suppressed", decision.reason, FAILING, plan)

@@ -22,7 +22,6 @@ from escalator.ladder import procs
 from escalator.timestamps import TABLE, utc
 
 FILE = "watch.json"
-SLACK = 5.0  # seconds a stored result may seem newer than the beat that followed it
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def judge(beat: Heartbeat | None, stored_at: float | None, boot: str) -> str | N
     """Why the watcher is not there any more, or None (running, unknown from this host, or
     not the one that stores the results now: a result newer than its last beat is another
     command's)."""
-    if beat is None or (stored_at is not None and stored_at > beat.beat + SLACK):
+    if beat is None or (stored_at is not None and stored_at > beat.beat):
         return None
     gone = _gone(beat, boot)
     return None if gone is None else (f"the watcher (escalator watch, pid {beat.pid} on "

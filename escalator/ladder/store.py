@@ -162,8 +162,8 @@ class LadderStore:
     def _rebuild_lost(self) -> LadderState:
         """No state file: a first start, or a lost file whose counters the audit log keeps."""
         state, damage = self._from_audit()
-        if not damage and not (state.actions or state.engagements or state.latch
-                               or state.pages):
+        if not damage and not (state.actions or state.engagements or state.level_runs
+                               or state.latch or state.pages):
             return LadderState(self.environment)
         if damage and state.latch is None:
             state = state.with_(latch=Latch(
