@@ -2,10 +2,12 @@
 
 Sequencing only: every judgement comes from `decide`, every file from `store`, every level run
 from `step` (which hands it to a keeper process that outlives the engine), the aftermath of an
-engine that is gone from `recovery`. Called by the `escalate`, `watch` and `ladder` commands
-with the lock already held (`store.lock`); `checks` runs the suite (in production
-`escalator.runner.run_suite`), and `env` gives the clock and `sleep`, so tests drive whole
-engagements with a fake clock and scripted runs.
+engine that is gone from `recovery`, every page from `pager` (at the end of each engagement), a
+human's resume from `resume`. Called by the `escalate`, `watch` and `ladder` commands with the
+lock already held (`store.lock`); `checks` runs the suite (in production
+`escalator.runner.run_suite`), `record` stores each run for `status` and `report`, and `env`
+gives the clock and `sleep`, so tests drive whole engagements with a fake clock and scripted
+runs. `progress` hears one line per phase as it happens (`escalate` and `watch` print them).
 
 An engagement: observe -> confirm (`confirm` failing runs) -> settle -> fresh run -> plan ->
 gate -> cascade (each level once, in order, quiesce after each; stop at the first failure) ->
@@ -26,7 +28,7 @@ from escalator.durations import format_duration
 from escalator.env import Env, boot_id
 from escalator.errors import ConfigError, EscalatorError
 from escalator.exit_codes import ExitCode
-from escalator.ladder import decide, pager, recovery, step, stop
+from escalator.ladder import decide, recovery, step, stop
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.model import (
     Decision,
@@ -36,6 +38,8 @@ from escalator.ladder.model import (
     Observation,
     Plan,
 )
+from escalator.ladder.pager import page_round
+from escalator.ladder.resume import take_request, unlatch
 from escalator.ladder.store import LadderStore, iso
 from escalator.results import RunResult
 
@@ -101,40 +105,12 @@ class Engine:
         recovery.recover(self)
 
     def resume(self, who: str, why: str, reset: bool = False) -> bool:
-        """Unlatch (audited with who and why) and resolve the latch's page. The counters stay,
-        unless `reset`: then the loop breaker's engagements and the hourly budget's actions
-        are cleared (cooldowns always stay). False when nothing was latched."""
-        latch = self.state.latch
-        if latch is None:
-            self.store.audit("resume_ignored", actor=who, reason=why)
-            return False
-        cleared = {"engagements": len(self.state.engagements),
-                   "actions": len(self.state.actions)} if reset else {}
-        state = self.state.with_(latch=None)
-        self.save(state.with_(engagements=(), actions=()) if reset else state)
-        self.store.audit("resumed", latch.run_id, why, actor=who, latch=latch.reason,
-                         reset_counters=reset, cleared=cleared)
-        pager.page_round(self, latch.run_id, "resumed", None, None)
-        return True
-
-    def _take_resume(self) -> None:
-        """Apply a request `ladder resume` filed while this engine ran, if it was filed for
-        the latch that holds now; a request for another latch (or none) is dropped."""
-        request = self.store.take_resume()
-        if request is None:
-            return
-        who, why = str(request.get("who", "unknown")), str(request.get("why", ""))
-        latch = self.state.latch
-        if latch is not None and request.get("latch") == latch.key:
-            self.resume(who, why, reset=request.get("reset_counters") is True)
-        else:
-            self.store.audit("resume_ignored", actor=who, reason=why,
-                             filed_for=request.get("latch"),
-                             latched=None if latch is None else latch.key)
+        """Unlatch, audited with who and why (`resume.unlatch`); False when not latched."""
+        return unlatch(self, who, why, reset)
 
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
-        self._take_resume()
+        take_request(self)
         self.steps, self.plan, self.running, self.obs = [], None, None, None
         run_id = _run_id(self.now())
         try:
@@ -189,12 +165,12 @@ class Engine:
         obs = self._observe(run_id)  # plans come from this fresh run only
         plan = decide.make_plan(obs, self.config)
         if plan is None and reconverge == 0:
-            self.tell(f"plan: none ({_summary(obs)})")
+            self.tell(f"plan: none ({obs.summary})")
             return self._calm(run_id, obs, "self_healed", "healed during settle")
         if plan is None:
             # A verify failed, and now nothing may act: the plans that ran get a verdict of
             # their own, judged on their own scenarios.
-            self.store.audit("nothing_to_replan", run_id, _nothing_because(obs))
+            self.store.audit("nothing_to_replan", run_id, obs.nothing_because)
             return self._verify_and_end(run_id, watched, reconverge, replan=False)
         decision = decide.gate(plan, self.state, self.config, self.now(),
                                new_engagement=reconverge == 0, wall=self.env.now())
@@ -240,17 +216,17 @@ class Engine:
         window = decide.active_window(self.config, self.env.now())
         if window is not None:
             # Inside a window nothing latches or pages; the next run after it acts.
-            reason = (f"verify failed inside a maintenance window: {_summary(obs)}; the next "
+            reason = (f"verify failed inside a maintenance window: {obs.summary}; the next "
                       "run after the window acts")
             self.store.audit("would_run", run_id, reason, window=window.reason)
             return self.end(run_id, "suppressed", reason, FAILING)
         if replan and plans <= self.config.max_reconverge:
-            self.store.audit("reconverge", run_id, f"verify failed: {_summary(obs)}",
+            self.store.audit("reconverge", run_id, f"verify failed: {obs.summary}",
                              attempt=plans)
             self.tell(f"re-converge {plans} of {self.config.max_reconverge}: a new plan from "
                       "a fresh run")
             return self._settle_and_plan(run_id, plans, watched)
-        reason = f"verify failed after {plans} plan(s): {_summary(obs)}"
+        reason = f"verify failed after {plans} plan(s): {obs.summary}"
         self.latch(run_id, reason)
         return self.end(run_id, "latched", reason, FAILING)
 
@@ -290,7 +266,7 @@ class Engine:
                 self.env.sleep(self.config.retry_interval)
             obs = self._observe(run_id)
             ok, others = obs.verified(watched), list(obs.others(watched))
-            reason = "green" if ok else _summary(obs)
+            reason = "green" if ok else obs.summary
             if ok and others:
                 reason += f" (failing outside the plan: {', '.join(others)})"
             self.store.audit("verify", run_id, reason, attempt=attempt, green=ok, others=others)
@@ -314,7 +290,7 @@ class Engine:
                 last, verdict=verdict, reason=reason, ended=self.now(), steps=levels)))
             self.store.audit("ended", run_id, reason, verdict=verdict, levels=levels,
                              plan=list(plan.levels) if plan else dict(last).get("plan", []))
-        pager.page_round(self, run_id, verdict, self.obs, plan)
+        page_round(self, run_id, verdict, self.obs, plan)
         return result
 
     def _calm(self, run_id: str, obs: Observation, verdict: str, why: str) -> Engagement:
@@ -324,7 +300,7 @@ class Engine:
         return self._unactionable(run_id, obs)
 
     def _unactionable(self, run_id: str, obs: Observation) -> Engagement:
-        reason = _nothing_because(obs)
+        reason = obs.nothing_because
         self.store.audit("no_action", run_id, reason)
         return self.end(run_id, "unactionable", reason, FAILING)
 
@@ -347,10 +323,10 @@ class Engine:
         self._check_levels(run)
         self.save(decide.prune(decide.record(self.state, run), self.config, self.now()))
         obs = self.obs = decide.observe(run, self.config, self.state)
-        self.store.audit("observed", run_id, _summary(obs), passed=obs.passed,
+        self.store.audit("observed", run_id, obs.summary, passed=obs.passed,
                          failed=obs.failed, unknown=obs.unknown,
                          actionable=[f"{t.name} -> {t.level}" for t in obs.actionable])
-        self.tell("observed: " + _summary(obs) + "".join(
+        self.tell("observed: " + obs.summary + "".join(
             f"\n  {f.name} ({f.location}): {f.reason}" for f in obs.failing), detail=True)
         return obs
 
@@ -401,20 +377,3 @@ def _merged(pairs: tuple[tuple[str, Any], ...], **changes: Any) -> tuple[tuple[s
 def _run_id(now: float) -> str:
     return f"{iso(now)[:19].replace('-', '').replace(':', '')}Z-{os.urandom(3).hex()}"
 
-
-def _summary(obs: Observation) -> str:
-    text = f"{obs.passed} passed, {obs.failed} failed, {obs.unknown} unknown of {obs.total}"
-    return f"{text}; {obs.degraded}" if obs.degraded else text
-
-
-def _nothing_because(obs: Observation) -> str:
-    if obs.degraded:
-        return f"did nothing because {obs.degraded}"
-    parts = []
-    if obs.flapping:
-        parts.append(f"flapping: {', '.join(obs.flapping)}")
-    if obs.untagged:
-        parts.append(f"no ladder level: {', '.join(obs.untagged)}")
-    if obs.unknown:
-        parts.append(f"{obs.unknown} unknown (the check could not be made)")
-    return "did nothing because " + ("; ".join(parts) or "no failure may act")

@@ -272,6 +272,27 @@ class Observation:
     degraded_kind: str | None = None  # mass_failure, monitor_blind, run_error, no_scenarios
     failing: tuple[Failing, ...] = ()  # every scenario that did not pass, with its reason
 
+    @property
+    def summary(self) -> str:
+        """'4 passed, 2 failed, 0 unknown of 6', and why the monitor looks broken if it does."""
+        text = (f"{self.passed} passed, {self.failed} failed, {self.unknown} unknown of "
+                f"{self.total}")
+        return f"{text}; {self.degraded}" if self.degraded else text
+
+    @property
+    def nothing_because(self) -> str:
+        """Why nothing may act on this run, in the words of the audit log."""
+        if self.degraded:
+            return f"did nothing because {self.degraded}"
+        parts = []
+        if self.flapping:
+            parts.append(f"flapping: {', '.join(self.flapping)}")
+        if self.untagged:
+            parts.append(f"no ladder level: {', '.join(self.untagged)}")
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown (the check could not be made)")
+        return "did nothing because " + ("; ".join(parts) or "no failure may act")
+
     def details(self, keys: Iterable[str]) -> tuple[Failing, ...]:
         """The failing scenarios among `keys`, in the run's order."""
         wanted = set(keys)
