@@ -26,10 +26,13 @@ from escalator.errors import ConfigError
 from escalator.toml_table import toml_key
 
 if TYPE_CHECKING:
+    from escalator.inventory import Inventory
     from escalator.ladder.model import LadderConfig
 
 CONFIG_NAME = "escalator.toml"
 _TOP_KEYS = ("run", "environments", "ladder")
+# Tables of an environment that are not variables: its hosts (escalator.inventory).
+_INVENTORY_KEYS = ("groups", "inventory")
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class RunDefaults:
 
 @dataclass(frozen=True)
 class Environment:
-    """`[environments.NAME]`: plain variables, and secrets named by environment variable."""
+    """`[environments.NAME]`: plain variables, secrets named by environment variable, and the
+    hosts of `@each.<group>` (`.groups`, `.inventory`; None when it names none)."""
 
     name: str
     variables: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)  # variable -> environment variable
+    inventory: Inventory | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,8 @@ def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Env
     secrets: dict[str, str] = {}
     for key, value in table.items():
         where = f"environments.{toml_key(name)}.{toml_key(key)}"
+        if key in _INVENTORY_KEYS:
+            continue
         if isinstance(value, Mapping):
             if set(value) != {"env"} or not isinstance(value["env"], str) or not value["env"]:
                 raise ConfigError(f'{source}: {where}: a secret is written {{ env = "VARIABLE" }}')
@@ -154,7 +161,12 @@ def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Env
         else:
             raise ConfigError(f"{source}: {where}: expected a string, number or boolean, "
                               f"got {type(value).__name__}")
-    return Environment(name=name, variables=variables, secrets=secrets)
+    inventory = None
+    if any(key in table for key in _INVENTORY_KEYS):
+        from escalator.inventory.config import parse_inventory
+
+        inventory = parse_inventory(table.get("groups"), table.get("inventory"), source, name)
+    return Environment(name=name, variables=variables, secrets=secrets, inventory=inventory)
 
 
 def _table(data: Mapping[str, Any], key: str | None, source: Path, where: str | None = None

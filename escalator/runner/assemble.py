@@ -81,4 +81,5 @@ def _missing(unit: Mapping[str, Any], running: Mapping[int, int], timeout: float
     return ScenarioResult(
         feature=unit["feature"], file=unit["file"], line=unit["line"], name=unit["name"],
         outcome=outcome, severity=Severity(unit["severity"]), tags=tuple(unit["tags"]),
-        level=unit["level"], runbook=unit["runbook"], reason=reason)
+        level=unit["level"], runbook=unit["runbook"], reason=reason, host=unit.get("host"),
+        group=unit.get("group"))

@@ -69,7 +69,8 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
     from behave.runner import Context
 
     runner = suite.runner
-    session = Session(variables=options.variables, step_timeout=unit.step_timeout,
+    session = Session(variables={**options.variables, **unit.variables},
+                      step_timeout=unit.step_timeout,
                       environment=options.environment)
     _focus(unit)
     runner.context = Context(runner)
@@ -99,12 +100,13 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     else:
         reason = None
     return ScenarioResult(
-        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=str(sc.name),
+        feature=str(unit.feature.name), file=unit.file, line=sc.line, name=unit.name,
         outcome=outcome,
         severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
         level=unit.meta.level,
         runbook=unit.meta.runbook, steps=steps, reason=reason,
-        measurements=tuple(session.measurements), duration=sc.duration)
+        measurements=tuple(session.measurements), duration=sc.duration,
+        host=unit.host.name if unit.host else None, group=unit.group)
 
 
 def _step(step: Any) -> StepResult:
