@@ -80,6 +80,8 @@ def _scenario_samples(run: RunResult, scenario: ScenarioResult) -> Iterator[Samp
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
               "scenario": scenario.name, "file": scenario.file, "line": str(scenario.line),
               "severity": scenario.severity.value}
+    if scenario.host is not None:  # a fan-out run (@each.<group>): its host and group as labels
+        labels.update(host=scenario.host, group=scenario.group or "")
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
