@@ -23,11 +23,13 @@ from tests.servers.sshd import Sshd, available
 
 pytestmark = pytest.mark.servers
 
-BACKUP = """
+STEP = ('Then the file "${backup_dir}/db.dump" on "${address}:${port}" should have been '
+        "modified within the last 24 hours")
+BACKUP = f"""
     Feature: Backups
       @each.db
       Scenario: Backup is younger than a day
-        Then the file "${backup_dir}/db.dump" on "${address}:${port}" should have been modified within the last 24 hours
+        {STEP}
     """
 
 

@@ -3,10 +3,11 @@
 Line 1 is `LABEL STATE - summary | perfdata` with all perfdata on it (Icinga 2 reads perfdata
 on later lines badly); a fleet check's failing hosts are named together there
 (`Backup is fresh [db-7, db-12]`). Then one line per fleet check that is not all passing
-(`escalator.formatters.fleet`), then one block per scenario that did not pass (and `RETRIED` blocks for
-those that passed only after a retry), then the run's notices and errors. `|` never appears in
-free text, every line is one line, and the whole output fits Nagios' 8 KiB plugin buffer: blocks
-are dropped from the end with a note, and measurement perfdata before the run counters.
+(`escalator.formatters.fleet`), then one block per scenario that did not pass (and `RETRIED`
+blocks for those that passed only after a retry), then the run's notices and errors. `|` never
+appears in free text, every line is one line, and the whole output fits Nagios' 8 KiB plugin
+buffer: blocks are dropped from the end with a note, and measurement perfdata before the run
+counters.
 Called through `escalator.formatters.render("nagios", ...)`.
 """
 
@@ -16,12 +17,12 @@ from escalator.formatters import (
     FormatOptions,
     cut,
     detail_lines,
+    fleet,
     notable_tags,
     one_line,
     plural,
     reason,
 )
-from escalator.formatters import fleet
 from escalator.formatters import perfdata as pd
 from escalator.options import DEFAULT_LABEL
 from escalator.results import Outcome, RunResult, ScenarioResult

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from escalator.inventory.ansible_formats import Tree, read_ini, read_json, read_yaml
+from escalator.inventory.ansible_formats import Tree, read_ini, read_yaml
 from escalator.inventory.model import Host, InventoryError
 
 _YAML_SUFFIXES = (".yml", ".yaml", ".json")

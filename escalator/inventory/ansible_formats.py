@@ -69,8 +69,10 @@ def _fail(where: str, why: str) -> NoReturn:
 def expand_pattern(pattern: str, where: str = "inventory") -> list[str]:
     """A host pattern with ranges as Ansible expands it.
 
-    >>> expand_pattern("db-[08:10].example.com"), expand_pattern("[a:c]x"), expand_pattern("h[1:5:2]")
-    (['db-08.example.com', 'db-09.example.com', 'db-10.example.com'], ['ax', 'bx', 'cx'], ['h1', 'h3', 'h5'])
+    >>> expand_pattern("db-[08:10].example.com")
+    ['db-08.example.com', 'db-09.example.com', 'db-10.example.com']
+    >>> expand_pattern("[a:c]x"), expand_pattern("h[1:5:2]")
+    (['ax', 'bx', 'cx'], ['h1', 'h3', 'h5'])
     """
     match = _RANGE.match(pattern)
     if match is None:
@@ -140,7 +142,7 @@ def read_ini(text: str, name: str) -> Tree:
         if section is not None:
             group, kind = section.group(1), section.group(2) or "hosts"
             if kind not in ("hosts", "vars", "children"):
-                _fail(where, f"unknown section kind :{kind} (known: :vars, :children)")
+                _fail(where, f"unknown section kind :{kind} (known: :hosts, :vars, :children)")
             tree.group(group)
             continue
         if line.startswith("["):

@@ -10,6 +10,8 @@ A group that cannot be read is a run error naming the scenario's file:line and t
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -67,11 +69,11 @@ class Fleet:
                 raise InventoryError(f"group {group!r}: {declared.where}: the command printed "
                                      "no hosts")
             return found
-        tree = self._source_tree()
-        if tree is None or group not in tree.groups:
+        source_tree = self._source_tree()
+        if source_tree is None or group not in source_tree.groups:
             raise InventoryError(f"no group {group!r} in environment {self.environment} "
-                                 f"(groups: {', '.join(self._known(tree)) or 'none'})")
-        found = hosts_of(tree, group, self._vars_dir())
+                                 f"(groups: {', '.join(self._known(source_tree)) or 'none'})")
+        found = hosts_of(source_tree, group, self._vars_dir())
         if not found:
             raise InventoryError(f"group {group!r} of {self._source_name()} has no hosts")
         return found
@@ -104,6 +106,9 @@ class Fleet:
     def _run(self, argv: tuple[str, ...], timeout: float, where: str, cwd: Path | None) -> str:
         from escalator.probes.command import CommandTarget, run
 
+        if not _runnable(argv[0], cwd):
+            raise InventoryError(f"{where}: the command {' '.join(argv)!r} cannot start: "
+                                 f"{argv[0]} is not an executable program here")
         if self.deadline is not None and self.clock is not None:
             # the command must leave the run its time: never past the run's own deadline
             timeout = max(0.1, min(timeout, self.deadline - self.clock()))
@@ -114,10 +119,16 @@ class Fleet:
         return result.stdout
 
 
+def _runnable(program: str, cwd: Path | None) -> bool:
+    """Whether `program` can be started: a path (relative to `cwd`) or a name on PATH."""
+    if "/" in program:
+        path = (cwd or Path.cwd()) / program
+        return path.is_file() and os.access(path, os.X_OK)
+    return shutil.which(program) is not None
+
+
 def _failure(result: CommandResult) -> str:
     if result.truncated:
         return f"printed more than {_OUTPUT_LIMIT // (1024 * 1024)} MiB"
     said = one_line(result.stderr or result.stdout, 200)
-    if result.exit_status == 127 and "timeout:" in said:  # coreutils timeout could not start it
-        said = said.split("timeout: ", 1)[-1]
     return result.ended + (f": {said}" if said else "")
