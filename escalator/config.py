@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
+from escalator.hostresults_config import HostResultsConfig, parse_host_results
 from escalator.toml_table import toml_key
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from escalator.ladder.model import LadderConfig
 
 CONFIG_NAME = "escalator.toml"
-_TOP_KEYS = ("run", "environments", "ladder")
+_TOP_KEYS = ("run", "environments", "ladder", "host_results")
 # Tables of an environment that are not variables: its hosts (escalator.inventory).
 _INVENTORY_KEYS = ("groups", "inventory")
 
@@ -65,6 +66,7 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=dict)
     ladder: LadderConfig | None = None
     source: Path | None = None
+    host_results: HostResultsConfig = field(default_factory=HostResultsConfig)
 
     @property
     def base_dir(self) -> Path | None:
@@ -123,7 +125,10 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
         ladder = parse_ladder(_table(data, "ladder", source), source, source.parent)
     if run.environment is not None and run.environment not in environments:
         raise ConfigError(f"{source}: run.environment: no environment {run.environment!r}")
-    return Config(run=run, environments=environments, ladder=ladder, source=source)
+    host_results = (parse_host_results(data["host_results"], source)
+                    if "host_results" in data else HostResultsConfig())
+    return Config(run=run, environments=environments, ladder=ladder, source=source,
+                  host_results=host_results)
 
 
 def _parse_run(table: Mapping[str, Any], source: Path) -> RunDefaults:

@@ -107,8 +107,9 @@ def split_host(pattern: str) -> tuple[str, dict[str, Any]]:
     return (name, {"ansible_port": int(port)}) if port.isdigit() else (pattern, {})
 
 
-def host_line(line: str, where: str) -> tuple[list[str], dict[str, Any]]:
-    """`pattern key=value ...` (an INI host line, or a line a host command prints)."""
+def host_line(line: str, where: str, strict: bool = True) -> tuple[list[str], dict[str, Any]]:
+    """`pattern key=value ...` (an INI host line, or a line a host command prints: there,
+    `strict=False`, other words after the name are columns of a table and ignored)."""
     try:
         tokens = shlex.split(line, comments=True)
     except ValueError as exc:
@@ -116,6 +117,8 @@ def host_line(line: str, where: str) -> tuple[list[str], dict[str, Any]]:
     variables: dict[str, Any] = {}
     for token in tokens[1:]:
         key, sep, value = token.partition("=")
+        if (not sep or not key) and not strict:
+            continue
         if not sep or not key:
             _fail(where, f"expected key=value after the host name, got {token!r}")
         variables[key] = ini_value(value)
@@ -242,14 +245,20 @@ def read_json(text: str, name: str) -> Tree:
 
 def read_host_lines(text: str, name: str, group: str, header_lines: int = 0) -> Tree:
     """What a group's command printed: one host per line as on an INI host line
-    (`db-7 ansible_host=10.0.0.7 port=2222`), blank lines and `#` comments skipped, the first
-    `header_lines` lines (a table's heading) ignored."""
+    (`db-7 ansible_host=10.0.0.7 port=2222`), other words after the name ignored (the columns
+    of a table), blank lines and `#` comments skipped, the first `header_lines` lines (a
+    table's heading) ignored.
+
+    >>> tree = read_host_lines("Node ID Address\\ndb-1 a1b2 10.0.0.5 role=x", "cmd", "db", 1)
+    >>> tree.groups["db"].hosts, tree.hostvars["db-1"]
+    (['db-1'], {'role': 'x'})
+    """
     tree = Tree()
     tree.group(group)
     for number, line in enumerate(text.splitlines()[header_lines:], header_lines + 1):
         if not line.strip() or line.lstrip()[0] in "#;":
             continue
-        patterns, variables = host_line(line, f"{name}: line {number}")
+        patterns, variables = host_line(line, f"{name}: line {number}", strict=False)
         for pattern in patterns:
             tree.add_host(group, pattern, variables)
     return tree

@@ -129,7 +129,8 @@ class HttpResult:
 
 @dataclass(frozen=True)
 class HttpTarget:
-    """One request. `data` is form fields (sent as the query of a GET, the body of a POST);
+    """One request. `data` is form fields (sent as the query of a GET, the body of a POST), or
+    `body` the bytes of the body as they are (e.g. JSON, with its Content-Type in `headers`);
     `auth` is (scheme, user, password) with scheme "basic" or "digest"; `verify` is on/off or
     the path of a CA bundle; `timeout` bounds the whole exchange, body included."""
 
@@ -141,6 +142,7 @@ class HttpTarget:
     verify: bool | str = True
     timeout: float = 10.0
     max_body: int = MAX_BODY
+    body: bytes | None = None
 
 
 def open_client() -> requests.Session:
@@ -305,7 +307,8 @@ def _send(client: requests.Session, target: HttpTarget, deadline: float,
         warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
         return client.request(
             target.method, target.url, params=fields if get_like and fields else None,
-            data=fields if not get_like and fields else None, headers=dict(target.headers),
+            data=target.body if target.body is not None else
+            fields if not get_like and fields else None, headers=dict(target.headers),
             auth=_auth(target), verify=target.verify, timeout=(remaining, remaining),
             allow_redirects=True, stream=True, hooks={"response": [seen]})
 
