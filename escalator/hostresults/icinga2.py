@@ -49,6 +49,9 @@ def submit(results: Sequence[HostResult], api: Icinga2Api, password: str,
                 return [f"host results not sent to Icinga 2: {exc}"]
             if answer.status is None:  # no answer at all: the next one would fare no better
                 return [f"host results not sent to Icinga 2 at {api.url}: {answer.error}"]
+            if answer.status == 401:  # nor would they with a refused login
+                return [f"host results not sent to Icinga 2 at {api.url} as {api.user}: 401 "
+                        f"{_status_text(answer.text) or answer.reason}"]
             if answer.status != 200:
                 refused.append(f"{result.host}!{result.service}: {answer.status} "
                                f"{_status_text(answer.text) or answer.reason}")
