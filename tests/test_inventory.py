@@ -149,7 +149,8 @@ def test_a_group_from_a_command_runs_without_a_shell_in_the_project(tmp_path: Pa
         'db = { command = ["sh", "hosts.sh", "$HOME;x"], header_lines = 1 }\n'))
     # the script runs in the project directory; "$HOME;x" arrives as one word, unexpanded
     (root / "hosts.sh").write_text('echo "Node Address"\necho "# comment"\n'
-                                   'echo "db-a role=primary arg=$1"\necho\necho "db-b 10.0.0.2 role=x"\n')
+                                   'echo "db-a role=primary arg=$1"\necho\n'
+                                   'echo "db-b 10.0.0.2 role=x"\n')
     found = _vars(root)
     assert {h: (v["role"], v.get("arg")) for h, v in found.items()} == {
         "db-a": ("primary", "$HOME;x"), "db-b": ("x", None)}
