@@ -2,12 +2,12 @@
 
 Line 1 is `LABEL STATE - summary | perfdata` with all perfdata on it (Icinga 2 reads perfdata
 on later lines badly); a fleet check's failing hosts are named together there
-(`Backup is fresh [db-7, db-12]`). Then one line per fleet check that is not all passing
-(`escalator.formatters.fleet`), then one block per scenario that did not pass (and `RETRIED`
-blocks for those that passed only after a retry), then the run's notices and errors. `|` never
-appears in free text, every line is one line, and the whole output fits Nagios' 8 KiB plugin
-buffer: blocks are dropped from the end with a note, and measurement perfdata before the run
-counters.
+(`Backup is fresh [db-7, db-12]`). Then one line per fleet check (`escalator.formatters.fleet`:
+"Backup is fresh: 2 of 40 db hosts failing: db-7, db-12"), then one block per scenario that did
+not pass (and `RETRIED` blocks for those that passed only after a retry), then the run's notices
+and errors. `|` never appears in free text, every line is one line, and the whole output fits
+Nagios' 8 KiB plugin buffer: blocks are dropped from the end with a note, and measurement
+perfdata before the run counters.
 Called through `escalator.formatters.render("nagios", ...)`.
 """
 
@@ -43,17 +43,16 @@ def render(run: RunResult, options: FormatOptions) -> str:
     head = f"{_label(options.label)} {run.status.name} - {summary(run)}"
     line1 = _status_line(head, pd.counters(run), pd.measurements(run))
     trailer = _fit([[line] for line in _trailer(run)], TRAILER_LIMIT, "line")
-    fleets = _fit([[line] for line in _fleet_lines(run, options)], TRAILER_LIMIT, "fleet check")
+    fleets = _fit([[line] for line in _fleet_lines(run)], TRAILER_LIMIT, "fleet check")
     budget = LIMIT - _size([line1, *fleets, *trailer])
     blocks = [_block(s, options) for s in run.scenarios if _shown(s, options)]
     return "\n".join([line1, *fleets, *_fit(blocks, budget, "scenario"), *trailer]) + "\n"
 
 
-def _fleet_lines(run: RunResult, options: FormatOptions) -> list[str]:
-    """One line per fleet check with a host not passing (every fleet check with -v)."""
+def _fleet_lines(run: RunResult) -> list[str]:
+    """One line per fleet check, passing or not: it says how many hosts were checked."""
     return [cut(text(fleet.summary_line(check)), _LINE_CHARS)
-            for check in fleet.fleet_checks(run.scenarios)
-            if options.verbose or any(s.outcome is not Outcome.PASSED for s in check.results)]
+            for check in fleet.fleet_checks(run.scenarios)]
 
 
 def text(value: str) -> str:
