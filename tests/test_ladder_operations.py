@@ -32,7 +32,7 @@ from escalator.ladder.model import LadderState, Latch, NotifierHealth, Page
 from escalator.ladder.store import LadderStore, ladder_dir
 from escalator.state import ResultStore
 from tests.project import child_environ, run_cli
-from tests.test_formatters_prometheus import promtool
+from tests.test_formatters_prometheus import PROMTOOL, promtool
 from tests.test_ladder_commands import NOW, cli
 from tests.test_ladder_engine import BOTH, SMOKE, _toml
 from tests.test_ladder_process import project
@@ -436,3 +436,32 @@ def test_a_heartbeat_written_by_a_running_watch(tmp_path: Path) -> None:
     events = [json.loads(line)["event"] for line in
               (directory / "audit.jsonl").read_text().splitlines()]
     assert (events[0], events[-1]) == ("watch_started", "watch_stopped")
+
+
+# -- the examples in the docs ------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_the_notify_examples_in_the_docs_parse(tmp_path: Path) -> None:
+    import tomllib
+
+    from escalator.ladder.config import parse_ladder
+
+    blocks = re.findall(r"```toml\n(.*?)```", (DOCS / "integrations.md").read_text()
+                        + (DOCS / "ladder.md").read_text(), re.S)
+    notifies = [line for block in blocks for line in block.splitlines()
+                if line.startswith("notify = {")]
+    assert len(notifies) >= 3
+    for line in notifies:
+        table = tomllib.loads(f"{line}\n[[level]]\nid = 'x'\nrun = ['true']\n")
+        assert parse_ladder(table, tmp_path / "escalator.toml", tmp_path).webhook is not None
+
+
+def test_the_prometheus_rules_in_the_docs_are_valid(tmp_path: Path) -> None:
+    rules = re.search(r"```yaml\n(groups:.*?)```", (DOCS / "integrations.md").read_text(), re.S)
+    assert rules is not None
+    (tmp_path / "rules.yml").write_text(rules.group(1))
+    done = subprocess.run([PROMTOOL, "check", "rules", str(tmp_path / "rules.yml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -151,7 +151,8 @@ def did(engine: Engine) -> str:
                                   + (f", exit {s.exit_code})" if s.exit_code not in (0, None)
                                      else ")") for s in engine.steps)
     last = dict(engine.state.last_engagement)
-    if last.get("verdict") and last.get("plan"):
+    ran = [str(s.get("level")) for s in last.get("steps") or [] if isinstance(s, dict)]
+    if last.get("verdict") and ran:
         return (f"no level ran now; its last engagement ({last.get('run_id', '?')}) ran "
-                f"{' > '.join(last['plan'])} and ended {last['verdict']}")
+                f"{', '.join(ran)} and ended {last['verdict']}")
     return "no level ran: the ladder does not act on this"
