@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from escalator import storage
-from escalator.ladder import procs
 from escalator.timestamps import TABLE, utc
+
+# `status` reads the heartbeat on its fast path: /proc (procs) and the writer (storage) are
+# imported where they are needed.
 
 FILE = "watch.json"
 
@@ -55,13 +55,20 @@ def read(directory: Path) -> Heartbeat | None:
 
 
 def write(directory: Path, beat: Heartbeat) -> None:
+    from escalator import storage
+
     storage.atomic_write(path(directory), json.dumps(asdict(beat)))
 
 
+def host() -> str:
+    return os.uname().nodename
+
+
 def starting(now: float, interval: float, boot: str) -> Heartbeat:
+    from escalator.ladder import procs
+
     pid = os.getpid()
-    return Heartbeat(pid, socket.gethostname(), boot, now, interval, now,
-                     pid_start=procs.start_time(pid))
+    return Heartbeat(pid, host(), boot, now, interval, now, pid_start=procs.start_time(pid))
 
 
 def cycled(beat: Heartbeat, now: float, verdict: str) -> Heartbeat:
@@ -86,8 +93,10 @@ def judge(beat: Heartbeat | None, stored_at: float | None, boot: str) -> str | N
 def _gone(beat: Heartbeat, boot: str) -> str | None:
     if beat.stopped is not None:
         return f"stopped at {utc(beat.stopped, TABLE)} ({beat.stopped_by})"
-    if beat.host != socket.gethostname():
+    if beat.host != host():
         return None  # its /proc is not ours
+    from escalator.ladder import procs
+
     last = utc(beat.beat, TABLE)
     if beat.boot and boot and beat.boot != boot:
         return f"is gone: the machine restarted after its last sign of life at {last}"

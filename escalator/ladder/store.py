@@ -15,8 +15,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -71,7 +69,7 @@ class LadderStore:
     def lock(self, command: str) -> Iterator[None]:
         """One engine per environment; raises storage.LockHeld naming the holder."""
         storage.private_dir(self.directory)
-        owner = (f"escalator {command} (pid {os.getpid()} on {socket.gethostname()}, "
+        owner = (f"escalator {command} (pid {os.getpid()} on {os.uname().nodename}, "
                  f"since {iso(self.now())})")
         with storage.exclusive_lock(self.lock_path, owner):
             yield
@@ -150,6 +148,8 @@ class LadderStore:
         try:
             os.link(self.state_path, aside)  # the bad file stays state.json until replaced
         except OSError:
+            import shutil
+
             shutil.copyfile(self.state_path, aside)
         state, damage = self._from_audit()
         reason = f"corrupt state file (kept as {aside.name}): {why[:160]}" + (
