@@ -13,7 +13,7 @@ is resumed (`escalator/<env>/latched/<since>`). An open problem is paged once, a
 >>> f = Failing("f.feature::Home", "Home", "f.feature:3", "Then x: boom", "warning", "no_level")
 >>> obs = Observation(2, 1, 1, 0, failing=(f,), untagged=("Home",))
 >>> [(p.kind, p.key, p.severity) for p in problems_of(obs, "prod")]
-[('no_level', 'escalator/prod/no_level/0d4ef5b4b4cb', 'warning')]
+[('no_level', 'escalator/prod/no_level/b53dcf2040e7', 'warning')]
 """
 
 from __future__ import annotations
