@@ -407,7 +407,8 @@ def test_a_restart_of_watch_during_a_level_that_is_not_idempotent_is_an_orderly_
     assert (code, ran(root)) == (0, ["vm"])
     found = events(root)
     assert "step_interrupted" in found and "state_recovered" not in found
-    assert verdicts(out2)[0].startswith(f"test: latched - {ORDERLY} (run ")
+    assert [r["reason"] for r in audit(root) if r["event"] == "no_action"][-1] == (
+        f"latched: {ORDERLY}")
     state = json.loads((root / ".escalator/ladder/test/state.json").read_text())
     assert (state["latch"]["reason"], state["latch"]["next_step"]) == (ORDERLY, CHECK)
     pages = [json.loads(p) for p in (root / "pages.log").read_text().splitlines() if p]
