@@ -8,6 +8,7 @@ state store and the report command rely on.
 
 from __future__ import annotations
 
+from escalator.limits import Limit
 from escalator.results import (
     Measurement,
     Outcome,
@@ -28,7 +29,7 @@ MISSING_WELCOME = StepResult(
     detail='Traceback (most recent call last):\n  File "web.py", line 9\n'
            "AssertionError: text not found",
 )
-RESPONSE_TIME = Measurement("response_time", 12.5, "ms", threshold="500", minimum=0)
+RESPONSE_TIME = Measurement("response_time", 12.5, "ms", crit=Limit.at_most(500), minimum=0)
 
 
 def scenario(name: str, outcome: Outcome = Outcome.PASSED, **kw: object) -> ScenarioResult:
@@ -51,7 +52,7 @@ def home_critical() -> ScenarioResult:
 def login_warning() -> ScenarioResult:
     return scenario("Login works", Outcome.FAILED, line=9, severity=Severity.WARNING,
                     tags=("warning",), reason="answered in 1.5s, over 1s",
-                    measurements=(Measurement("login_time", 1.5, "s", threshold="1"),),
+                    measurements=(Measurement("login_time", 1.5, "s", crit=Limit.at_most(1)),),
                     duration=1.5)
 
 

@@ -14,6 +14,7 @@ import pytest
 from escalator.cli import main
 from escalator.env import Env
 from escalator.formatters import render
+from escalator.limits import Limit
 from escalator.reports import html, tables
 from escalator.reports.timeline import rows
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
@@ -144,7 +145,7 @@ def test_summary_table_whole_output() -> None:
 def test_prometheus_textfile_whole_output() -> None:
     run = RunResult(scenarios=(
         scenario('Say "hi"', F, 3, severity=Severity.WARNING, duration=0.5,
-                 measurements=(Measurement("response_time", 812.5, "ms", "500"),)),),
+                 measurements=(Measurement("response_time", 812.5, "ms", Limit.at_most(500)),)),),
         started=T0, duration=1.25, environment=None)
     assert render("prometheus", run) == textwrap.dedent('''\
         # HELP escalator_run_status Nagios state of the last run (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
@@ -178,7 +179,7 @@ def test_prometheus_textfile_whole_output() -> None:
         escalator_scenario_attempts{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning"} 1
         # HELP escalator_step_measurement A number a step measured (response time, days left, ...), in its unit.
         # TYPE escalator_step_measurement gauge
-        escalator_step_measurement{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning",measurement="response_time",unit="ms",threshold="500"} 812.5
+        escalator_step_measurement{environment="default",feature="Web",scenario="Say \\"hi\\"",file="features/web.feature",line="3",severity="warning",measurement="response_time",unit="ms",crit="500"} 812.5
         ''')  # noqa: E501
 
 

@@ -1,15 +1,20 @@
 """Nagios performance data: the counters of a run and the measurements its steps took.
 
 Owns the plugin-guidelines grammar `'label'=value[UOM];[warn];[crit];[min];[max]`: label
-cleaning and quoting, unique labels, the allowed units, number rounding and threshold ranges.
-Called by the nagios formatter, which decides how many items fit on line 1.
+cleaning and quoting, unique labels, the allowed units and number rounding. The ranges are the
+measurements' own `Limit`s, written as they judged (`@500:` for "less than 500"); a limit
+stated alone goes in the slot of the scenario's severity, a pair in warn;crit. A measurement
+without a value (no answer to time) is written "U". Called by the nagios formatter, which
+decides how many items fit on line 1.
 
 >>> number(1.2300000001), number(0.000123456), number(float("nan")), number(-0.0)
 ('1.23', '0.000123', 'U', '0')
->>> item("Home page renders response_time", 12.5, "ms", crit="500")
-"'Home page renders response_time'=12.5ms;;500"
->>> item("passed", 12, min_=0)
-'passed=12;;;0'
+>>> item("Home page renders response_time", 12.5, "ms", crit="@500:")
+"'Home page renders response_time'=12.5ms;;@500:"
+>>> item("passed", 12, min_=0), item("t", None, "ms", crit="500")
+('passed=12;;;0', 't=U;;500')
+>>> label("A scenario whose name is far too long to keep", "response_time_p99")
+'A scenario whose name is far t... response_time_p99'
 """
 
 from __future__ import annotations
@@ -18,22 +23,23 @@ import math
 import re
 from decimal import Decimal
 
-from escalator.results import Outcome, RunResult, ScenarioResult, Severity
+from escalator.formatters import cut
+from escalator.limits import Limit
+from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity
 
 # The units the plugin guidelines name that our graphers (PNP4Nagios, Icinga 2 writers) accept;
 # anything else breaks some writer, so the value goes out without a unit instead.
 UNITS = frozenset({"s", "ms", "%", "B", "KB", "MB", "c"})
 
-# A Nagios range: [@][start:]end, start may be "~" (minus infinity), end may be empty after ":".
-_NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
-RANGE = re.compile(rf"@?(?:(?:~|{_NUM}):(?:{_NUM})?|{_NUM})")
 _PLAIN_LABEL = re.compile(r"[A-Za-z0-9_.-]+")
 _LABEL_MAX = 60
+_SCENARIO_MIN = 12  # characters of the scenario's name kept however long the measurement's is
 
 
-def number(value: float) -> str:
-    """`value` in `[-0-9.]` form, rounded for people: 3 decimals, 3 significant digits below 1."""
-    if not math.isfinite(value):
+def number(value: float | None) -> str:
+    """`value` in `[-0-9.]` form, rounded for people: 3 decimals, 3 significant digits below 1;
+    "U" when it could not be determined."""
+    if value is None or not math.isfinite(value):
         return "U"
     if abs(value) >= 1:
         rounded = Decimal(repr(round(value, 3)))
@@ -49,33 +55,35 @@ def number(value: float) -> str:
 
 def clean_label(text: str) -> str:
     """A label Nagios can parse: no quote or equals sign, one line, no `|`, bounded."""
+    return cut(_clean(text), _LABEL_MAX) or "value"
+
+
+def _clean(text: str) -> str:
     text = text.replace("'", "").replace("=", "").replace("|", "/")
-    text = " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
-    if len(text) > _LABEL_MAX:
-        text = text[: _LABEL_MAX - 3].rstrip() + "..."
-    return text or "value"
+    return " ".join("".join(c for c in text if c.isprintable() or c.isspace()).split())
+
+
+def label(scenario: str, measurement: str) -> str:
+    """`scenario measurement`, bounded: the scenario's part is shortened, never the
+    measurement's name, which says what the number is."""
+    name = clean_label(measurement)
+    room = max(_SCENARIO_MIN, _LABEL_MAX - len(name) - 1)
+    return clean_label(f"{cut(_clean(scenario), room)} {name}")
 
 
 def quote(label: str) -> str:
     return label if _PLAIN_LABEL.fullmatch(label) else f"'{label}'"
 
 
-def threshold(text: str | None) -> str:
-    """The range if it follows the grammar, else empty (a bad range must not break parsers)."""
-    if text is None:
-        return ""
-    text = text.strip()
-    return text if RANGE.fullmatch(text) else ""
-
-
-def item(label: str, value: float, uom: str = "", warn: str = "", crit: str = "",
+def item(label: str, value: float | None, uom: str = "", warn: str = "", crit: str = "",
          min_: float | None = None, max_: float | None = None) -> str:
     """One perfdata item; trailing empty fields are dropped (the guidelines allow it)."""
     # Only the value may be "U"; an undeterminable limit is simply left out.
     limits = ["" if x is None or not math.isfinite(x) else number(x) for x in (min_, max_)]
     fields = [warn, crit, *limits]
-    unit = uom if uom in UNITS else ""
-    text = f"{quote(label)}={number(value)}{unit};" + ";".join(fields)
+    shown = number(value)
+    unit = uom if uom in UNITS and shown != "U" else ""  # "U" stands alone, as the guidelines
+    text = f"{quote(label)}={shown}{unit};" + ";".join(fields)
     return text.rstrip(";")
 
 
@@ -100,24 +108,35 @@ _COUNTER_LABELS = ("scenarios", "passed", "failed", "unknown", "time", "retried"
 
 
 def measurements(run: RunResult) -> list[str]:
-    """Every step measurement, with its threshold in the slot the scenario's severity names."""
+    """Every step measurement, with its limits in the warn and crit slots."""
     taken = set(_COUNTER_LABELS)
     items = []
     for scenario in run.scenarios:
         for m in scenario.measurements:
-            label = _unique(clean_label(f"{scenario.name} {m.name}"), taken)
-            warn, crit = _slots(scenario, threshold(m.threshold))
-            items.append(item(label, m.value, m.uom, warn, crit, m.minimum, m.maximum))
+            warn, crit = _slots(scenario, m)
+            items.append(item(_unique(scenario.name, m.name, taken), m.value, m.uom, warn, crit,
+                              m.minimum, m.maximum))
     return items
 
 
-def _slots(scenario: ScenarioResult, limit: str) -> tuple[str, str]:
-    return (limit, "") if scenario.severity is Severity.WARNING else ("", limit)
+def _slots(scenario: ScenarioResult, m: Measurement) -> tuple[str, str]:
+    """(warn, crit) as ranges. A limit stated alone is the one whose breach fails the step: it
+    goes where the scenario's severity puts such a failure."""
+    warn, crit = _range(m.warn), _range(m.crit)
+    if not warn and scenario.severity is Severity.WARNING:
+        return crit, ""
+    return warn, crit
 
 
-def _unique(label: str, taken: set[str]) -> str:
-    candidate, n = label, 2
+def _range(limit: Limit | None) -> str:
+    return "" if limit is None else str(limit)
+
+
+def _unique(scenario: str, measurement: str, taken: set[str]) -> str:
+    """A label no other item has: a repeated one gets `_2`, `_3`... on the measurement's name
+    (the suffix `escalator.steps.support.record` uses within a scenario)."""
+    candidate, n = label(scenario, measurement), 2
     while candidate in taken:
-        candidate, n = f"{label} {n}", n + 1
+        candidate, n = label(scenario, f"{measurement}_{n}"), n + 1
     taken.add(candidate)
     return candidate

@@ -85,13 +85,17 @@ def _scenario_samples(run: RunResult, scenario: ScenarioResult) -> Iterator[Samp
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
     yield "scenario_attempts", labels, float(scenario.attempts)
     for measurement in scenario.measurements:
-        yield "step_measurement", {**labels, **_measurement_labels(measurement)}, measurement.value
+        if measurement.value is not None:  # a failed measurement has no sample to give
+            yield ("step_measurement", {**labels, **_measurement_labels(measurement)},
+                   measurement.value)
 
 
 def _measurement_labels(measurement: Measurement) -> dict[str, str]:
+    """The measurement's name, unit and limits as Nagios ranges (`crit`, `warn`)."""
     labels = {"measurement": measurement.name, "unit": measurement.uom}
-    if measurement.threshold:
-        labels["threshold"] = measurement.threshold
+    for name, limit in (("warn", measurement.warn), ("crit", measurement.crit)):
+        if limit is not None:
+            labels[name] = str(limit)
     return labels
 
 

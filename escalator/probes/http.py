@@ -240,6 +240,24 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     return _one_line(str(chain[-1]) or type(chain[-1]).__name__)
 
 
+def _through_proxy(client: requests.Session, url: str, error: str) -> str:
+    """A failure at the proxy, said as the proxy's: a dead proxy is not the site refusing."""
+    scheme = urlsplit(url).scheme
+    proxy = requests.utils.select_proxy(url, client.proxies) if client.proxies else None
+    source = "the client's proxy setting"
+    if proxy is None:
+        for name in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY"):
+            if os.environ.get(name):
+                proxy, source = os.environ[name], name
+                break
+    if proxy is None:
+        return f"the proxy: {error}"
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    shown = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    what = "refused the connection" if error == "connection refused" else f"failed: {error}"
+    return f"the proxy {shown} (from {source}) {what}"
+
+
 def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
     """Why a body stopped before its end ("10 of 1000 bytes arrived...")."""
     chain = _chain(exc)
@@ -332,9 +350,11 @@ def fetch(client: requests.Session, target: HttpTarget) -> HttpResult:
                               "redirected to a URL that cannot be followed: "
                               + _one_line(locations[-1], 120)))
     except requests.RequestException as exc:
+        failure = describe_failure(exc, target.timeout)
+        if isinstance(exc, requests.exceptions.ProxyError):
+            failure = _through_proxy(client, target.url, failure)
         return HttpResult(target.method, target.url, target.url,
-                          elapsed=time.monotonic() - started,
-                          error=describe_failure(exc, target.timeout))
+                          elapsed=time.monotonic() - started, error=failure)
     try:
         body, truncated, error = ((b"", False, None) if target.method == "HEAD"
                                   else _read_body(response, target, started + target.timeout))

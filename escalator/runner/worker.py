@@ -12,18 +12,22 @@ import os
 from typing import Any
 
 from escalator.results import Outcome, ScenarioResult, StepResult
-from escalator.runner import pipe
+from escalator.runner import guard, pipe
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session, StepSetupError
+from escalator.variables import VariableError
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
 
 class _StepTracker:
-    """A behave formatter that reports each step as it starts, so a hung step can be named."""
+    """A behave formatter that reports each step as it starts, so a hung step can be named,
+    and notes which step crossed a warning limit (`Session.warnings`), so the result can say."""
 
-    def __init__(self, unit: Unit, fd: int) -> None:
+    def __init__(self, unit: Unit, fd: int, session: Session) -> None:
         self.unit, self.fd, self.index, self.active = unit, fd, 0, False
+        self.session, self.seen = session, 0
+        self.warned: dict[int, str] = {}  # step index -> the first warning that step gave
 
     def scenario(self, scenario: Any) -> None:
         self.active = scenario is self.unit.scenario
@@ -34,18 +38,22 @@ class _StepTracker:
 
     def result(self, step: Any) -> None:
         if self.active:
+            new = self.session.warnings[self.seen:]
+            if new:
+                self.warned[self.index], self.seen = new[0], len(self.session.warnings)
             self.index += 1
 
     def __getattr__(self, name: str) -> Any:  # uri, feature, background, step, eof, close...
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: Any, commands: int, out: int) -> None:
+def serve(suite: Suite, options: Any, commands: int, out: int, run_deadline: float | None = None
+          ) -> None:
     """Run each unit id that arrives on `commands`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
             unit = suite.units[int(line)]
-            pipe.send(out, run_unit(suite, unit, options, out))
+            pipe.send(out, run_unit(suite, unit, options, out, run_deadline))
 
 
 def _focus(unit: Unit) -> None:
@@ -61,32 +69,49 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: Any, fd: int, run_deadline: float | None = None
+             ) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
     runner = suite.runner
     session = Session(variables=options.variables, step_timeout=unit.step_timeout,
-                      environment=options.environment)
+                      environment=options.environment, run_deadline=run_deadline)
+
+    def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the pool
+        guard.rearm(left)
+        pipe.send(fd, {"t": "extend", "id": unit.id, "limit": session.step_limit})
+
+    session.on_extend = extended
+    tracker = _StepTracker(unit, fd, session)
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
-    runner.formatters = [_StepTracker(unit, fd)]
+    runner.formatters = [tracker]
     try:
         runner.run_model([unit.feature])
     finally:
         session.close()
-    result = scenario_result(unit, session)
+    result = scenario_result(unit, session, tracker.warned)
     return {"t": "result", "id": unit.id, "scenario": result.to_dict(),
             "notices": list(dict.fromkeys(session.notices))}
 
 
-def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
+def scenario_result(unit: Unit, session: Session, warned: dict[int, str] | None = None
+                    ) -> ScenarioResult:
+    """behave's scenario as a result. A step that crossed only a warning limit passed for
+    behave; here it is a `warning` step, and a scenario with nothing worse is FAILED as
+    `warning_only` (WARNING whatever its tags)."""
     sc = unit.scenario
-    steps = tuple(_step(step) for step in sc.all_steps)
+    warned = warned or {}
+    steps = tuple(_step(step, warned.get(n)) for n, step in enumerate(sc.all_steps))
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
-    failing = next((s for s in steps if s.error), None)
+    warning_only = outcome is Outcome.PASSED and bool(warned)
+    if warning_only:
+        outcome = Outcome.FAILED
+    failing = next((s for s in steps if s.error and s.status != "warning"), None) or next(
+        (s for s in steps if s.error), None)
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
@@ -101,19 +126,23 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
         severity=unit.meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
         level=unit.meta.level,
         runbook=unit.meta.runbook, steps=steps, reason=reason,
-        measurements=tuple(session.measurements), duration=sc.duration)
+        measurements=tuple(session.measurements), duration=sc.duration,
+        warning_only=warning_only)
 
 
-def _step(step: Any) -> StepResult:
+def _step(step: Any, warning: str | None = None) -> StepResult:
     status = step.status.name
     error, detail = None, None
-    if status == "undefined":
+    if warning is not None and status == "passed":
+        status, error = "warning", warning
+    elif status == "undefined":
         error = _UNDEFINED
     elif status == "pending":
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
-        if isinstance(exc, AssertionError | StepSetupError) or _is_setup_error(exc):
+        if isinstance(exc, AssertionError | StepSetupError | VariableError) or _is_setup_error(
+                exc):
             error = _one_line(str(exc)) or type(exc).__name__
         else:
             error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"

@@ -3,9 +3,10 @@
 Every HTTP step module goes through here so that all of them agree on the settings of an
 environment (`tls_verify`, `tls_ca_bundle`, the client timeout, credentials given by a Given
 step), record a `response_time` for each request, and keep one "last response" and one "current
-page" per scenario on the behave context (`context.http_response`, `context.http_page`). It
-registers no phrases. The probe modules are imported inside functions: step modules stay light
-until a scenario needs them.
+page" per scenario on the behave context (`context.http_response`, `context.http_page`). A
+request that got no answer records its `response_time` as failed (no value: "U" in perfdata),
+never as the time it took to be refused. It registers no phrases. The probe modules are
+imported inside functions: step modules stay light until a scenario needs them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
+from escalator.limits import Limit
 from escalator.results import Measurement
 from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from escalator.probes.http import HttpResult
 
 PROBES = ("escalator.probes.http",)
+# The settings every HTTP step may read (escalator.runner.usage names the unused ones).
+VARIABLES = ("base_url", "tls_verify", "tls_ca_bundle")
 
 TLS_OFF = "TLS verification is off in this environment"
 _EXCERPT = 160
@@ -72,8 +76,22 @@ def request(context: Any, text: str, method: str = "GET",
     """Request `text` (a URL, a path, `${vars}`; a page's own URL with `resolve` off), make it
     the last response, and record its time."""
     result = send(context, resolve_url(context, text) if resolve else text, method, data)
-    remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
+    remember(context, result, record(context, "response_time", elapsed_ms(result), "ms"))
     return result
+
+
+def elapsed_ms(result: HttpResult) -> float | None:
+    """The response time to record: none for a request that got no answer."""
+    return result.elapsed_ms if result.status is not None else None
+
+
+def where(result: HttpResult) -> str:
+    """Where a page came from, for reasons; an error answer says so ("the 503 Service
+    Unavailable answer of https://shop/login"), so no reason reads as if the page were fine."""
+    if result.status is not None and result.status >= 400:
+        return f"the {result.status} {result.reason} answer of {result.final_url}".replace(
+            "  ", " ")
+    return result.final_url
 
 
 def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
@@ -103,7 +121,7 @@ def page(context: Any) -> Page:
     found: Page | None = getattr(context, "http_page", None)
     if found is None:
         result = answered(context)
-        found = Page(result.body, result.final_url, result.charset)
+        found = Page(result.body, result.final_url, result.charset, where(result))
         context.http_page = found
     return found
 
@@ -120,14 +138,14 @@ def excerpt(context: Any, result: HttpResult) -> str:
     return f"body starts: {cut!r}" if len(text) > _EXCERPT else f"body: {cut!r}"
 
 
-def restate(context: Any, threshold: str) -> Measurement:
-    """Give the last timing the limit a step stated, so perfdata carries it (no duplicate)."""
-    timing: Measurement = earlier(context, "http_timing",
-                                  "no request made yet in this scenario to take the time of")
+def restate(context: Any, crit: Limit, warn: Limit | None = None) -> Measurement:
+    """Give the last timing the limits a step stated, so perfdata carries them (no duplicate)."""
+    found: Measurement = earlier(context, "http_timing",
+                                 "no request made yet in this scenario to take the time of")
     measurements = session(context).measurements
-    stated = dataclasses.replace(timing, threshold=threshold)
+    stated = dataclasses.replace(found, crit=crit, warn=warn)
     for index, existing in enumerate(measurements):
-        if existing is timing:
+        if existing is found:
             measurements[index] = stated
     context.http_timing = stated
     return stated

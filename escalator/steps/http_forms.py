@@ -17,6 +17,7 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import expand
 
 PROBES = ("escalator.probes.http", "escalator.probes.forms")
+VARIABLES = web.VARIABLES
 
 
 # ---- links ------------------------------------------------------------------------------
