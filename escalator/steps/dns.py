@@ -26,6 +26,7 @@ from escalator.steps.support import (
     expand,
     judge,
     record,
+    restate,
     session,
     stated,
 )
@@ -215,12 +216,7 @@ def _lookup_time(context: Any, crit: Limit, warn: Limit | None = None) -> None:
     measured = getattr(context, "dns_time", None)
     if measured is None or measured.value is None:
         raise AssertionError(result.error or "the lookup got no answer")
-    measurements = session(context).measurements
-    stated_limits = stated(crit, warn, "ms")
-    if measured in measurements:
-        index = measurements.index(measured)
-        measured = measurements[index] = dataclasses.replace(measured, crit=stated_limits[0],
-                                                             warn=stated_limits[1])
+    measured = context.dns_time = restate(context, measured, *stated(crit, warn, "ms"))
     judge(context, measured, f"the lookup took {measured.value:.1f} ms")
 
 

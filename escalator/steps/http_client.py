@@ -11,12 +11,12 @@ imported inside functions: step modules stay light until a scenario needs them.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
 from escalator.limits import Limit
 from escalator.results import Measurement
+from escalator.steps import support
 from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session
 
 if TYPE_CHECKING:
@@ -89,8 +89,8 @@ def where(result: HttpResult) -> str:
     """Where a page came from, for reasons; an error answer says so ("the 503 Service
     Unavailable answer of https://shop/login"), so no reason reads as if the page were fine."""
     if result.status is not None and result.status >= 400:
-        return f"the {result.status} {result.reason} answer of {result.final_url}".replace(
-            "  ", " ")
+        status = f"{result.status} {result.reason}".strip()
+        return f"the {status} answer of {result.final_url}"
     return result.final_url
 
 
@@ -142,10 +142,6 @@ def restate(context: Any, crit: Limit, warn: Limit | None = None) -> Measurement
     """Give the last timing the limits a step stated, so perfdata carries them (no duplicate)."""
     found: Measurement = earlier(context, "http_timing",
                                  "no request made yet in this scenario to take the time of")
-    measurements = session(context).measurements
-    stated = dataclasses.replace(found, crit=crit, warn=warn)
-    for index, existing in enumerate(measurements):
-        if existing is found:
-            measurements[index] = stated
-    context.http_timing = stated
-    return stated
+    limited = support.restate(context, found, crit, warn)
+    context.http_timing = limited
+    return limited
