@@ -159,9 +159,9 @@ def _flaky(_: Request) -> Reply:
 def test_a_figure_on_fewer_samples_than_asked_is_unknown_and_says_why(tmp_path: Path) -> None:
     with serve({"/flaky": _flaky}) as base:
         root = make_project(tmp_path, {"r.feature": REPEATED}, variables={"base_url": base})
-        out = run_cli(["check", "-e", "test", "--timeout", "6s", "--step-timeout", "2s"],
+        out = run_cli(["check", "-e", "test", "--timeout", "8s", "--step-timeout", "2s"],
                       cwd=root)
-        data = run_cli(["run", "-e", "test", "-f", "json", "--timeout", "6s",
+        data = run_cli(["run", "-e", "test", "-f", "json", "--timeout", "8s",
                         "--step-timeout", "2s"], cwd=root).json
     results = {s["name"]: s for s in data["scenarios"]}
     budget = (r"the step's budget of [\d.]+s ran out, all that was left before the run's "

@@ -73,7 +73,7 @@ def _fresh(context: Any, path: str, n: float, w: float | None = None) -> None:
     stated(crit, warn, "minutes", size)
     values = _values(context, path)
     age = _age(context, path, values)
-    measured = record(context, "json_age", round(age, 1), "s", crit, warn=warn)
+    measured = record(context, "json_age", round(age, 3), "s", crit, warn=warn)
     assert age >= -_FUTURE_SLACK, (
         f"{path} is {_shown(values)}, {-age / 60:.0f} minutes in the future")
     judge(context, measured, f"{path} is {_shown(values)}, {_ago(age)} old", unit="minutes",

@@ -209,7 +209,7 @@ def _success(context: Any, crit: Limit, warn: Limit | None = None) -> None:
     sent, asked = len(samples.sent), samples.asked
     good = sum(1 for s in samples.sent if s.ok)
     ratio = 100.0 * good / sent if sent else 0.0
-    measured = record(context, "success_ratio", round(ratio, 2), "%", crit, 0, 100, warn)
+    measured = record(context, "success_ratio", round(ratio, 3), "%", crit, 0, 100, warn)
     _decided(samples, "success ratio", 100.0 * good / asked,
              100.0 * (good + asked - sent) / asked, limits)
     rest = f"; {asked} asked, the rest not sent" if sent < asked else ""

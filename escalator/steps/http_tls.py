@@ -46,7 +46,7 @@ def _certificate(context: Any, host: str, crit: Limit, warn: Limit | None = None
     with session(context).busy(f"TLS handshake with {target.address}"):
         result = probe_certificate(target)
     days = result.days_left
-    measured = record(context, "days_left", None if days is None else round(days, 1), "", crit,
+    measured = record(context, "days_left", None if days is None else round(days, 3), "", crit,
                       warn=warn)
     assert result.not_after is not None and days is not None, (
         f"no certificate from {target.address}: {result.error}")

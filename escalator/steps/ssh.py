@@ -335,7 +335,7 @@ def _remote_age(context: Any, path: str, host: str, n: float, unit: str,
     assert connection is not None, login.reason
     with session(context).busy(f"reading {remote} on {connection.target.address}"):
         age = connection.file_age(remote, session(context).client_timeout)
-    measured = record(context, f"age {remote}", None if age.age is None else round(age.age, 1),
+    measured = record(context, f"age {remote}", None if age.age is None else round(age.age, 3),
                       "s", crit, warn=warn)
     assert age.age is not None, age.error
     judge(context, measured, f"{remote} on {age.address} was last modified "

@@ -216,7 +216,8 @@ def judge(context: Any, measurement: Measurement, said: str, detail: str = "",
     and ends WARNING unless something worse happens ("took 350 ms, warning above 300 ms").
     `said` states the value, `detail` follows after a colon; `unit` and `scale` word the limit
     (a limit kept in seconds said in hours), or `wanted` words the critical one as the phrase
-    did ("within the last 24 hours")."""
+    did ("within the last 24 hours"). The recorded value is what is judged: record it no
+    rounder than perfdata writes it (3 decimals), or the edge would move."""
     value = measurement.value
     if value is None:
         raise AssertionError(f"{said}: {detail}" if detail else said)

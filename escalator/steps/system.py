@@ -127,7 +127,7 @@ def _file_age(context: Any, path: str, n: float, unit: str,
     stated(crit, warn, unit, size)
     result = stat_file(FileTarget(expand(context, path)))
     assert result.error is None and result.age is not None, result.error
-    measured = record(context, "file_age", round(result.age, 1), "s", crit, warn=warn)
+    measured = record(context, "file_age", round(result.age, 3), "s", crit, warn=warn)
     judge(context, measured, f"{result.target.path} was last modified {_ago(result.age)} ago",
           unit=unit, scale=size, wanted=f"within the last {n:g} {unit}")
 
