@@ -42,7 +42,7 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
 
     def _results(self) -> list[ScenarioResult]:
         from escalator.runner.worker import model_result
-        from escalator.tags import scenario_meta
+        from escalator.tags import meta_of
 
         found = []
         for feature in self.features:
@@ -50,8 +50,7 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
             for scenario in feature.walk_scenarios():
                 if scenario.status.name in _NOT_RUN:
                     continue
-                meta = scenario_meta(scenario.effective_tags,
-                                     [*scenario.description, *feature.description])
+                meta = meta_of(scenario)
                 found.append(model_result(feature, scenario, file, meta,
                                           getattr(scenario, "escalator_measurements", ())))
         return found

@@ -103,10 +103,9 @@ def before_scenario(context: Any, scenario: Any) -> None:
     options = getattr(context, "escalator_options", None)
     if options is None or _under_escalator(context):
         return
-    from escalator.tags import scenario_meta
+    from escalator.tags import meta_of
 
-    meta = scenario_meta(scenario.effective_tags, [*scenario.description,
-                                                   *scenario.feature.description])
+    meta = meta_of(scenario)
     context.escalator = Session(variables=options.variables,
                                 step_timeout=meta.step_timeout or options.step_timeout,
                                 environment=options.environment)

@@ -62,7 +62,7 @@ def test_pretty_verbose_lists_steps_measurements_and_the_traceback() -> None:
         "  FAIL  Home page renders  0.25s  @escalate.redeploy\n"
         '      passed    When I go to "/" (0.05s)\n'
         '      failed    Then I should see "Welcome" (0.00s)\n'
-        "      measured  response_time = 12.5ms (threshold 500)\n"
+        "      measured  response_time = 12.5ms (wanted at most 500 ms)\n"
         '      Then I should see "Welcome": text not found in 1.2 KiB body of'
         " http://127.0.0.1:8080/\n"
         "      runbook: https://wiki/runbooks/web\n"

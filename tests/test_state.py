@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, Severity, StepResult
 from escalator.state import MARK_VALUES, HistoryEntry, ResultStore, StateError
 from escalator.status import Status
@@ -33,7 +34,8 @@ def test_latest_round_trips_the_whole_run_with_the_time_it_was_stored(tmp_path: 
     store = ResultStore(tmp_path / "state", now=clock)
     failing = scenario("Login", Outcome.FAILED, severity=Severity.WARNING, tags=("warning",),
                        level="redeploy", runbook="https://wiki/login", reason="text not found",
-                       measurements=(Measurement("response_time", 120.0, "ms", "500"),),
+                       measurements=(Measurement("response_time", 120.0, "ms",
+                                                 Limit.at_most(500)),),
                        steps=(StepResult("Then", 'I should see "Hi"', 5, "failed", 0.1, "nope"),))
     run = run_of(scenario("Home"), failing, environment="production")
     store.save(run)
