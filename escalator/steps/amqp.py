@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from escalator.probes.amqp import AmqpTarget, QueueStatus
 
 PROBES = ("escalator.probes.amqp",)
+VARIABLES = ("tls_verify", "tls_ca_bundle")  # for amqps://, as HTTPS reads them
 
 _PIECES = re.compile(r"(\$\{[^}]*\})")
 _PORTS = {"amqp": 5672, "amqps": 5671}

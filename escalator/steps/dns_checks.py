@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from escalator.probes.dns import DnsResult
 
 PROBES = ("escalator.probes.dns",)
+VARIABLES = ("nameserver",)  # read by api.dns_lookup
 
 _NO_ANSWER = ("timeout",)
 

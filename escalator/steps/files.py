@@ -25,6 +25,7 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import StepSetupError, expand, judge, record, stated
 
 PROBES = ("escalator.probes.files",)
+VARIABLES: tuple[str, ...] = ()
 
 _KIND = {"file": "a file", "directory": "a directory", "other": "not a regular file"}
 _UNITS = {"b": 1, "byte": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,

@@ -16,6 +16,7 @@ from behave import then
 from escalator.probes import files
 from escalator.steps import files as judge
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
 from escalator.steps.ssh import monitor_connection
 from escalator.steps.support import expand, session
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from escalator.probes.ssh import Connection
 
 PROBES = ("escalator.probes.ssh", "escalator.probes.ssh_files")
+VARIABLES = SSH_VARIABLES
 
 
 class Remote:

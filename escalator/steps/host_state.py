@@ -22,11 +22,13 @@ from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 )
+from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
 
 if TYPE_CHECKING:
     from escalator.probes.host_state import Output, Run
 
 PROBES = ("escalator.probes.host_state", "escalator.probes.ssh")
+VARIABLES = SSH_VARIABLES  # `on "<host>"` logs in with them
 
 
 @parse.with_pattern(r'(?: on "[^"]*")?')

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from escalator.probes.http import HttpResult
 
 PROBES = ("escalator.probes.http",)
-# The settings every HTTP step may read (escalator.runner.usage names the unused ones).
-VARIABLES = ("base_url", "tls_verify", "tls_ca_bundle")
+# The settings every HTTP step may read (escalator.runner.usage names the unused ones); the
+# client certificate's are read through escalator.steps.tls.client_certificate.
+VARIABLES = ("base_url", "tls_verify", "tls_ca_bundle", "tls_client_cert", "tls_client_key",
+             "http_proxy", "http_max_body")
 
 TLS_OFF = "TLS verification is off in this environment"
 _EXCERPT = 160

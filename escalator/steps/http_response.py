@@ -23,6 +23,7 @@ from escalator.steps import (
 from escalator.steps import http_client as web
 
 PROBES = ("escalator.probes.http",)
+VARIABLES = web.VARIABLES
 
 _FLAGS = ("secure", "httponly", "partitioned")
 

@@ -20,7 +20,7 @@ from escalator.steps.support import judge, record, session, stated
 from escalator.timestamps import MINUTE, utc
 
 PROBES = ("escalator.probes.tls",)
-VARIABLES = ("tls_verify", "tls_ca_bundle")
+VARIABLES = ("tls_verify", "tls_ca_bundle", "tls_client_cert", "tls_client_key")
 
 
 def _when(days: float) -> str:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from escalator.results import Measurement
 
 PROBES = ("escalator.probes.tcp", "escalator.probes.udp")
+VARIABLES: tuple[str, ...] = ()
 
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|[rnt0\\])")
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "0": "\0", "\\": "\\"}

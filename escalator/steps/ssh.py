@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 PROBES = ("escalator.probes.ssh",)
 VARIABLES = ("ssh_user", "ssh_key", "ssh_password", "ssh_key_passphrase", "known_hosts",
-             "ssh_host_key_check")
+             "ssh_host_key_check", "ssh_jump_host")
 
 _NO_CHECK = ("SSH host key checking is off (ssh_host_key_check = false): "
              "the servers' identity is not verified")

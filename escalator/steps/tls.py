@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from escalator.probes.tls import CertResult, TlsTarget
 
 PROBES = ("escalator.probes.tls",)
+VARIABLES = ("tls_verify", "tls_ca_bundle", "tls_client_cert", "tls_client_key")
 
 _VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 

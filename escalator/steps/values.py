@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from escalator.probes.dns import DnsResult
 
 PROBES = ("escalator.probes.http", "escalator.probes.jsonpath")
+VARIABLES = web.VARIABLES
 
 
 def _label(text: str) -> str:
