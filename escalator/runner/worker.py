@@ -29,7 +29,7 @@ class _StepTracker:
 
     def __init__(self, unit: Unit, fd: int, session: Session) -> None:
         self.unit, self.fd, self.index, self.active = unit, fd, 0, False
-        self.session, self.seen = session, 0
+        self.session = session
         self.warned: dict[int, str] = {}  # step index -> the first warning that step gave
 
     def scenario(self, scenario: Any) -> None:
@@ -41,9 +41,9 @@ class _StepTracker:
 
     def result(self, step: Any) -> None:
         if self.active:
-            new = self.session.warnings[self.seen:]
-            if new:
-                self.warned[self.index], self.seen = new[0], len(self.session.warnings)
+            warning = self.session.step_warning()
+            if warning is not None:
+                self.warned[self.index] = warning
             self.index += 1
 
     def __getattr__(self, name: str) -> Any:  # uri, feature, background, step, eof, close...

@@ -46,6 +46,7 @@ class Session:
     environment: str | None = None
     measurements: list[Measurement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # limits crossed only as far as warning
+    warnings_seen: int = 0  # how many of them `step_warning` has handed out
     notices: list[str] = field(default_factory=list)
     resources: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -90,6 +91,14 @@ class Session:
             if self.on_extend is not None:
                 self.on_extend(self.step_deadline - self.clock())
         return limit
+
+    def step_warning(self) -> str | None:
+        """The first warning given since the last call, or None: asked as each step ends (by
+        the runner's step tracker and plain behave's `after_step` hook alike), it is that
+        step's, which makes it a `warning` step in the result."""
+        new = self.warnings[self.warnings_seen:]
+        self.warnings_seen = len(self.warnings)
+        return new[0] if new else None
 
     @contextlib.contextmanager
     def busy(self, what: str) -> Iterator[None]:
