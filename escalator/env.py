@@ -31,3 +31,12 @@ class Env:
         """True when stdout is a terminal (colour, live progress)."""
         isatty = getattr(self.stdout, "isatty", None)
         return bool(isatty and isatty())
+
+
+def boot_id() -> str:
+    """This boot's id (Linux); "" elsewhere. Within one boot, `time.monotonic()` of every process
+    counts from the same start, so elapsed time between processes survives wall-clock steps."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""

@@ -37,6 +37,12 @@ def _forms(secrets: Sequence[str]) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+def masked_forms(secrets: Sequence[str]) -> list[str]:
+    """Every form in which the secrets are masked, longest first: for a caller that must cut
+    text without leaving part of one behind (the ladder's output tail)."""
+    return _forms(secrets)
+
+
 def redact_text(text: str, secrets: Sequence[str]) -> str:
     return _mask(text, _forms(secrets))
 

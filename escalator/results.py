@@ -147,6 +147,10 @@ class ScenarioResult:
     attempts: int = 1
     earlier_failures: tuple[str, ...] = ()
     warning_only: bool = False
+    # A fan-out run (`@each.<group>`): the host it checked and the group, as data, so the
+    # ladder and the per-host results need not parse them out of `name` ("Backup [db-7]").
+    host: str | None = None
+    group: str | None = None
 
     @property
     def failure_severity(self) -> Severity:
@@ -177,6 +181,12 @@ class ScenarioResult:
         problems = [s for s in self.steps if s.status not in ("passed", "skipped", "untested")]
         return next((s for s in problems if s.status != "warning"),
                     problems[0] if problems else None)
+
+    @property
+    def check_name(self) -> str:
+        """The scenario's own name: `name` without the ` [<host>]` of a fan-out run."""
+        suffix = f" [{self.host}]"
+        return self.name.removesuffix(suffix) if self.host else self.name
 
     @property
     def retried(self) -> bool:

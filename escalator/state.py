@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import quote
 
 from escalator import storage
+from escalator.env import boot_id
 from escalator.errors import EscalatorError
 from escalator.results import Outcome, RunResult, ScenarioResult
 from escalator.status import Status
@@ -50,6 +51,7 @@ FORMAT_VERSION = 1
 HISTORY_BYTES = 2 * 1024 * 1024
 MARK_VALUES = 20     # measurements kept per scenario and run: a history line stays bounded
 _VALUE_NAME = 80     # characters of a measurement's name kept in history
+FUTURE_SLACK = 60.0  # seconds a result may seem to come from the future (a clock slewed back)
 
 
 class StateError(EscalatorError):
@@ -64,10 +66,21 @@ class StoredRun:
     stored_at: float
     environment: str
     path: Path
+    mono: float | None = None  # time.monotonic() when stored, in the boot `boot`
+    boot: str = ""
 
-    def age(self, now: float) -> float:
-        """Seconds since the run was stored; never negative (clocks do step back)."""
-        return max(0.0, now - self.stored_at)
+    def age(self, now: float, mono: float | None = None, boot: str = "") -> float:
+        """Seconds since the run was stored; never negative (clocks do step back).
+
+        In the boot that stored it, monotonic time (`mono`) tells the age too and the larger
+        answer counts, so a wall clock that was ahead when the result was stored cannot keep it
+        fresh. Stored in the future without that record: the age is unknown (`math.inf`).
+        """
+        wall = now - self.stored_at
+        if mono is not None and self.mono is not None and boot and boot == self.boot \
+                and mono >= self.mono:
+            return max(0.0, wall, mono - self.mono)
+        return math.inf if wall < -FUTURE_SLACK else max(0.0, wall)
 
 
 @dataclass(frozen=True)
@@ -149,10 +162,11 @@ class ResultStore:
     """Reads and writes results under one state directory."""
 
     def __init__(self, state_dir: Path, *, history_bytes: int = HISTORY_BYTES,
-                 now: Callable[[], float] = time.time) -> None:
+                 now: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.state_dir = Path(state_dir)
         self.history_bytes = history_bytes
-        self._now = now
+        self._now, self._monotonic = now, monotonic
 
     def latest_path(self, environment: str | None) -> Path:
         return self.state_dir / "results" / f"{_file_name(environment)}.json"
@@ -163,8 +177,9 @@ class ResultStore:
     def save(self, run: RunResult) -> None:
         """Keep `run` as the environment's latest result and append it to its history."""
         stored_at = self._now()
-        record = {"v": FORMAT_VERSION, "stored_at": stored_at,
-                  "environment": run.environment or DEFAULT_ENVIRONMENT, "run": run.to_dict()}
+        record = {"v": FORMAT_VERSION, "stored_at": stored_at, "mono": self._monotonic(),
+                  "boot": boot_id(), "environment": run.environment or DEFAULT_ENVIRONMENT,
+                  "run": run.to_dict()}
         text = json.dumps(record, sort_keys=True, default=str, indent=1)
         storage.atomic_write(self.latest_path(run.environment), text + "\n")
         path = self.history_path(run.environment)
@@ -181,8 +196,10 @@ class ResultStore:
         except (OSError, ValueError) as exc:
             raise StateError(f"cannot read stored result {path}: {_reason(exc)}") from None
         try:
+            mono = data.get("mono")
             return StoredRun(RunResult.from_dict(data["run"]), float(data["stored_at"]),
-                             str(data.get("environment", _name(environment))), path)
+                             str(data.get("environment", _name(environment))), path,
+                             None if mono is None else float(mono), str(data.get("boot", "")))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"cannot read stored result {path}: bad content "
                              f"({type(exc).__name__}: {exc})") from None

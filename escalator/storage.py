@@ -74,20 +74,23 @@ def append_line(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The JSON objects of a JSON Lines file; a torn last line (crash mid-write) is skipped."""
+def read_lines(path: Path, damaged: list[int] | None = None) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON Lines file. A line that is not one (a torn last line after a
+    crash, a damaged byte anywhere) is skipped; its number is appended to `damaged`."""
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except FileNotFoundError:
         return []
     out = []
-    for line in text.splitlines():
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         try:
-            value = json.loads(line)
+            value = json.loads(line)  # bytes: invalid UTF-8 is a ValueError like bad JSON
         except ValueError:
-            continue
+            value = None
         if isinstance(value, dict):
             out.append(value)
+        elif damaged is not None and line.strip():
+            damaged.append(number)
     return out
 
 

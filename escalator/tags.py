@@ -10,6 +10,7 @@ formatters too, through `meta_of`), and the ladder reads the `level` it stores i
 | `@escalate.<level>` | the ladder level this scenario's failure needs (one per scenario) |
 | `@timeout.<duration>` | the step timeout for this scenario, e.g. `@timeout.30s` |
 | `@retries.<n>` | re-runs of this scenario within a run when it fails |
+| `@each.<group>` | run once per host of the environment's group (escalator.runner.fanout) |
 | `@wip` | excluded unless a tag expression names it |
 
 Tags come in levels, the scenario's own first, then its outline's or rule's, then its
@@ -50,6 +51,7 @@ class ScenarioMeta:
     retries: int | None = None
     runbook: str | None = None
     problems: tuple[str, ...] = ()
+    group: str | None = None  # @each.<group>: fanned out over the group's hosts
 
 
 def scenario_meta(levels: Sequence[Iterable[str]], description: Iterable[str]) -> ScenarioMeta:
@@ -62,6 +64,10 @@ def scenario_meta(levels: Sequence[Iterable[str]], description: Iterable[str]) -
     if len(levels_found) > 1:
         named = ", ".join(f"@escalate.{level}" for level in levels_found)
         problems.append(f"two @escalate tags ({named}): a scenario needs one ladder level")
+    groups = [t.split(".", 1)[1] for t in _nearest(ordered, _prefixed("each."))]
+    if len(groups) > 1:
+        named = ", ".join(f"@each.{group}" for group in groups)
+        problems.append(f"two @each tags ({named}): a scenario fans out over one group")
     step_timeout = _override(_nearest(ordered, _prefixed("timeout.")), "timeout.", _seconds,
                              problems)
     retries_value = _override(_nearest(ordered, _prefixed("retries.")), "retries.", _count,
@@ -69,7 +75,7 @@ def scenario_meta(levels: Sequence[Iterable[str]], description: Iterable[str]) -
     retries = None if retries_value is None else int(retries_value)
     runbook = next((m.group(1) for line in description if (m := _RUNBOOK.match(line))), None)
     return ScenarioMeta(severity, levels_found[0] if levels_found else None, step_timeout,
-                        retries, runbook, tuple(problems))
+                        retries, runbook, tuple(problems), groups[0] if groups else None)
 
 
 def tag_levels(node: Any) -> list[list[str]]:

@@ -65,6 +65,19 @@ class Variables(Mapping[str, str]):
         return f"Variables({sorted(self)})"
 
 
+def overlay(base: Mapping[str, str], extra: Mapping[str, str]) -> Variables:
+    """`base` with `extra` on top (a fan-out host's variables over its environment's), keeping
+    what `base` knows of unset secrets: copying a `Variables` as a dict would read them.
+
+    >>> v = overlay(Variables({"a": "1"}, {"pw": "not set"}), {"a": "2", "host": "db1"})
+    >>> v["a"], v["host"], "pw" in v
+    ('2', 'db1', True)
+    """
+    if isinstance(base, Variables):
+        return Variables({**base.defined, **extra}, base.unset)
+    return Variables({**base, **extra})
+
+
 def expand(text: str, variables: Mapping[str, str]) -> str:
     """`text` with every `${name}` replaced; `$${name}` becomes a literal `${name}`."""
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from escalator.ladder.actions import TAIL_BYTES, run_action
 
 
@@ -77,3 +79,43 @@ def test_a_level_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) 
     result = run_action(argv, timeout=1.0, environ=ENV, kill_grace=0.5)
     assert result.status == "timeout"
     assert gone(int(pid_file.read_text()))
+
+
+def test_output_streams_through_a_pipe_never_a_file(tmp_path: Path) -> None:
+    result = run_action(script(tmp_path, "readlink /proc/$$/fd/1"), timeout=10, environ=ENV)
+    assert result.output.startswith("pipe:"), result.output
+
+
+def test_a_level_that_floods_its_output_keeps_only_the_tail(tmp_path: Path) -> None:
+    result = run_action(script(tmp_path, "yes"), timeout=1.0, environ=ENV, kill_grace=1.0)
+    assert (result.status, result.output) == ("timeout", "y\n" * (TAIL_BYTES // 2))
+
+
+@pytest.mark.parametrize(("secret", "inside"), [
+    *((s, n) for s in ("Zq7-hunter2-Kw9-correct-horse",
+                       "p@ss w/rd+&=?%:#Zq7Kw9")  # its URL-encoded forms are longer
+      for n in (1, 2, 5, 19)),
+    ("Zq7-x", 1), ("Zq7-x", 4)])
+def test_no_part_of_a_secret_survives_the_cut(tmp_path: Path, secret: str, inside: int) -> None:
+    """The secret (as written, or URL-encoded) straddles the point where the tail is cut."""
+    from urllib.parse import quote
+
+    for form in (secret, quote(secret, safe="")):
+        if inside >= len(form):
+            continue
+        text = "start " + form + "." * (TAIL_BYTES - inside)
+        path = tmp_path / "out.txt"
+        path.write_text(text)
+        result = run_action(script(tmp_path, f'cat "{path}"'), timeout=10, environ=ENV,
+                            secrets=(secret,))
+        assert result.output.endswith("." * (TAIL_BYTES - inside))
+        assert len(result.output.encode()) <= TAIL_BYTES
+        survivors = [form[-k:] for k in range(2, len(form) + 1) if form[-k:] in result.output]
+        assert survivors == [], (form, result.output[:40])
+
+
+def test_a_secret_whole_inside_the_tail_is_masked(tmp_path: Path) -> None:
+    result = run_action(script(tmp_path, "seq 1 3000; echo token=s3cr3t-value; echo done"),
+                        timeout=10, environ=ENV, secrets=("s3cr3t-value",))
+    assert result.output.endswith("\ntoken=***\ndone\n")
+    assert "s3cr3t" not in result.output

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from escalator.errors import ConfigError
-from escalator.ladder.config import parse_ladder
+from escalator.ladder.config import check_programs, parse_ladder
 from escalator.ladder.model import LadderConfig, Level, Maintenance
 from tests.project import ladder_level, ladder_toml
 
@@ -61,10 +61,6 @@ def test_full_example(project: Path) -> None:
     (('id = "deploy"', 'id = "vm"'), "escalator.toml: ladder.level[2].id: duplicate id 'vm'"),
     (('id = "deploy"', 'id = "Deploy!"'),
      "escalator.toml: ladder.level[2].id: 'Deploy!' is not an id (lower case, digits, - and _)"),
-    (('run = ["true"]', 'run = ["ops/plain.sh"]'),
-     "escalator.toml: ladder.level[2].run: ops/plain.sh is not executable"),
-    (('run = ["true"]', 'run = ["no-such-program-here"]'),
-     "escalator.toml: ladder.level[2].run: no-such-program-here is not found on PATH"),
     (('run = ["true"]', 'run = "true"'),
      "escalator.toml: ladder.level[2].run: must be a non-empty list of strings (an argv, "
      "no shell)"),
@@ -87,6 +83,25 @@ def test_refusals_name_file_and_key(project: Path, edit: tuple[str, str], messag
     with pytest.raises(ConfigError) as caught:
         parse(project, EXAMPLE.replace(*edit))
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('run = ["true"]', 'run = ["ops/plain.sh"]'),
+     "escalator.toml: ladder.level[2].run: ops/plain.sh is not executable"),
+    (('run = ["true"]', 'run = ["ops/missing.sh"]'),
+     "escalator.toml: ladder.level[2].run: ops/missing.sh is not executable"),
+    (('run = ["true"]', 'run = ["no-such-program-here"]'),
+     "escalator.toml: ladder.level[2].run: no-such-program-here is not found on PATH"),
+    (('notify = ["ops/page.sh", "--urgent"]', 'notify = ["ops/plain.sh"]'),
+     "escalator.toml: ladder.notify: ops/plain.sh is not executable"),
+])
+def test_programs_are_checked_only_by_the_commands_that_act(
+        project: Path, edit: tuple[str, str], message: str) -> None:
+    config = parse(project, EXAMPLE.replace(*edit))  # a host that only checks parses it fine
+    with pytest.raises(ConfigError) as caught:
+        check_programs(config)
+    assert str(caught.value) == message
+    check_programs(parse(project, EXAMPLE))
 
 
 def test_a_ladder_needs_levels(project: Path) -> None:

@@ -69,8 +69,8 @@ def test_a_failed_level_stops_the_cascade_and_goes_to_verify(tmp_path: Path) -> 
     result = rig.engine(PING, PING, PING, PING).engage()
     assert (result.verdict, result.exit_code, rig.ran) == ("latched", 2, FULL[:1])
     assert [(s.level, s.status, s.exit_code) for s in result.steps] == [("vm", "failed", 3)]
-    assert rig.events()[-7:] == ["step_intent", "step_finished", "cascade_stopped",
-                                 "observed", "verify", "latched", "notify_sent"]
+    assert rig.events()[-8:] == ["step_intent", "step_finished", "cascade_stopped",
+                                 "observed", "verify", "latched", "notify_sent", "ended"]
     assert [p["event"] for p in rig.pages] == ["latched"]
     assert rig.pages[0]["reason"] == ("verify failed after 1 plan(s): 5 passed, 1 failed, "
                                       "0 unknown of 6")
@@ -111,7 +111,8 @@ def test_resume_request_from_another_process_is_applied_at_the_next_engagement(
     rig = Rig(tmp_path, toml=_toml(max_reconverge=0))
     engine = rig.engine(PING, PING, PING, PING, GREEN)
     engine.engage()
-    rig.store.request_resume("bob", "fixed by hand")
+    assert engine.state.latch is not None
+    rig.store.request_resume("bob", "fixed by hand", engine.state.latch)
     assert engine.engage().verdict == "healthy"
     assert [r["actor"] for r in rig.audit("resumed")] == ["bob"]
 

@@ -96,6 +96,7 @@ def test_a_second_holder_is_refused_at_once_and_told_who_holds_the_lock(tmp_path
 
 def test_resume_request_is_taken_once(tmp_path: Path) -> None:
     s = store(tmp_path)
-    s.request_resume("alice", "fixed")
-    assert s.take_resume() == {"who": "alice", "why": "fixed", "at": 1_800_000_000.0}
+    s.request_resume("alice", "fixed", Latch("budget", 5.0, "r1"))
+    assert s.take_resume() == {"who": "alice", "why": "fixed", "at": 1_800_000_000.0,
+                               "latch": "r1@5.000000"}
     assert s.take_resume() is None

@@ -33,17 +33,18 @@ def passed(uid: int) -> dict[str, Any]:
     return {"t": "result", "id": uid, "scenario": scenario.to_dict(), "notices": ["n"]}
 
 
-def missing(uid: int, outcome: Outcome, reason: str) -> ScenarioResult:
+def missing(uid: int, outcome: Outcome, reason: str, duration: float = 0.0) -> ScenarioResult:
     data = PLAN["units"][uid]
     return ScenarioResult("Web", "features/web.feature", data["line"], data["name"], outcome,
                           Severity(data["severity"]), ("escalate.deploy",), "deploy", None,
-                          reason=reason)
+                          reason=reason, duration=duration)
 
 
 def heard(*records: dict[str, Any]) -> Progress:
+    """The records as the CLI hears them; a record's "at" (run seconds) is when it arrived."""
     progress = Progress()
     for record in records:
-        progress.take(record)
+        progress.take({k: v for k, v in record.items() if k != "at"}, record.get("at", 0.0))
     return progress
 
 
@@ -55,10 +56,10 @@ CUT = "cut off by the run deadline (5s)"
      [PLAN, passed(2), passed(0), passed(1), {"t": "done"}], False, None,
      [passed(0), passed(1), passed(2)], []),
     ("the deadline: one running in a step, one started, one never started",
-     [PLAN, {"t": "start", "id": 0}, {"t": "step", "id": 0, "index": 1},
-      {"t": "start", "id": 1}], True, None,
-     [missing(0, Outcome.FAILED, f"{CUT} in Then the request should succeed"),
-      missing(1, Outcome.FAILED, CUT),
+     [PLAN, {"t": "start", "id": 0, "at": 0.5}, {"t": "step", "id": 0, "index": 1},
+      {"t": "start", "id": 1, "at": 2.0}], True, None,
+     [missing(0, Outcome.FAILED, f"{CUT} in Then the request should succeed", 5.0),
+      missing(1, Outcome.FAILED, CUT, 3.5),
       missing(2, Outcome.UNKNOWN, "not started: the run deadline (5s) passed")], []),
     ("the deadline while loading the suite", [], True, None, [],
      ["run deadline (5s) reached while loading the suite"]),

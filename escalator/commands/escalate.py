@@ -1,7 +1,9 @@
 """`escalator escalate`: one ladder engagement for an environment (docs/ladder.md).
 
-Exit 0 healthy at the end, 2 still failing or latched (paged), 3 could not run (config, lock
-held). `--dry-run` prints the plan from one fresh run and runs nothing.
+Exit 0 healthy at the end, 2 still failing, latched (paged) or interrupted, 3 could not run
+(config, a level program missing, lock held). `--dry-run` prints the plan from one fresh run
+and runs nothing. SIGTERM, SIGHUP or ^C stop it cleanly: a running level is killed with its
+process group and the engagement is recorded as interrupted.
 """
 
 from __future__ import annotations
@@ -36,20 +38,36 @@ def could_not_run(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
 
 def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.commands.ladder_session import open_session
-    from escalator.ladder import render
+    from escalator.ladder import render, stop
+    from escalator.ladder.config import check_programs
+    from escalator.ladder.engine import FAILING, Engagement
     from escalator.storage import LockHeld
 
     setup = open_session(args, env)
+    check_programs(setup.config)
     if args.dry_run:
         obs, plan, decision, _ = setup.engine(read_only=True).preview()
         env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision))
         return 0 if obs.green else 2
-    try:
-        with setup.store.lock("escalate"):
-            engine = setup.engine()
-            engine.recover()
-            result = engine.engage()
-    except LockHeld as exc:
-        return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
+    with stop.handling():
+        try:
+            with setup.store.lock("escalate"):
+                engine = setup.engine()
+                engine.say = lambda text: say(env, text)
+                engine.recover()
+                result = engine.engage()
+        except LockHeld as exc:
+            return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
+        except stop.Stopped as stopped:
+            if not isinstance(stopped.engagement, Engagement):
+                say(env, f"{setup.environment}: stopped by {stopped.name}")
+                return FAILING
+            result = stopped.engagement
     env.stdout.write(render.engagement_text(setup.environment, result))
     return result.exit_code
+
+
+def say(env: Env, text: str) -> None:
+    """A note for the operator while the engine works (it waits for a level, a disk)."""
+    env.stderr.write(f"escalator: {text}\n")
+    env.stderr.flush()

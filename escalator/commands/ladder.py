@@ -1,8 +1,9 @@
 """`escalator ladder plan|status|resume|history`: inspect and operate the ladder.
 
 `plan` runs the checks once and prints what the ladder would do now, running nothing. `status`
-and `history` read the state and the audit log. `resume` unlatches: applied at once when no
-engine runs, otherwise left as a request that the running engine applies before its next run;
+and `history` read the state and the audit log (damaged lines skipped and reported). `resume`
+unlatches: applied at once when no engine runs, otherwise left as a request for the latch that
+holds now, which the running engine applies before its next run if that latch still holds;
 both ways it is audited with who ($USER) and why (--reason). Exit 3 when it cannot run.
 """
 
@@ -38,20 +39,36 @@ def register(subparsers: Any) -> None:
 def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.commands.ladder_session import open_session
     from escalator.ladder import render
+    from escalator.ladder.store import damage_note
 
     command = args.ladder_command
     setup = open_session(args, env, with_checks=command == "plan")
     if command == "plan":
+        from escalator.ladder.config import check_programs
+
+        check_programs(setup.config)
         obs, plan, decision, _ = setup.engine(read_only=True).preview()
         env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision))
     elif command == "status":
-        env.stdout.write(render.status_text(setup.environment, setup.config,
-                                            setup.store.peek(), env.now()))
+        env.stdout.write(_status(setup, env))
     elif command == "history":
-        env.stdout.write(render.history_text(setup.store.read_audit(), args.limit))
+        damaged: list[int] = []
+        records = setup.store.read_audit(damaged)
+        note = damage_note(damaged)
+        env.stdout.write(render.history_text(records, args.limit) + (note and note + "\n"))
     else:
         return _resume(setup, args.reason, env)
     return 0
+
+
+def _status(setup: Any, env: Env) -> str:
+    from escalator.env import boot_id
+    from escalator.ladder import decide, render
+
+    state = decide.rebase(setup.store.peek(), boot_id(), env.monotonic(), env.now())
+    return render.status_text(setup.environment, setup.config, state, env.now(),
+                              pending=setup.store.pending_resume(),
+                              intent=setup.store.read_intent())
 
 
 def _resume(setup: Any, reason: str, env: Env) -> int:
@@ -60,13 +77,18 @@ def _resume(setup: Any, reason: str, env: Env) -> int:
     who = env.environ.get("USER") or env.environ.get("LOGNAME") or "unknown"
     if not reason.strip():
         return could_not_run("ladder resume: --reason must say why", env)
-    setup.store.request_resume(who, reason)
     try:
         with setup.store.lock("ladder resume"):
             engine = setup.engine()
-            request = setup.store.take_resume()
-            resumed = request is not None and engine.resume(who, reason)
+            setup.store.take_resume()  # this resume settles any request left behind
+            resumed = engine.resume(who, reason)
     except LockHeld as exc:
+        latch = setup.store.peek().latch
+        if latch is None:  # a request now would release the next latch nobody has seen yet
+            setup.store.audit("resume_ignored", actor=who, reason=reason)
+            env.stdout.write(f"{setup.environment}: not latched: nothing to resume\n")
+            return 0
+        setup.store.request_resume(who, reason, latch)
         env.stdout.write(f"{setup.environment}: resume requested by {who}; the running engine "
                          f"applies it before its next run ({exc})\n")
         return 0

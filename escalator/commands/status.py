@@ -48,7 +48,13 @@ def main(args: argparse.Namespace, env: Env) -> int:
         return _unknown(env, label, f"no stored result for environment "
                         f"{environment or 'default'!r} in {store.state_dir} "
                         f"(run 'escalator check' or 'escalator run' first)")
-    age = stored.age(env.now())
+    from escalator.env import boot_id
+
+    age = stored.age(env.now(), env.monotonic(), boot_id())
+    if age == float("inf"):
+        return _unknown(env, label, f"last result was stored {utc(stored.stored_at)}, "
+                        f"{format_duration(round(stored.stored_at - env.now()))} in the "
+                        "future: the clock has moved, its age is unknown")
     if age > max_age:
         return _unknown(env, label, f"last result is {format_duration(round(age))} old, "
                         f"older than --max-age {format_duration(max_age)} "

@@ -2,20 +2,24 @@
 
 The long-running form of `escalate` for systemd (docs/ladder.md has a unit). It holds the
 environment's lock for its whole life, so a second `watch` or `escalate` refuses at once (exit 3).
-SIGTERM stops it cleanly: a level that is running is killed with its process group, and the
-intent record left behind makes the next start treat that level as interrupted.
+SIGTERM or SIGHUP stops it cleanly (exit 0): a level that is running is killed with its process
+group and recorded as interrupted, and the intent record left behind makes the next start treat
+that level as interrupted by an orderly stop. A transient I/O error (a full disk) is audited and
+retried with backoff; only a configuration error ends it with exit 3, so systemd's
+`RestartPreventExitStatus=3` never keeps remediation off because of a passing fault. An internal
+error exits 1, which systemd restarts.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
-from types import FrameType
+import contextlib
 from typing import Any
 
-from escalator.commands.escalate import could_not_run
+from escalator.commands.escalate import could_not_run, say
 from escalator.env import Env
+
+MAX_BACKOFF = 60.0  # seconds between retries of a failing disk, at most
 
 
 def register(subparsers: Any) -> None:
@@ -35,41 +39,73 @@ def register(subparsers: Any) -> None:
 def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.commands.common import duration_option
     from escalator.commands.ladder_session import open_session
-    from escalator.ladder import render
+    from escalator.errors import EscalatorError
+    from escalator.ladder import render, stop
+    from escalator.ladder.config import check_programs
+    from escalator.ladder.engine import Engagement
     from escalator.storage import LockHeld
 
     interval = duration_option(args.interval, "--interval")
     setup = open_session(args, env)
-    _stop_on_sigterm()
-    try:
-        with setup.store.lock("watch"):
-            engine = setup.engine()
-            engine.recover()
-            tick = 0
-            while args.ticks is None or tick < args.ticks:
-                tick += 1
-                begun = env.monotonic()
-                result = engine.engage()
-                env.stdout.write(render.engagement_text(setup.environment, result))
-                env.stdout.flush()
-                if args.ticks is None or tick < args.ticks:
-                    env.sleep(max(0.0, interval - (env.monotonic() - begun)))
-    except LockHeld as exc:
-        return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
-    except _Stopped:
-        env.stderr.write("escalator watch: stopped\n")
+    check_programs(setup.config)
+    with stop.handling():
+        try:
+            _watch(setup, args.ticks, interval, env)
+        except LockHeld as exc:
+            return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
+        except stop.Stopped as stopped:
+            if isinstance(stopped.engagement, Engagement):
+                env.stdout.write(render.engagement_text(setup.environment, stopped.engagement))
+            env.stderr.write("escalator watch: stopped\n")
+        except EscalatorError:
+            raise  # configuration: exit 3
+        except Exception as exc:  # a bug: exit 1, so that systemd restarts the watch
+            env.stderr.write(f"escalator watch: internal error: {type(exc).__name__}: {exc}\n")
+            return 1
     return 0
 
 
-class _Stopped(BaseException):
-    """SIGTERM: unwinds through the running action, which kills its process group."""
+def _watch(setup: Any, ticks: int | None, interval: float, env: Env) -> None:
+    """Hold the lock and engage every `interval`; I/O errors are retried with backoff."""
+    failures = 0
+    while True:
+        try:
+            with setup.store.lock("watch"):
+                _engage_every(setup, ticks, interval, env)
+                return
+        except OSError as exc:  # taking the lock itself failed
+            failures += 1
+            _pause(setup, env, exc, failures)
 
 
-def _stop_on_sigterm() -> None:
-    if threading.current_thread() is not threading.main_thread():
-        return  # in-process tests on a worker thread keep the default
+def _engage_every(setup: Any, ticks: int | None, interval: float, env: Env) -> None:
+    from escalator.ladder import render
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Stopped()
+    engine, failures, tick = None, 0, 0
+    while ticks is None or tick < ticks:
+        begun = env.monotonic()
+        try:
+            if engine is None:  # at start, and after an error: reload, settle what it left
+                engine = setup.engine()
+                engine.say = lambda text: say(env, text)
+                engine.recover()
+            result = engine.engage()
+        except OSError as exc:
+            engine, failures = None, failures + 1
+            _pause(setup, env, exc, failures)
+            continue
+        tick, failures = tick + 1, 0
+        env.stdout.write(render.engagement_text(setup.environment, result))
+        env.stdout.flush()
+        if ticks is None or tick < ticks:
+            env.sleep(max(0.0, interval - (env.monotonic() - begun)))
 
-    signal.signal(signal.SIGTERM, handler)
+
+def _pause(setup: Any, env: Env, exc: OSError, failures: int) -> None:
+    """Say and audit a transient I/O error, then wait: 1 s, 2 s, 4 s ... at most a minute."""
+    delay = min(2.0 ** (failures - 1), MAX_BACKOFF)
+    env.stderr.write(f"escalator watch: I/O error, retrying in {delay:g}s: {exc}\n")
+    env.stderr.flush()
+    with contextlib.suppress(OSError):  # the disk that failed may fail the audit too
+        setup.store.audit("io_error", reason=str(exc), retry_in=delay, failures=failures)
+    env.sleep(delay)

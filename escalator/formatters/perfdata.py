@@ -74,12 +74,18 @@ def _clean(text: str) -> str:
     return one_line(text)
 
 
-def label(scenario: str, measurement: str) -> str:
+def label(scenario: str, measurement: str, host: str | None = None) -> str:
     """`scenario measurement`, bounded: the scenario's part is shortened, never the
-    measurement's name, which says what the number is."""
+    measurement's name, which says what the number is, nor a fan-out run's host, which says
+    whose it is (`Backup is... [db-7] age`).
+
+    >>> label("Backup is younger than a day", "age /var/backups/db.dump", "db-7")
+    'Backup is younger th... [db-7] age /var/backups/db.dump'
+    """
     name = clean_label(measurement)
-    room = max(_SCENARIO_MIN, _LABEL_MAX - len(name) - 1)
-    return clean_label(f"{cut(_clean(scenario), room)} {name}")
+    tail = f" [{_clean(host)}]" if host else ""
+    room = max(_SCENARIO_MIN, _LABEL_MAX - len(name) - len(tail) - 1)
+    return clean_label(f"{cut(_clean(scenario), room)}{tail} {name}")
 
 
 def quote(label: str) -> str:
@@ -112,6 +118,12 @@ def limits(scenario: ScenarioResult, measurement: Measurement) -> tuple[Threshol
     if measurement.crit is not None:
         found.append(Threshold(Status.WARNING if alone else Status.CRITICAL, measurement.crit))
     return tuple(found)
+
+
+def slots(scenario: ScenarioResult, measurement: Measurement) -> tuple[str, str]:
+    """The (warn, crit) perfdata fields of `measurement`, as `limits()` places them."""
+    found = {t.level: str(t.limit) for t in limits(scenario, measurement)}
+    return found.get(Status.WARNING, ""), found.get(Status.CRITICAL, "")
 
 
 def base_unit(uom: str) -> tuple[str, float]:
@@ -161,18 +173,18 @@ def measurements(run: RunResult) -> list[str]:
     items = []
     for scenario in run.scenarios:
         for m in scenario.measurements:
-            slots = {t.level: str(t.limit) for t in limits(scenario, m)}
-            items.append(item(_unique(scenario.name, m.name, taken), m.value, m.uom,
-                              slots.get(Status.WARNING, ""), slots.get(Status.CRITICAL, ""),
+            warn, crit = slots(scenario, m)
+            items.append(item(_unique(scenario, m.name, taken), m.value, m.uom, warn, crit,
                               m.minimum, m.maximum))
     return items
 
 
-def _unique(scenario: str, measurement: str, taken: set[str]) -> str:
+def _unique(scenario: ScenarioResult, measurement: str, taken: set[str]) -> str:
     """A label no other item has: a repeated one gets `_2`, `_3`... on the measurement's name
     (the suffix `escalator.steps.support.record` uses within a scenario)."""
-    candidate, n = label(scenario, measurement), 2
+    name, host = (scenario.check_name, scenario.host) if scenario.host else (scenario.name, None)
+    candidate, n = label(name, measurement, host), 2
     while candidate in taken:
-        candidate, n = label(scenario, f"{measurement}_{n}"), n + 1
+        candidate, n = label(name, f"{measurement}_{n}", host), n + 1
     taken.add(candidate)
     return candidate

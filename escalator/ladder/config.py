@@ -2,7 +2,9 @@
 
 Called by `escalator.config` when the table exists. Every problem raises `ConfigError` naming
 the file and the key (`escalator.toml: ladder.level[2].timeout: bad duration 'x': ...`), so the
-ladder refuses to start rather than run half-configured.
+ladder refuses to start rather than run half-configured. Whether the programs can run here is
+`check_programs`' question, asked only by the commands that act (escalate, watch, ladder plan):
+a host that only checks (`check`, `run`, `status`) need not have them.
 """
 
 from __future__ import annotations
@@ -133,11 +135,25 @@ def _argv(value: Any, base_dir: Path) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ValueError("must be a non-empty list of strings (an argv, no shell)")
     program = value[0]
-    if "/" in program:
-        path = Path(program) if os.path.isabs(program) else base_dir / program
-        if not path.is_file() or not os.access(path, os.X_OK):
-            raise ValueError(f"{program} is not executable")
-        program = str(path)
-    elif shutil.which(program) is None:
-        raise ValueError(f"{program} is not found on PATH")
+    if "/" in program and not os.path.isabs(program):
+        program = str(base_dir / program)
     return (program, *value[1:])
+
+
+def check_programs(config: LadderConfig) -> None:
+    """Every level's program and the notifier can run on this host; else ConfigError naming
+    the file and the key (`escalator.toml: ladder.level[2].run: ops/x.sh is not executable`)."""
+    name = config.source.name if config.source else "the config"
+    argvs = [(f"ladder.level[{i}].run", level.run) for i, level in enumerate(config.levels, 1)]
+    if config.notify:
+        argvs.append(("ladder.notify", config.notify))
+    for key, argv in argvs:
+        program = argv[0]
+        shown = program
+        if config.base_dir is not None and program.startswith(f"{config.base_dir}/"):
+            shown = program[len(str(config.base_dir)) + 1:]
+        if "/" in program:
+            if not os.path.isfile(program) or not os.access(program, os.X_OK):
+                raise ConfigError(f"{name}: {key}: {shown} is not executable")
+        elif shutil.which(program) is None:
+            raise ConfigError(f"{name}: {key}: {program} is not found on PATH")

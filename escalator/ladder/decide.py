@@ -4,7 +4,7 @@ No clock, no files, no processes: every function takes the config, the state and
 returns a value, so the engine stays a thin sequencer and the rules are table-tested
 (tests/test_ladder_decide.py). The engine calls, in order: `record` (histories and flapping),
 `observe` (what may act), `make_plan` (deepest wins, then cascade) and `gate` (maintenance,
-loop breaker, hourly budget, cooldowns).
+loop breaker, hourly budget, cooldowns); `rebase` when it loads the state (clock steps).
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def observe(run: RunResult, config: LadderConfig, state: LadderState) -> Observa
             actionable.append(_trigger(scenario))
     return Observation(total=total, passed=run.count(Outcome.PASSED), failed=failed,
                        unknown=unknown, actionable=tuple(actionable), flapping=tuple(flapping),
-                       untagged=tuple(untagged), degraded=_degraded(run, config))
+                       untagged=tuple(untagged), degraded=_degraded(run, config),
+                       outcomes=tuple((s.key, s.name, _LETTER[s.outcome])
+                                      for s in run.scenarios))
 
 
 def _degraded(run: RunResult, config: LadderConfig) -> str | None:
@@ -132,15 +134,16 @@ def active_window(config: LadderConfig, now: float) -> Maintenance | None:
 
 
 def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
-         new_engagement: bool = True) -> Decision:
+         new_engagement: bool = True, wall: float | None = None) -> Decision:
     """May `plan` run now? First hit wins: latched, maintenance, loop breaker, budget, cooldown.
 
     A re-converge inside an engagement passes `new_engagement=False`: it is not a new
-    engagement for the loop breaker, but budget and cooldowns still hold.
+    engagement for the loop breaker, but budget and cooldowns still hold. Counters are judged
+    at `now` (the engine's monotonic clock), maintenance windows at `wall` (the calendar).
     """
     if state.latch is not None:
         return Decision("latched", f"latched: {state.latch.reason}", plan)
-    window = active_window(config, now)
+    window = active_window(config, now if wall is None else wall)
     if window is not None:
         return Decision("suppress", f"maintenance window until {_iso(window.end)}"
                         + (f" ({window.reason})" if window.reason else ""), plan)
@@ -161,14 +164,51 @@ def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
 
 
 def prune(state: LadderState, config: LadderConfig, now: float) -> LadderState:
-    """Drop counter entries no gate can see any more (keeps the state file small)."""
+    """Drop counter entries no gate can see any more (keeps the state file small).
+
+    The horizon is measured back from the newest entry, not from `now` alone: a clock that
+    jumps ahead (and its run that acts on nothing) must not erase what the gates need once the
+    clock is right again; entries age out as newer ones come.
+    """
     keep = max(HOUR, config.loop_window, *(level.cooldown for level in config.levels))
-    horizon = now - keep
+    newest = max((*state.actions, *state.engagements, *(t for _, t in state.level_runs)),
+                 default=now)
+    horizon = min(now, newest) - keep
     return state.with_(
         actions=tuple(t for t in state.actions if t >= horizon),
         engagements=tuple(t for t in state.engagements if t >= horizon),
         level_runs=tuple((lid, t) for lid, t in state.level_runs if t >= horizon),
     )
+
+
+JUMP = 5.0  # seconds the wall clock may drift from monotonic time before it counts as a step
+
+
+def rebase(state: LadderState, boot: str, mono: float, wall: float) -> LadderState:
+    """`state` with its counters in terms of the wall clock `wall`, whatever the clock did
+    since the state was written.
+
+    Within one boot (`state.clock` has the same boot id) the monotonic clock says how much time
+    really passed, so a wall clock that stepped since (NTP, an operator, a clock that was
+    wrong when the state was written) moves every counter with it. Without that record (another
+    boot, an old file) a counter in the future counts as "now": it may only hold the ladder
+    back, never free it.
+    """
+    counters = (state.actions, state.engagements, tuple(t for _, t in state.level_runs))
+    shift = 0.0
+    if state.clock is not None and boot and state.clock[0] == boot and mono >= state.clock[1]:
+        shift = wall - (state.clock[2] + (mono - state.clock[1]))
+        if abs(shift) <= JUMP:
+            shift = 0.0
+    if not shift and all(t <= wall for times in counters for t in times):
+        return state
+
+    def moved(t: float) -> float:
+        return min(t + shift, wall)
+
+    return state.with_(actions=tuple(moved(t) for t in state.actions),
+                       engagements=tuple(moved(t) for t in state.engagements),
+                       level_runs=tuple((lid, moved(t)) for lid, t in state.level_runs))
 
 
 def _since(times: Iterable[float], start: float) -> int:

@@ -1,13 +1,18 @@
 """One engagement of the ladder, and the watch loop that repeats it.
 
-Sequencing only: every judgement comes from `decide`, every file from `store`, every process from
-`actions`. Called by the `escalate`, `watch` and `ladder` commands with the lock already held
-(`store.lock`); `checks` runs the suite (in production `escalator.runner.run_suite`), and `env`
-gives the clock and `sleep`, so tests drive whole engagements with a fake clock and scripted runs.
+Sequencing only: every judgement comes from `decide`, every file from `store`, every level run
+from `step` (which hands it to a keeper process that outlives the engine), the aftermath of an
+engine that is gone from `recovery`. Called by the `escalate`, `watch` and `ladder` commands
+with the lock already held (`store.lock`); `checks` runs the suite (in production
+`escalator.runner.run_suite`), and `env` gives the clock and `sleep`, so tests drive whole
+engagements with a fake clock and scripted runs.
 
 An engagement: observe -> confirm (`confirm` failing runs) -> settle -> fresh run -> plan ->
 gate -> cascade (each level once, in order, quiesce after each; stop at the first failure) ->
-verify (`verify` green runs) -> re-converge at most `max_reconverge` times -> latch and page.
+verify (`verify` runs in which the plan's scenarios pass) -> re-converge at most
+`max_reconverge` times -> latch and page. Every engagement returns through `end`, which
+records the verdict and the levels that ran. Counters are kept on `now()`: the wall clock at
+start advanced by monotonic time, so a clock step inside the process changes nothing.
 """
 
 from __future__ import annotations
@@ -15,15 +20,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
-from escalator.env import Env
-from escalator.errors import EscalatorError
+from escalator.env import Env, boot_id
+from escalator.errors import ConfigError, EscalatorError
 from escalator.exit_codes import ExitCode
-from escalator.ladder import decide
-from escalator.ladder.actions import ActionResult, run_action
+from escalator.ladder import decide, recovery, step, stop
+from escalator.ladder.actions import ActionResult
 from escalator.ladder.model import (
     Decision,
-    Intent,
     LadderConfig,
     LadderState,
     Latch,
@@ -48,7 +53,8 @@ class StepRecord:
 @dataclass(frozen=True)
 class Engagement:
     """How an engagement ended: `verdict` in healthy, transient, self_healed, recovered,
-    unactionable, suppressed, latched; `exit_code` 0 (healthy at the end) or 2."""
+    unactionable, suppressed, latched, interrupted (the engine was stopped), crashed (found
+    open after a restart), error; `exit_code` 0 (healthy at the end) or 2."""
 
     run_id: str
     verdict: str
@@ -63,24 +69,29 @@ class Engine:
                  env: Env, state: LadderState | None = None) -> None:
         self.config, self.store, self.checks, self.env = config, store, checks, env
         self.pager = Pager(config, store, env)
-        self.state = store.load() if state is None else state
+        self.boot, self._wall0, self._mono0 = boot_id(), env.now(), env.monotonic()
+        loaded = store.load() if state is None else state
+        self.state = decide.rebase(loaded, self.boot, self._mono0, self._wall0)
         self.steps: list[StepRecord] = []
+        self.engaged: str | None = None  # the run id of an engagement that acted, until its end
+        self.plan: Plan | None = None
+        self.running: str | None = None  # the level whose process runs now
+        self.say: Callable[[str], None] = lambda text: None  # notes for the operator (stderr)
+
+    def now(self) -> float:
+        """Ladder time: the wall clock when this engine started, advanced by monotonic time."""
+        return self._wall0 + (self.env.monotonic() - self._mono0)
+
+    def save(self, state: LadderState) -> None:
+        """Store `state` with the clock record that lets the next engine re-base it."""
+        self.state = self.store.save(state.with_(clock=(self.boot, self.env.monotonic(),
+                                                        self.now())))
 
     # -- start-up and operator requests -----------------------------------------------------
     def recover(self) -> None:
-        """After (re)start: an intent record means the engine died while a level ran."""
-        intent = self.store.read_intent()
-        if intent is None:
-            return
-        self.store.audit("state_recovered", intent.run_id, f"level {intent.level} was running "
-                         "when the engine stopped", level=intent.level, pid=intent.pid)
-        if intent.idempotent:
-            self.store.audit("step_interrupted", intent.run_id, f"level {intent.level} is "
-                             "idempotent: it may run again", level=intent.level)
-        elif self.state.latch is None:
-            self._latch(intent.run_id, f"level {intent.level} (not idempotent) was interrupted "
-                        "by an engine crash; its effect is unknown")
-        self.store.clear_intent()
+        """After (re)start: outlive or stop a level whose engine is gone, settle it (an
+        idempotent level may run again, another one latches) and close its engagement."""
+        recovery.recover(self)
 
     def resume(self, who: str, why: str) -> bool:
         """Unlatch (audited with who and why); counters stay. False when nothing was latched."""
@@ -88,25 +99,55 @@ class Engine:
         if latch is None:
             self.store.audit("resume_ignored", actor=who, reason=why)
             return False
-        self.state = self.store.save(self.state.with_(latch=None))
+        self.save(self.state.with_(latch=None))
         self.store.audit("resumed", latch.run_id, why, actor=who, latch=latch.reason)
         return True
 
     def _take_resume(self) -> None:
+        """Apply a request `ladder resume` filed while this engine ran, if it was filed for
+        the latch that holds now; a request for another latch (or none) is dropped."""
         request = self.store.take_resume()
-        if request is not None:
-            self.resume(str(request.get("who", "unknown")), str(request.get("why", "")))
+        if request is None:
+            return
+        who, why = str(request.get("who", "unknown")), str(request.get("why", ""))
+        latch = self.state.latch
+        if latch is not None and request.get("latch") == latch.key:
+            self.resume(who, why)
+        else:
+            self.store.audit("resume_ignored", actor=who, reason=why,
+                             filed_for=request.get("latch"),
+                             latched=None if latch is None else latch.key)
 
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
         self._take_resume()
-        self.steps = []
-        run_id = _run_id(self.env.now())
+        self.steps, self.plan, self.running = [], None, None
+        run_id = _run_id(self.now())
+        try:
+            return self._engage(run_id, first)
+        except stop.Stopped as stopped:
+            where = f" while level {self.running} ran" if self.running else ""
+            reason = f"stopped by {stopped.name}{where}"
+            try:
+                stopped.engagement = self.end(run_id, "interrupted", reason, FAILING)
+            except Exception:  # stopping wins over a record that cannot be written
+                stopped.engagement = Engagement(run_id, "interrupted", reason, FAILING,
+                                                self.plan, tuple(self.steps))
+            raise
+        except Exception as exc:
+            if self.engaged == run_id:
+                try:
+                    self.end(run_id, "error", f"{type(exc).__name__}: {exc}", FAILING)
+                except Exception:  # the disk that failed the engagement fails its record too
+                    self.engaged = None
+            raise
+
+    def _engage(self, run_id: str, first: RunResult | None) -> Engagement:
         obs = self._observe(run_id, first)
         if self.state.latch is not None:
             return self._still_latched(run_id)
         if obs.green:
-            return Engagement(run_id, "healthy", "all scenarios pass", HEALTHY)
+            return self.end(run_id, "healthy", "all scenarios pass", HEALTHY)
         if decide.make_plan(obs, self.config) is None:
             return self._unactionable(run_id, obs)
         for attempt in range(2, self.config.confirm + 1):
@@ -118,50 +159,70 @@ class Engine:
                 return self._calm(run_id, obs, "transient", "not confirmed")
         self.store.audit("confirmed", run_id, f"settling {self.config.settle:g}s",
                          failing=[t.name for t in obs.actionable])
-        return self._settle_and_plan(run_id, reconverge=0)
+        return self._settle_and_plan(run_id, reconverge=0, watched=frozenset())
 
-    def _settle_and_plan(self, run_id: str, reconverge: int) -> Engagement:
+    def _settle_and_plan(self, run_id: str, reconverge: int,
+                         watched: frozenset[str]) -> Engagement:
         self.env.sleep(self.config.settle)
         obs = self._observe(run_id)  # plans come from this fresh run only
         plan = decide.make_plan(obs, self.config)
-        if plan is None:
+        if plan is None and reconverge == 0:
             return self._calm(run_id, obs, "self_healed", "healed during settle")
-        decision = decide.gate(plan, self.state, self.config, self.env.now(),
-                               new_engagement=reconverge == 0)
+        if plan is None:
+            # A verify failed, and now nothing may act: the plans that ran get a verdict of
+            # their own, judged on their own scenarios.
+            self.store.audit("nothing_to_replan", run_id, _nothing_because(obs))
+            return self._verify_and_end(run_id, watched, reconverge, replan=False)
+        decision = decide.gate(plan, self.state, self.config, self.now(),
+                               new_engagement=reconverge == 0, wall=self.env.now())
         self.store.audit("planned", run_id, decision.reason, verdict=decision.verdict,
                          start=plan.start, plan=list(plan.levels),
                          triggers=[t.name for t in plan.triggers],
                          subsumed=[t.name for t in plan.subsumed], reconverge=reconverge)
         if decision.verdict == "suppress":
             self.store.audit("would_run", run_id, decision.reason, plan=list(plan.levels))
-            return Engagement(run_id, "suppressed", decision.reason, FAILING, plan)
+            return self.end(run_id, "suppressed", decision.reason, FAILING, plan)
         if not decision.acts:
-            self._latch(run_id, decision.reason, plan)
-            return Engagement(run_id, "latched", decision.reason, FAILING, plan)
-        return self._act(run_id, decision, reconverge)
+            self.latch(run_id, decision.reason, plan)
+            return self.end(run_id, "latched", decision.reason, FAILING, plan)
+        return self._act(run_id, decision, reconverge, watched | plan.keys)
 
-    def _act(self, run_id: str, decision: Decision, reconverge: int) -> Engagement:
+    def _act(self, run_id: str, decision: Decision, reconverge: int,
+             watched: frozenset[str]) -> Engagement:
         plan = decision.plan
         assert plan is not None
+        self.plan = plan
         if reconverge == 0:
-            now = self.env.now()
-            self.state = self.store.save(self.state.with_(
+            now = self.now()
+            self.engaged = run_id
+            self.save(self.state.with_(
                 engagements=(*self.state.engagements, now),
-                last_engagement=(("run_id", run_id), ("started", now),
-                                 ("plan", list(plan.levels)))))
+                last_engagement=(("plan", list(plan.levels)), ("run_id", run_id),
+                                 ("started", now), ("steps", []))))
             self.store.audit("engaged", run_id, decision.reason, plan=list(plan.levels))
         self._cascade(run_id, plan)
-        obs = self._verify(run_id)
+        return self._verify_and_end(run_id, watched, reconverge + 1)
+
+    def _verify_and_end(self, run_id: str, watched: frozenset[str], plans: int,
+                        replan: bool = True) -> Engagement:
+        obs = self._verify(run_id, watched)
         if obs is None:
             self.store.audit("recovered", run_id, f"{self.config.verify} green runs")
-            return self._finish(run_id, "recovered", "verified green", HEALTHY, plan)
-        if reconverge < self.config.max_reconverge:
+            return self.end(run_id, "recovered", "verified green", HEALTHY)
+        window = decide.active_window(self.config, self.env.now())
+        if window is not None:
+            # Inside a window nothing latches or pages; the next run after it acts.
+            reason = (f"verify failed inside a maintenance window: {_summary(obs)}; the next "
+                      "run after the window acts")
+            self.store.audit("would_run", run_id, reason, window=window.reason)
+            return self.end(run_id, "suppressed", reason, FAILING)
+        if replan and plans <= self.config.max_reconverge:
             self.store.audit("reconverge", run_id, f"verify failed: {_summary(obs)}",
-                             attempt=reconverge + 1)
-            return self._settle_and_plan(run_id, reconverge + 1)
-        reason = f"verify failed after {reconverge + 1} plan(s): {_summary(obs)}"
-        self._latch(run_id, reason, plan)
-        return self._finish(run_id, "latched", reason, FAILING, plan)
+                             attempt=plans)
+            return self._settle_and_plan(run_id, plans, watched)
+        reason = f"verify failed after {plans} plan(s): {_summary(obs)}"
+        self.latch(run_id, reason, self.plan)
+        return self.end(run_id, "latched", reason, FAILING)
 
     # -- cascade and verify -----------------------------------------------------------------
     def _cascade(self, run_id: str, plan: Plan) -> None:
@@ -171,60 +232,58 @@ class Engine:
                 self.store.audit("suppressed", run_id, "maintenance window began: cascade "
                                  f"stopped before {level_id}", window=window.reason)
                 return
-            result = self._run_level(run_id, plan, level_id)
+            result = step.run_level(self, run_id, plan, level_id)
             self.env.sleep(self.config.level(level_id).quiesce)
             if not result.ok:
                 self.store.audit("cascade_stopped", run_id, f"level {level_id} "
                                  f"{result.status}", level=level_id)
                 return
 
-    def _run_level(self, run_id: str, plan: Plan, level_id: str) -> ActionResult:
-        level, now = self.config.level(level_id), self.env.now()
-        # Count first, then the fsynced intent, then exec: a crash can only over-count.
-        self.state = self.store.save(self.state.with_(
-            actions=(*self.state.actions, now), level_runs=(*self.state.level_runs,
-                                                            (level_id, now))))
-        self.store.write_intent(Intent(run_id, level_id, level.idempotent, now))
-        self.store.audit("step_intent", run_id, f"running level {level_id}", level=level_id,
-                         argv=list(level.run), plan=list(plan.levels))
-        environ = {**self.env.environ, "ESCALATOR_ENV": self.state.environment,
-                   "ESCALATOR_LEVEL": level_id, "ESCALATOR_PLAN": " ".join(plan.levels),
-                   "ESCALATOR_RUN_ID": run_id, "ESCALATOR_TARGETS": " ".join(plan.targets)}
-        intent = Intent(run_id, level_id, level.idempotent, now)
-
-        def started(pid: int) -> None:
-            # The pid tells an operator which process may still run after an engine crash.
-            self.store.write_intent(replace(intent, pid=pid))
-
-        result = run_action(level.run, timeout=level.timeout, environ=environ,
-                            cwd=self.config.base_dir, kill_grace=self.config.kill_grace,
-                            on_start=started)
-        self.store.audit("step_finished", run_id, f"level {level_id} {result.status}",
-                         level=level_id, status=result.status, exit_code=result.exit_code,
-                         duration=round(result.duration, 3), output=result.output,
-                         error=result.error)
-        self.store.clear_intent()
+    def add_step(self, run_id: str, level_id: str, result: ActionResult) -> None:
+        """A level that ran in this engagement, kept in its record as it goes."""
         self.steps.append(StepRecord(level_id, result.status, result.exit_code,
                                      result.duration))
-        return result
+        if self.engaged == run_id:
+            self.save(self.state.with_(last_engagement=_merged(
+                self.state.last_engagement, steps=[s.__dict__ for s in self.steps])))
 
-    def _verify(self, run_id: str) -> Observation | None:
-        """None when `verify` consecutive runs are green; else the first run that was not."""
+    def _verify(self, run_id: str, watched: frozenset[str]) -> Observation | None:
+        """None when in `verify` consecutive runs the plan's scenarios (`watched`) pass; else
+        the first run in which they did not. Other failures are reported, not judged."""
         for attempt in range(1, self.config.verify + 1):
             if attempt > 1:
                 self.env.sleep(self.config.retry_interval)
             obs = self._observe(run_id)
-            self.store.audit("verify", run_id, "green" if obs.green else _summary(obs),
-                             attempt=attempt, green=obs.green)
-            if not obs.green:
+            ok, others = obs.verified(watched), list(obs.others(watched))
+            reason = "green" if ok else _summary(obs)
+            if ok and others:
+                reason += f" (failing outside the plan: {', '.join(others)})"
+            self.store.audit("verify", run_id, reason, attempt=attempt, green=ok, others=others)
+            if not ok:
                 return obs
         return None
 
     # -- endings ----------------------------------------------------------------------------
+    def end(self, run_id: str, verdict: str, reason: str, code: int,
+             plan: Plan | None = None) -> Engagement:
+        """The one way out of an engagement. One that acted gets its verdict and the levels
+        that ran recorded (state and audit `ended`); the others are audited where they end."""
+        plan = plan or self.plan
+        result = Engagement(run_id, verdict, reason, code, plan, tuple(self.steps))
+        if self.engaged == run_id:
+            self.engaged = None
+            levels = [s.__dict__ for s in self.steps]
+            last = self.state.last_engagement
+            self.save(self.state.with_(last_engagement=_merged(
+                last, verdict=verdict, reason=reason, ended=self.now(), steps=levels)))
+            self.store.audit("ended", run_id, reason, verdict=verdict, levels=levels,
+                             plan=list(plan.levels) if plan else dict(last).get("plan", []))
+        return result
+
     def _calm(self, run_id: str, obs: Observation, verdict: str, why: str) -> Engagement:
         if obs.green:
             self.store.audit(verdict, run_id, why)
-            return Engagement(run_id, verdict, why, HEALTHY)
+            return self.end(run_id, verdict, why, HEALTHY)
         return self._unactionable(run_id, obs)
 
     def _unactionable(self, run_id: str, obs: Observation) -> Engagement:
@@ -232,7 +291,7 @@ class Engine:
         self.store.audit("no_action", run_id, reason)
         if obs.degraded or obs.flapping or obs.untagged:
             self.pager.page("unactionable", run_id, reason, obs=obs)
-        return Engagement(run_id, "unactionable", reason, FAILING)
+        return self.end(run_id, "unactionable", reason, FAILING)
 
     def _still_latched(self, run_id: str) -> Engagement:
         latch = self.state.latch
@@ -240,11 +299,10 @@ class Engine:
         self.store.audit("no_action", run_id, f"latched: {latch.reason}")
         if not latch.paged:
             self._page_latch(run_id)
-        return Engagement(run_id, "latched", latch.reason, FAILING)
+        return self.end(run_id, "latched", latch.reason, FAILING)
 
-    def _latch(self, run_id: str, reason: str, plan: Plan | None = None) -> None:
-        latch = Latch(reason, self.env.now(), run_id)
-        self.state = self.store.save(self.state.with_(latch=latch))
+    def latch(self, run_id: str, reason: str, plan: Plan | None = None) -> None:
+        self.save(self.state.with_(latch=Latch(reason, self.now(), run_id)))
         self.store.audit("latched", run_id, reason)
         self._page_latch(run_id, plan)
 
@@ -252,44 +310,48 @@ class Engine:
         latch = self.state.latch
         assert latch is not None
         if self.pager.page("latched", run_id, latch.reason, plan=plan, since=latch.since):
-            self.state = self.store.save(self.state.with_(
-                latch=replace(latch, paged=True)))
-
-    def _finish(self, run_id: str, verdict: str, reason: str, code: int,
-                plan: Plan) -> Engagement:
-        self.state = self.store.save(self.state.with_(last_engagement=(
-            *self.state.last_engagement, ("verdict", verdict), ("ended", self.env.now()),
-            ("steps", [s.__dict__ for s in self.steps]))))
-        return Engagement(run_id, verdict, reason, code, plan, tuple(self.steps))
+            self.save(self.state.with_(latch=replace(latch, paged=True)))
 
     # -- observing --------------------------------------------------------------------------
     def _observe(self, run_id: str, run: RunResult | None = None) -> Observation:
-        if run is None:
-            try:
-                run = self.checks()
-            except EscalatorError as exc:
-                run = RunResult(scenarios=(), errors=(str(exc),))
-        self.state = self.store.save(decide.prune(decide.record(self.state, run), self.config,
-                                                  self.env.now()))
+        run = self._run_checks() if run is None else run
+        self._check_levels(run)
+        self.save(decide.prune(decide.record(self.state, run), self.config, self.now()))
         obs = decide.observe(run, self.config, self.state)
         self.store.audit("observed", run_id, _summary(obs), passed=obs.passed,
                          failed=obs.failed, unknown=obs.unknown,
                          actionable=[f"{t.name} -> {t.level}" for t in obs.actionable])
         return obs
 
+    def _run_checks(self) -> RunResult:
+        try:
+            return self.checks()
+        except EscalatorError as exc:
+            return RunResult(scenarios=(), errors=(str(exc),))
+
+    def _check_levels(self, run: RunResult) -> None:
+        """An `@escalate.` tag naming no level is a configuration error: refuse, don't page."""
+        for scenario in run.scenarios:
+            if scenario.level and scenario.level not in self.config.level_ids:
+                raise ConfigError(f"{scenario.file}:{scenario.line}: @escalate.{scenario.level}: "
+                                  f"no such ladder level (levels: "
+                                  f"{', '.join(self.config.level_ids)})")
+
     def preview(self) -> tuple[Observation, Plan | None, Decision | None, LadderState]:
         """The plan the ladder would run now, from one fresh run; runs and writes nothing else
         (`escalate --dry-run`, `ladder plan`)."""
-        try:
-            run = self.checks()
-        except EscalatorError as exc:
-            run = RunResult(scenarios=(), errors=(str(exc),))
+        run = self._run_checks()
+        self._check_levels(run)
         state = decide.record(self.state, run)
         obs = decide.observe(run, self.config, state)
         plan = decide.make_plan(obs, self.config)
-        decision = None if plan is None else decide.gate(plan, state, self.config,
-                                                         self.env.now())
+        decision = None if plan is None else decide.gate(plan, state, self.config, self.now(),
+                                                         wall=self.env.now())
         return obs, plan, decision, state
+
+
+def _merged(pairs: tuple[tuple[str, Any], ...], **changes: Any) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted({**dict(pairs), **changes}.items()))
 
 
 def _run_id(now: float) -> str:

@@ -2,7 +2,9 @@
 
 `config.parse_ladder` builds a `LadderConfig`; `store` reads and writes `LadderState`; `decide`
 takes both (plus a RunResult) and returns `Plan`s and `Decision`s; the engine acts on those.
-Times are wall-clock seconds since the epoch, because counters must survive restarts.
+Times are wall-clock seconds since the epoch, because counters must survive restarts; the
+engine keeps them with monotonic time within a process and re-bases them across clock steps
+(`decide.rebase`), so a clock that jumps neither frees nor freezes the counters.
 """
 
 from __future__ import annotations
@@ -78,16 +80,36 @@ class Latch:
     run_id: str = ""
     paged: bool = False
 
+    @property
+    def key(self) -> str:
+        """Names this latch, not a later one: a resume request is filed for one key."""
+        return f"{self.run_id}@{self.since:.6f}"
+
 
 @dataclass(frozen=True)
 class Intent:
-    """Written (fsynced) before a level's process starts; removed once its result is stored."""
+    """Written (fsynced) before a level's process starts; removed once its result is stored.
+
+    `pid` (also the level's process group) and `pid_start` (its start time in /proc, so a
+    reused pid is never taken for the level) are added once the process runs; `boot` and
+    `mono` date it on the monotonic clock, so the rest of its `timeout` survives a clock step.
+    `keeper_pid` is the process that runs the level for the engine (`keeper`), and
+    `stopped_by` names the signal when the engine stopped the level itself (an orderly stop,
+    not a crash).
+    """
 
     run_id: str
     level: str
     idempotent: bool
     started: float
     pid: int | None = None
+    pid_start: int | None = None
+    timeout: float | None = None
+    boot: str = ""
+    mono: float | None = None
+    engine_pid: int | None = None
+    keeper_pid: int | None = None
+    stopped_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +125,7 @@ class LadderState:
     histories: tuple[tuple[str, str], ...] = ()
     flapping: tuple[str, ...] = ()
     last_engagement: tuple[tuple[str, Any], ...] = ()
+    clock: tuple[str, float, float] | None = None  # (boot id, monotonic, ladder time) at save
 
     def last_run(self, level_id: str) -> float | None:
         times = [t for lid, t in self.level_runs if lid == level_id]
@@ -139,6 +162,11 @@ class Plan:
     subsumed: tuple[Trigger, ...] = ()
 
     @property
+    def keys(self) -> frozenset[str]:
+        """The scenarios this plan was made for; its verify judges these."""
+        return frozenset(t.key for t in (*self.triggers, *self.subsumed))
+
+    @property
     def targets(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for trigger in (*self.triggers, *self.subsumed):
@@ -158,10 +186,21 @@ class Observation:
     flapping: tuple[str, ...] = ()
     untagged: tuple[str, ...] = ()
     degraded: str | None = None
+    outcomes: tuple[tuple[str, str, str], ...] = ()  # (key, name, P/F/U) of every scenario
 
     @property
     def green(self) -> bool:
         return self.total > 0 and self.passed == self.total and self.degraded is None
+
+    def verified(self, keys: frozenset[str]) -> bool:
+        """Every scenario in `keys` (those a plan was made for) passed, in a sound run."""
+        passed = {key for key, _, letter in self.outcomes if letter == "P"}
+        return self.degraded is None and bool(keys) and keys <= passed
+
+    def others(self, keys: frozenset[str]) -> tuple[str, ...]:
+        """Failing scenarios outside `keys`: reported, never judged by that plan's verify."""
+        return tuple(name for key, name, letter in self.outcomes
+                     if letter == "F" and key not in keys)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """Page a human through the configured `notify` argv: one JSON object on its stdin.
 
 Fail open: a pager that cannot be reached is audited (`notify_failed`) and never stops a latch
-or blocks the engine. The dedup key is stable for one problem (one latch, one kind of
-unactionable failure), so a pager that receives it again does not open a second incident.
-Called by the engine.
+or blocks the engine. Inside a maintenance window nothing pages (`notify_suppressed`): a latch
+that is not paged yet is paged by the first run after the window. The dedup key is stable for
+one problem (one latch, one kind of unactionable failure), so a pager that receives it again
+does not open a second incident. Called by the engine.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 from typing import Any
 
 from escalator.env import Env
+from escalator.ladder import decide
 from escalator.ladder.actions import run_action
 from escalator.ladder.model import LadderConfig, Observation, Plan
 from escalator.ladder.store import LadderStore
@@ -35,6 +37,11 @@ class Pager:
             "scenarios": _scenarios(obs, plan),
         }
         payload = redact_value(payload, self.store.secrets)
+        window = decide.active_window(self.config, self.env.now())
+        if window is not None:
+            self.store.audit("notify_suppressed", run_id, "maintenance window"
+                             + (f" ({window.reason})" if window.reason else ""), page=payload)
+            return False
         if not self.config.notify:
             self.store.audit("notify_skipped", run_id, "no notify command configured",
                              page=payload)
@@ -42,7 +49,7 @@ class Pager:
         result = run_action(self.config.notify, timeout=NOTIFY_TIMEOUT,
                             environ=dict(self.env.environ), cwd=self.config.base_dir,
                             stdin=json.dumps(payload).encode(),
-                            kill_grace=self.config.kill_grace)
+                            kill_grace=self.config.kill_grace, secrets=self.store.secrets)
         if result.ok:
             self.store.audit("notify_sent", run_id, event, dedup_key=dedup)
             return True

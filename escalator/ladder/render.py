@@ -15,6 +15,7 @@ from escalator.ladder import decide
 from escalator.ladder.engine import Engagement
 from escalator.ladder.model import (
     Decision,
+    Intent,
     LadderConfig,
     LadderState,
     Level,
@@ -25,7 +26,8 @@ from escalator.timestamps import TABLE, utc
 
 HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
                   "self_healed", "transient", "would_run", "reconverge", "state_recovered",
-                  "state_corrupt", "no_action")
+                  "state_corrupt", "no_action", "ended", "step_interrupted", "level_orphaned",
+                  "level_killed", "state_rebuilt", "resume_ignored", "io_error")
 
 
 def when(ts: float | None) -> str:
@@ -75,8 +77,10 @@ def _names(triggers: Iterable[Any]) -> str:
     return ", ".join(f"{t.name} (@escalate.{t.level})" for t in triggers)
 
 
-def status_text(environment: str, config: LadderConfig, state: LadderState, now: float) -> str:
-    """The latch, the counters against their limits, and each level's cooldown."""
+def status_text(environment: str, config: LadderConfig, state: LadderState, now: float,
+                pending: dict[str, Any] | None = None, intent: Intent | None = None) -> str:
+    """The latch (and a resume request waiting for it), the counters against their limits,
+    the level in flight, and each level's cooldown."""
     latch = state.latch
     spent = sum(1 for t in state.actions if t > now - decide.HOUR)
     recent = sum(1 for t in state.engagements if t > now - config.loop_window)
@@ -85,11 +89,20 @@ def status_text(environment: str, config: LadderConfig, state: LadderState, now:
         ("state", "LATCHED" if latch else "ready"),
         ("latched because", latch.reason if latch else "-"),
         ("latched since", when(latch.since) if latch else "-"),
+    ]
+    if pending is not None:
+        at = pending.get("at")
+        summary.append(("resume requested", f"by {pending.get('who', '?')} at "
+                        f"{when(at if isinstance(at, int | float) else None)}: "
+                        f"{pending.get('why', '')}"))
+    summary += [
         ("actions in the last hour", f"{spent} of {config.max_actions_per_hour}"),
         (f"engagements in {format_duration(config.loop_window)}",
          f"{recent} of {config.loop_engagements}"),
         ("last engagement", _last(dict(state.last_engagement))),
     ]
+    if intent is not None:
+        summary.append(("level in flight", _in_flight(intent)))
     levels = []
     for level in config.levels:
         last = state.last_run(level.id)
@@ -107,6 +120,15 @@ def _last(last: dict[str, Any]) -> str:
     plan = " > ".join(last.get("plan", []))
     return f"{last.get('run_id', '?')} at {when(last.get('started'))}: {plan} " \
            f"({last.get('verdict', 'running')})"
+
+
+def _in_flight(intent: Intent) -> str:
+    text = f"{intent.level} since {when(intent.started)}"
+    if intent.pid is not None:
+        text += f", pid {intent.pid}"
+    if intent.stopped_by:
+        return text + f", stopped by {intent.stopped_by}: the next engine settles it"
+    return text
 
 
 def history_text(records: list[dict[str, Any]], limit: int = 50) -> str:

@@ -1,16 +1,21 @@
-"""The ladder's files for one environment: state, intent record, audit log, resume request, lock.
+"""The ladder's files for one environment: state, intent record, level lock, audit log, resume
+request, engine lock.
 
 Lives in `<state_dir>/ladder/<environment>/` (0700, files 0600), built on
 `escalator.storage` (atomic replace, fsynced appends, flock). The engine and the `ladder`
 command are the only callers. A state file that cannot be read latches the ladder: its counters
-are rebuilt from the audit log and the bad file is kept aside, never silently reset.
+(and a latch nobody resumed) are rebuilt from the audit log and the bad file is kept aside,
+never silently reset; a lost state file is rebuilt the same way. Damaged audit lines are
+skipped and reported, and a history that could not be read whole keeps the ladder latched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +28,8 @@ from escalator.redact import redact_value
 from escalator.timestamps import AUDIT, parse_utc, utc
 
 SCHEMA = 1
+REASON_CHARS = 300  # a latch reason is shown in tables and pages
+_COUNTED = frozenset({"step_intent", "engaged", "latched", "resumed"})
 
 
 def ladder_dir(state_dir: Path, environment: str) -> Path:
@@ -31,6 +38,16 @@ def ladder_dir(state_dir: Path, environment: str) -> Path:
 
 def iso(ts: float) -> str:
     return utc(ts, AUDIT)
+
+
+def damage_note(lines: list[int]) -> str:
+    """'audit.jsonl: 2 damaged lines skipped (lines 3, 9)', or "" for none."""
+    if not lines:
+        return ""
+    many = len(lines) > 1
+    shown = ", ".join(str(n) for n in lines[:5]) + (", ..." if len(lines) > 5 else "")
+    return (f"audit.jsonl: {len(lines)} damaged line{'s' if many else ''} skipped "
+            f"(line{'s' if many else ''} {shown})")
 
 
 class LadderStore:
@@ -42,6 +59,8 @@ class LadderStore:
         self.now = now or time.time
         self.state_path = directory / "state.json"
         self.intent_path = directory / "intent.json"
+        self.level_lock_path = directory / "level.lock"
+        self.result_path = directory / "level.result.json"
         self.audit_path = directory / "audit.jsonl"
         self.resume_path = directory / "resume.json"
         self.lock_path = directory / "lock"
@@ -56,27 +75,68 @@ class LadderStore:
         with storage.exclusive_lock(self.lock_path, owner):
             yield
 
+    # -- level lock: held by a running level's processes, whatever became of its engine -----
+    def open_level_lock(self) -> int:
+        """A fresh, locked `level.lock` for the level about to start to inherit.
+
+        Fresh each time (the old file unlinked first), so a daemon that some earlier level left
+        holding its descriptor locks a file nobody looks at any more.
+        """
+        storage.private_dir(self.directory)
+        with contextlib.suppress(FileNotFoundError):
+            self.level_lock_path.unlink()
+        fd = os.open(self.level_lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL,
+                     storage.FILE_MODE)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return fd
+
+    def drop_level_lock(self) -> None:
+        """The level is over: whoever still holds the old file no longer counts."""
+        with contextlib.suppress(FileNotFoundError):
+            self.level_lock_path.unlink()
+
+    # -- a level's result, written by its keeper (keeper.py), read by the next engine -------
+    def write_result(self, intent: Intent, result: dict[str, Any]) -> None:
+        storage.atomic_write(self.result_path, json.dumps(
+            {"run_id": intent.run_id, "level": intent.level, **result}))
+
+    def read_result(self, intent: Intent) -> dict[str, Any] | None:
+        """The recorded end of the level `intent` names, if its keeper recorded one."""
+        try:
+            result = json.loads(self.result_path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(result, dict) or (result.get("run_id"), result.get("level")) != (
+                intent.run_id, intent.level):
+            return None
+        return result
+
+    def clear_result(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.result_path.unlink()
+
     # -- state -----------------------------------------------------------------------------
     def load(self) -> LadderState:
-        """The stored state; a fresh one when there is none; latched when it is unreadable."""
+        """The stored state; rebuilt from the audit log when lost; latched when unreadable."""
         try:
-            text = self.state_path.read_text()
+            raw = self.state_path.read_bytes()
         except FileNotFoundError:
-            return LadderState(self.environment)
+            return self._rebuild_lost()
         try:
-            return state_from_dict(json.loads(text), self.environment)
-        except (ValueError, KeyError, TypeError) as exc:
+            return state_from_dict(json.loads(raw), self.environment)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return self._recover_corrupt(f"{type(exc).__name__}: {exc}")
 
     def peek(self) -> LadderState:
         """Read-only load for `ladder status`: a corrupt file shows as latched, untouched."""
         try:
-            return state_from_dict(json.loads(self.state_path.read_text()), self.environment)
+            return state_from_dict(json.loads(self.state_path.read_bytes()), self.environment)
         except FileNotFoundError:
             return LadderState(self.environment)
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return LadderState(self.environment, latch=Latch(
-                f"corrupt state file: {type(exc).__name__}: {exc}"[:300], since=self.now()))
+                f"corrupt state file: {type(exc).__name__}: {exc}"[:REASON_CHARS],
+                since=self.now()))
 
     def save(self, state: LadderState) -> LadderState:
         """Write `state` atomically with the next generation; returns what was written."""
@@ -85,13 +145,49 @@ class LadderStore:
         return state
 
     def _recover_corrupt(self, why: str) -> LadderState:
-        aside = self.state_path.with_name(f"state.json.corrupt-{int(self.now())}")
-        os.replace(self.state_path, aside)
-        state = counters_from_audit(self.read_audit(), self.environment)
-        reason = f"corrupt state file (kept as {aside.name}): {why}"
-        state = state.with_(latch=Latch(reason=reason[:300], since=self.now()))
-        self.audit("state_corrupt", reason=reason[:300])
-        return self.save(state)
+        aside = self._aside()
+        try:
+            os.link(self.state_path, aside)  # the bad file stays state.json until replaced
+        except OSError:
+            shutil.copyfile(self.state_path, aside)
+        state, damage = self._from_audit()
+        reason = f"corrupt state file (kept as {aside.name}): {why[:160]}" + (
+            f"; {damage}" if damage else "")
+        state = state.with_(latch=Latch(reason=reason[:REASON_CHARS], since=self.now()))
+        saved = self.save(state)
+        self.audit("state_corrupt", reason=reason[:REASON_CHARS])
+        return saved
+
+    def _rebuild_lost(self) -> LadderState:
+        """No state file: a first start, or a lost file whose counters the audit log keeps."""
+        state, damage = self._from_audit()
+        if not damage and not (state.actions or state.engagements or state.latch):
+            return LadderState(self.environment)
+        if damage and state.latch is None:
+            state = state.with_(latch=Latch(
+                f"state file lost and the history is damaged: {damage}"[:REASON_CHARS],
+                since=self.now()))
+        saved = self.save(state)
+        self.audit("state_rebuilt", reason="state file lost: counters rebuilt from the audit "
+                   "log" + (f"; {damage}" if damage else ""))
+        return saved
+
+    def _from_audit(self) -> tuple[LadderState, str]:
+        damaged: list[int] = []
+        try:
+            records = self.read_audit(damaged)
+        except OSError as exc:
+            return LadderState(self.environment), f"audit.jsonl unreadable: {exc.strerror}"
+        return counters_from_audit(records, self.environment, self.now()), damage_note(damaged)
+
+    def _aside(self) -> Path:
+        stamp = int(self.now())
+        aside = self.state_path.with_name(f"state.json.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            aside = self.state_path.with_name(f"state.json.corrupt-{stamp}.{n}")
+            n += 1
+        return aside
 
     # -- intent ----------------------------------------------------------------------------
     def write_intent(self, intent: Intent) -> None:
@@ -101,11 +197,11 @@ class LadderStore:
     def read_intent(self) -> Intent | None:
         """The interrupted level, if any; an unreadable record counts as non-idempotent."""
         try:
-            text = self.intent_path.read_text()
+            raw = self.intent_path.read_bytes()
         except FileNotFoundError:
             return None
         try:
-            return Intent(**json.loads(text))
+            return Intent(**json.loads(raw))
         except (ValueError, TypeError):
             return Intent(run_id="", level="(unreadable intent record)", idempotent=False,
                           started=0.0)
@@ -115,19 +211,24 @@ class LadderStore:
             self.intent_path.unlink()
 
     # -- resume requests (from `ladder resume` while an engine holds the lock) -------------
-    def request_resume(self, who: str, why: str) -> None:
-        storage.atomic_write(self.resume_path,
-                             json.dumps({"who": who, "why": why, "at": self.now()}))
+    def request_resume(self, who: str, why: str, latch: Latch) -> None:
+        """File a request that releases `latch`, and no later one."""
+        storage.atomic_write(self.resume_path, json.dumps(
+            {"who": who, "why": why, "at": self.now(), "latch": latch.key}))
+
+    def pending_resume(self) -> dict[str, Any] | None:
+        """The request waiting for the running engine, if any (`ladder status`)."""
+        try:
+            request = json.loads(self.resume_path.read_bytes())
+        except (FileNotFoundError, ValueError):
+            return None
+        return request if isinstance(request, dict) else None
 
     def take_resume(self) -> dict[str, Any] | None:
-        try:
-            request = json.loads(self.resume_path.read_text())
-        except FileNotFoundError:
-            return None
-        except ValueError:
-            request = None
-        self.resume_path.unlink()
-        return request if isinstance(request, dict) else None
+        request = self.pending_resume()
+        with contextlib.suppress(FileNotFoundError):
+            self.resume_path.unlink()
+        return request
 
     # -- audit -----------------------------------------------------------------------------
     def audit(self, event: str, run_id: str = "", reason: str = "", actor: str = "engine",
@@ -136,12 +237,13 @@ class LadderStore:
                   "event": event, "actor": actor, "reason": reason, "data": data}
         storage.append_line(self.audit_path, redact_value(record, self.secrets))
 
-    def read_audit(self) -> list[dict[str, Any]]:
-        return storage.read_lines(self.audit_path)
+    def read_audit(self, damaged: list[int] | None = None) -> list[dict[str, Any]]:
+        """The audit records; the numbers of damaged lines are appended to `damaged`."""
+        return storage.read_lines(self.audit_path, damaged)
 
 
 def state_to_dict(state: LadderState) -> dict[str, Any]:
-    latch = state.latch
+    latch, clock = state.latch, state.clock
     return {
         "schema": SCHEMA, "environment": state.environment, "generation": state.generation,
         "latch": None if latch is None else latch.__dict__,
@@ -149,6 +251,8 @@ def state_to_dict(state: LadderState) -> dict[str, Any]:
         "level_runs": [list(pair) for pair in state.level_runs],
         "histories": dict(state.histories), "flapping": list(state.flapping),
         "last_engagement": dict(state.last_engagement),
+        "clock": None if clock is None else {"boot": clock[0], "mono": clock[1],
+                                             "now": clock[2]},
     }
 
 
@@ -159,7 +263,7 @@ def state_from_dict(data: Any, environment: str) -> LadderState:
         raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
     if data["environment"] != environment:
         raise ValueError(f"state of environment {data['environment']!r}")
-    latch = data["latch"]
+    latch, clock = data["latch"], data.get("clock")
     return LadderState(
         environment=environment,
         generation=int(data["generation"]),
@@ -170,23 +274,36 @@ def state_from_dict(data: Any, environment: str) -> LadderState:
         histories=tuple(sorted((str(k), str(v)) for k, v in data["histories"].items())),
         flapping=tuple(str(k) for k in data["flapping"]),
         last_engagement=tuple(sorted(data["last_engagement"].items())),
+        clock=None if clock is None else (str(clock["boot"]), float(clock["mono"]),
+                                          float(clock["now"])),
     )
 
 
-def counters_from_audit(records: list[dict[str, Any]], environment: str) -> LadderState:
-    """Counters rebuilt from the audit log, so a lost state file never resets the budget."""
+def counters_from_audit(records: list[dict[str, Any]], environment: str,
+                        now: float | None = None) -> LadderState:
+    """Counters (and a latch nobody resumed) rebuilt from the audit log, so a lost or corrupt
+    state file never resets the budget; a time in the future counts as `now`."""
     actions, engagements, runs = [], [], []
+    latch: Latch | None = None
     for record in records:
-        ts = _parse_iso(record.get("ts"))
+        event = record.get("event")
+        ts = _parse_iso(record.get("ts")) if event in _COUNTED else None
         if ts is None:
             continue
-        if record.get("event") == "step_intent":
+        ts = ts if now is None else min(ts, now)
+        data = record.get("data")
+        if event == "step_intent":
             actions.append(ts)
-            runs.append((str(record.get("data", {}).get("level")), ts))
-        elif record.get("event") == "engaged":
+            runs.append((str(data.get("level") if isinstance(data, dict) else None), ts))
+        elif event == "engaged":
             engagements.append(ts)
-    return LadderState(environment, actions=tuple(actions), engagements=tuple(engagements),
-                       level_runs=tuple(runs))
+        elif event == "latched":
+            latch = Latch(str(record.get("reason", ""))[:REASON_CHARS], ts,
+                          str(record.get("run_id", "")))
+        else:  # resumed
+            latch = None
+    return LadderState(environment, latch=latch, actions=tuple(actions),
+                       engagements=tuple(engagements), level_runs=tuple(runs))
 
 
 def _parse_iso(text: Any) -> float | None:

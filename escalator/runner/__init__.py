@@ -17,10 +17,10 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from escalator import pipe
 from escalator.errors import UsageError
 from escalator.redact import redact_run
 from escalator.results import RunResult, ScenarioResult
-from escalator.runner import pipe
 from escalator.runner.assemble import Progress, assemble
 
 if TYPE_CHECKING:

@@ -23,10 +23,10 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from escalator import pipe
 from escalator.durations import format_duration
 from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult
-from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
 from escalator.runner.worker import serve
@@ -209,7 +209,8 @@ def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
     scenario = ScenarioResult(
         feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
         outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
+        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason, host=desc["host"],
+        group=desc["group"])
     return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
 
 

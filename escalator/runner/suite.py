@@ -3,10 +3,10 @@
 Runs in the coordinator process only (behave is never imported by the CLI process). The result is
 a `Suite`: behave's Runner ready to run single scenarios, the selected `Unit`s in feature/line
 order, and the run-level errors: a file that does not parse, and a scenario that cannot run
-(bad tags, an unknown ladder level, an outline without rows), which is also a `Unit` with a
-`problem`: UNKNOWN with that reason, without a worker. Such errors make the run UNKNOWN but stop
-nothing else: every other scenario gets its verdict. Steps that cannot load and a bad tag
-expression raise `LoadError`: nothing can run.
+(bad tags, an unknown ladder level, an outline without rows, an `@each` group that cannot be
+read), which is also a `Unit` with a `problem`: UNKNOWN with that reason, without a worker.
+Such errors make the run UNKNOWN but stop nothing else: every other scenario gets its verdict.
+Steps that cannot load and a bad tag expression raise `LoadError`: nothing can run.
 """
 
 from __future__ import annotations
@@ -14,14 +14,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalator.inventory import InventoryError
 from escalator.runner import guard, keywords
+from escalator.runner.fanout import Fleet
 from escalator.tags import ScenarioMeta, meta_of
 
 if TYPE_CHECKING:
+    from escalator.inventory import Host
     from escalator.options import RunOptions
 
 
@@ -41,19 +45,34 @@ class Unit:
     step_timeout: float
     retries: int
     branch: tuple[Any, ...] = ()  # feature run items from the feature down to the scenario
+    host: Host | None = None  # a fan-out unit (@each.<group>): the host it checks
     problem: str | None = None  # why it cannot run (it is UNKNOWN with this reason)
 
     @property
+    def group(self) -> str | None:
+        return self.meta.group if self.host is not None else None
+
+    @property
     def name(self) -> str:
-        """The scenario's name as people read it: behave names an outline row
-        "<name> -- @1.1 <examples name>", with a trailing space when the examples have no name,
-        and that space would end up in every label and key."""
-        return str(self.scenario.name).strip()
+        """The scenario's name as people read it; a fan-out unit's says its host:
+        `Backup [db-7]`. behave names an outline row "<name> -- @1.1 <examples name>", with a
+        trailing space when the examples have no name, and that space would end up in every
+        label and key."""
+        base = str(self.scenario.name).strip()
+        return f"{base} [{self.host.name}]" if self.host is not None else base
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The host's variables, over the environment's (none for a plain scenario)."""
+        if self.host is None or self.group is None:
+            return {}
+        return self.host.scenario_variables(self.group)
 
     def describe(self) -> dict[str, Any]:
         sc = self.scenario
         return {
             "id": self.id, "file": self.file, "line": sc.line, "name": self.name,
+            "host": self.host.name if self.host else None, "group": self.group,
             "feature": str(self.feature.name), "tags": sorted(str(t) for t in sc.effective_tags),
             "severity": self.meta.severity.value, "level": self.meta.level,
             "runbook": self.meta.runbook, "step_timeout": self.step_timeout,
@@ -159,6 +178,9 @@ _NO_EXAMPLES = ("a Scenario Outline without Examples rows runs nothing: add an E
 
 
 def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
+    environment = options.config.environments.get(options.environment or "")
+    fleet = Fleet(environment.inventory if environment else None, options.environment,
+                  deadline=time.monotonic() + options.timeout, clock=time.monotonic)
     for feature in features:
         name = _relative(feature.filename, options.cwd)
         for scenario in _runnable(feature):
@@ -166,13 +188,21 @@ def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
                 continue
             meta = meta_of(scenario)
             problem = _problem(scenario, meta, options)
+            hosts: tuple[Host | None, ...] = (None,)
+            if problem is None and meta.group is not None:
+                try:
+                    hosts = fleet.hosts(meta.group)
+                except InventoryError as exc:
+                    problem = f"@each.{meta.group}: {exc}"
             if problem is not None:  # bad input: the run is UNKNOWN, and says where
                 suite.errors.append(f"{name}:{scenario.line}: {problem}")
-            suite.units.append(Unit(
-                id=len(suite.units), scenario=scenario, feature=feature, file=name, meta=meta,
-                step_timeout=meta.step_timeout or options.step_timeout,
-                retries=meta.retries if meta.retries is not None else options.retries,
-                branch=_branch(feature, scenario), problem=problem))
+                hosts = (None,)
+            for host in hosts:  # one unit per host of a fan-out (escalator.runner.fanout)
+                suite.units.append(Unit(
+                    id=len(suite.units), scenario=scenario, feature=feature, file=name,
+                    meta=meta, step_timeout=meta.step_timeout or options.step_timeout,
+                    retries=meta.retries if meta.retries is not None else options.retries,
+                    branch=_branch(feature, scenario), host=host, problem=problem))
 
 
 def _runnable(feature: Any) -> Any:

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from escalator import pipe
 from escalator.errors import SetupError
 from escalator.options import RunOptions
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
-from escalator.runner import guard, pipe
+from escalator.runner import guard
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
 from escalator.text import one_line
+from escalator.variables import overlay
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
@@ -78,8 +81,9 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
     from behave.runner import Context
 
     runner = suite.runner
-    session = Session(variables=options.variables, step_timeout=unit.step_timeout,
-                      environment=options.environment, run_deadline=run_deadline)
+    session = Session(variables=overlay(options.variables, unit.variables),
+                      step_timeout=unit.step_timeout, environment=options.environment,
+                      run_deadline=run_deadline)
 
     def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the pool
         guard.rearm(left)
@@ -102,8 +106,11 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
 
 def scenario_result(unit: Unit, session: Session, warned: Mapping[int, str] | None = None
                     ) -> ScenarioResult:
-    return model_result(unit.feature, unit.scenario, unit.file, unit.meta,
-                        tuple(session.measurements), warned)
+    result = model_result(unit.feature, unit.scenario, unit.file, unit.meta,
+                          tuple(session.measurements), warned)
+    # a fan-out unit (@each.<group>) is named for its host and carries host and group as data
+    return replace(result, name=unit.name, host=unit.host.name if unit.host else None,
+                   group=unit.group)
 
 
 def model_result(feature: Any, sc: Any, file: str, meta: Any,

@@ -1,7 +1,8 @@
-"""JSON Lines over a pipe: how the runner's processes talk.
+"""JSON Lines over a pipe: how the runner's processes talk, and the ladder's level keeper.
 
-Worker -> coordinator -> CLI. One writer per pipe, one record per line, written whole; the reader
-keeps a partial line until the rest arrives. Records are plain dicts with a `t` (type) key:
+Runner: worker -> coordinator -> CLI; keeper -> engine (escalator.ladder.keeper). One writer
+per pipe, one record per line, written whole; the reader keeps a partial line until the rest
+arrives. The runner's records are plain dicts with a `t` (type) key:
 
 | t | from | fields |
 |---|---|---|
