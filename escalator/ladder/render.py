@@ -28,6 +28,7 @@ HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched",
                   "self_healed", "transient", "would_run", "reconverge", "state_recovered",
                   "state_corrupt", "no_action", "ended", "step_interrupted", "level_orphaned",
                   "level_killed", "state_rebuilt", "resume_ignored", "io_error")
+HISTORY_EVENTS += ("converge_progress",)  # converge: what turned green after each level
 
 
 def when(ts: float | None) -> str:
