@@ -12,6 +12,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import lxml.html
 import pytest
 
 from escalator.ladder.converge import Converge
@@ -134,6 +135,15 @@ def test_converge_goes_from_nothing_to_green_through_every_level_once_in_order(
                                   ("converge", "deploy", 4), ("converge", "deploy", 4)]
     status = run_cli(["ladder", "status", "-e", "test"], scratch)
     assert "actions in the last hour  4 of 2" in status.stdout
+    # The deployment page says which level made each requirement green.
+    assert run_cli(["report", "-e", "test"], scratch).code == 0
+    page = lxml.html.parse(str(scratch / "reports" / "deployment.html")).getroot()
+    assert [" ".join(li.text_content().split()).split(") ", 1)[1] for li in
+            page.get_element_by_id("progression").iter("li")] == [
+        "level account (converge): The account exists",
+        "level network (converge): The network exists",
+        "level service (converge): The service answers",
+        "level deploy (converge): The shop is deployed"]
 
 
 def test_dry_run_prints_the_plan_and_runs_nothing(scratch: Path) -> None:
