@@ -20,8 +20,12 @@ from escalator.ladder.engine import Engagement
 from escalator.results import RunResult
 from escalator.state import ResultStore
 from tests.project import ladder_level, ladder_toml, make_project, run_cli
+from tests.test_ladder_crash import Engines, engines, events, intent, level, ran, wait_for
 from tests.test_ladder_engine import _toml
+from tests.test_ladder_process import finish
 from tests.test_ladder_rig import GREEN, Rig, state_of
+
+__all__ = ["engines"]  # the fixture, from tests/test_ladder_crash.py
 
 # ---- a scratch environment, converged from nothing ------------------------------------------
 
@@ -65,8 +69,8 @@ Feature: The environment
     When I go to "/shop.html"
     Then I should see "Welcome to the shop"
 """
-CONFIG = ladder_toml(*(ladder_level(level, timeout="30s", quiesce="100ms", idempotent=True)
-                       for level in LEVELS),
+CONFIG = ladder_toml(*(ladder_level(name, timeout="30s", quiesce="100ms", idempotent=True)
+                       for name in LEVELS),
                      settle="100ms", confirm=1, verify=2, retry_interval="100ms",
                      max_reconverge=1, max_actions_per_hour=2, notify=["ops/page.sh"])
 
@@ -82,9 +86,9 @@ def scratch(tmp_path: Path) -> Iterator[Path]:
     """A project whose ladder builds its environment from nothing under tmp_path/env."""
     port = free_port()
     (tmp_path / "ops").mkdir()
-    for level in LEVELS:
-        body = BODIES[level].format(root=tmp_path, port=port)
-        path = tmp_path / "ops" / f"{level}.sh"
+    for name in LEVELS:
+        body = BODIES[name].format(root=tmp_path, port=port)
+        path = tmp_path / "ops" / f"{name}.sh"
         path.write_text(SCRIPT.format(root=tmp_path, body=body))
         path.chmod(0o755)
     page = tmp_path / "ops" / "page.sh"
@@ -282,3 +286,28 @@ def test_already_green_does_nothing(tmp_path: Path) -> None:
     result, lines, stored = converge(rig, GREEN)
     assert (result.verdict, result.exit_code, rig.ran, len(stored)) == ("healthy", 0, [], 1)
     assert lines == ["test: converge within 1h: 6 of 6 scenarios pass"]
+
+
+# ---- the same safety as every engagement: stop signals, the lock ----------------------------
+
+def test_sigterm_stops_converge_kills_the_level_and_the_next_one_refuses(
+        engines: Engines) -> None:
+    root = engines.root
+    level(root, "vm", seconds=60)
+    (root / "vm.state").write_text("down")
+    proc = engines.start("converge", "--within", "10m")
+    wait_for(lambda: "step_intent" in events(root) and (intent(root) or {}).get("pid"))
+    # A second engine on the same environment refuses at once.
+    code, out, err = finish(engines.start("converge", "--within", "10m"))
+    assert (code, out) == (3, "") and "another engine is running" in err
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = finish(proc)
+    assert engines.level_processes() == []
+    assert code == 2, err
+    assert "test: interrupted - stopped by SIGTERM while level vm ran (run " in out
+    left = intent(root)
+    assert left is not None and (left["level"], left["stopped_by"]) == ("vm", "SIGTERM")
+    # vm is not idempotent: its effect is unknown, so the ladder latches; converge refuses.
+    code, out, _ = finish(engines.start("converge", "--within", "10m"))
+    assert code == 2 and "test: latched - latched: level vm (not idempotent) was stopped" in out
+    assert ran(root) == ["vm"]

@@ -152,6 +152,27 @@ def test_a_service_that_never_comes_up_exits_1_at_the_deadline_naming_it(
     assert (shop.findtext("system-out") or "").startswith("gate: still red at the deadline (3s)")
 
 
+HANGS = STAGES.replace('When I go to "/shop"', 'When I go to "/hang"')
+
+
+def test_a_hung_target_never_holds_the_gate_past_its_deadline(
+        tmp_path: Path, staged: tuple[str, Callable[[dict[str, float]], None]]) -> None:
+    url, start = staged
+    root = make_project(tmp_path, {"stages.feature": HANGS}, variables={"base_url": url})
+    start({})
+    began = time.monotonic()
+    out = run_cli(["run", "-e", "test", "--until-green", "--within", "3s", "--every", "100ms",
+                   "--step-timeout", "2s"], root)
+    took = time.monotonic() - began
+    assert out.code == 1
+    assert took <= 3.0 + 2.0 + 3.0  # the deadline, one step timeout at most, and slack
+    # The round the deadline cut off does not replace the last real verdict.
+    last = out.stderr.splitlines()[-1]
+    assert re.fullmatch(r"  still red: The shop sells \(features/stages.feature:11\): GET "
+                        + re.escape(url) + r"/hang got no answer in [0-9]+ ms: no answer "
+                        r"within 1.5s", last), last
+
+
 def test_a_round_names_each_reason_once_and_then_only_the_names(
         tmp_path: Path, staged: tuple[str, Callable[[dict[str, float]], None]]) -> None:
     url, start = staged
