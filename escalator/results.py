@@ -96,6 +96,10 @@ class ScenarioResult:
     duration: float = 0.0
     attempts: int = 1
     earlier_failures: tuple[str, ...] = ()
+    # A fan-out run (`@each.<group>`): the host it checked and the group, as data, so the
+    # ladder and the per-host results need not parse them out of `name` ("Backup [db-7]").
+    host: str | None = None
+    group: str | None = None
 
     @property
     def status(self) -> Status:
@@ -118,6 +122,12 @@ class ScenarioResult:
     def failing_step(self) -> StepResult | None:
         return next((s for s in self.steps if s.status not in ("passed", "skipped", "untested")),
                     None)
+
+    @property
+    def check_name(self) -> str:
+        """The scenario's own name: `name` without the ` [<host>]` of a fan-out run."""
+        suffix = f" [{self.host}]"
+        return self.name.removesuffix(suffix) if self.host else self.name
 
     @property
     def retried(self) -> bool:

@@ -10,6 +10,7 @@ it stores in each result.
 | `@escalate.<level>` | the ladder level this scenario's failure needs (one per scenario) |
 | `@timeout.<duration>` | the step timeout for this scenario, e.g. `@timeout.30s` |
 | `@retries.<n>` | re-runs of this scenario within a run when it fails |
+| `@each.<group>` | run once per host of the environment's group (escalator.runner.fanout) |
 | `@wip` | excluded unless a tag expression names it |
 
 A description line `Runbook: <url>` (scenario first, then feature) is the runbook link.
@@ -43,6 +44,7 @@ class ScenarioMeta:
     retries: int | None = None
     runbook: str | None = None
     problems: tuple[str, ...] = ()
+    group: str | None = None  # @each.<group>: fanned out over the group's hosts
 
 
 def scenario_meta(tags: Iterable[str], description: Iterable[str]) -> ScenarioMeta:
@@ -55,12 +57,16 @@ def scenario_meta(tags: Iterable[str], description: Iterable[str]) -> ScenarioMe
     if len(levels) > 1:
         named = ", ".join(f"@escalate.{level}" for level in levels)
         problems.append(f"two @escalate tags ({named}): a scenario needs one ladder level")
+    groups = [t.split(".", 1)[1] for t in tags if t.startswith("each.")]
+    if len(groups) > 1:
+        named = ", ".join(f"@each.{group}" for group in groups)
+        problems.append(f"two @each tags ({named}): a scenario fans out over one group")
     step_timeout = _override(tags, "timeout.", _seconds, problems)
     retries_value = _override(tags, "retries.", _count, problems)
     retries = None if retries_value is None else int(retries_value)
     runbook = next((m.group(1) for line in description if (m := _RUNBOOK.match(line))), None)
     return ScenarioMeta(severity, levels[0] if levels else None, step_timeout, retries, runbook,
-                        tuple(problems))
+                        tuple(problems), groups[0] if groups else None)
 
 
 def _override(tags: list[str], prefix: str, convert: Callable[[str], float],

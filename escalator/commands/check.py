@@ -24,7 +24,9 @@ from escalator.commands.output import (
     write_outputs,
 )
 from escalator.env import Env
+from escalator.errors import UsageError
 from escalator.exit_codes import ExitCode
+from escalator.hostresults_config import TARGETS, HostResultsConfig
 
 
 def register(subparsers: Any) -> None:
@@ -33,12 +35,17 @@ def register(subparsers: Any) -> None:
         description="Run the selected scenarios as a Nagios/Icinga check.")
     add_run_arguments(parser)
     add_gate_arguments(parser)
+    parser.add_argument("--host-results", action="append", choices=TARGETS, metavar="TARGET",
+                        help="also send each host's result of a fleet check (@each) as a "
+                             "passive check result: icinga2 (REST API) or nagios (command "
+                             "file), as [host_results] in escalator.toml says (repeatable)")
     parser.set_defaults(handler=main, on_error=unknown)
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
     options = load_run_options(args, env)
     check_formats(options)
+    targets = _host_result_targets(args, options.config.host_results)
     gate = gate_policy(args)
     if gate is not None:
         from escalator.runner.gate import until_green
@@ -48,10 +55,25 @@ def main(args: argparse.Namespace, env: Env) -> int:
         from escalator.runner import run_suite
 
         run = run_suite(options, env)
+    if targets:
+        from escalator.hostresults import send
+
+        run = send(run, targets, options.config.host_results, env.environ, options.label)
     store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)
+
+
+def _host_result_targets(args: argparse.Namespace, config: HostResultsConfig
+                         ) -> tuple[str, ...]:
+    """--host-results, else `[host_results] send`; each needs its table in the config."""
+    targets = tuple(dict.fromkeys(args.host_results or config.send))
+    for target in targets:
+        if getattr(config, target) is None:
+            raise UsageError(f"--host-results {target}: give [host_results.{target}] in "
+                             "escalator.toml (see docs/fleet.md)")
+    return targets
 
 
 def unknown(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:

@@ -128,6 +128,8 @@ def _unique_names(run: RunResult) -> list[str]:
 def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> Iterator[Sample]:
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
               "file": scenario.file, "scenario": name}
+    if scenario.host is not None:  # a fan-out run (@each.<group>): its host and group as labels
+        labels.update(host=scenario.host, group=scenario.group or "")
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)

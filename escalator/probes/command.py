@@ -34,10 +34,14 @@ _LINGER = 0.2
 
 @dataclass(frozen=True)
 class CommandTarget:
+    """`command` is a shell line; with `argv` that program runs without a shell (an
+    inventory's host command) and `command` is only how it is named."""
+
     command: str
     timeout: float = 10.0
     max_output: int = 64 * 1024
     cwd: str | None = None
+    argv: tuple[str, ...] = ()
 
 
 def run(target: CommandTarget) -> CommandResult:
@@ -49,8 +53,9 @@ def run(target: CommandTarget) -> CommandResult:
                                 cwd=target.cwd, start_new_session=True,
                                 preexec_fn=_die_with_parent)
     except OSError as exc:
+        program = target.argv[0] if target.argv else "/bin/sh"
         return CommandResult(target.command, timeout=target.timeout,
-                             error=f"cannot start /bin/sh: {exc.strerror or exc}")
+                             error=f"cannot start {program}: {exc.strerror or exc}")
     try:
         out, err, truncated, timed_out = _collect(proc, target, start + target.timeout)
     finally:
@@ -130,7 +135,7 @@ def _argv(target: CommandTarget) -> list[str]:
     included. Its own limit, a little beyond ours, is a second line of defence.
     """
     wrapper = shutil.which("timeout")
-    shell = ["/bin/sh", "-c", target.command]
+    shell = list(target.argv) or ["/bin/sh", "-c", target.command]
     if wrapper is None:
         return shell
     return [wrapper, "-k", "1", f"{target.timeout + 1:.3f}", *shell]

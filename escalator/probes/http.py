@@ -240,6 +240,9 @@ def describe_failure(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, requests.exceptions.ProxyError):
         return describe_proxy_failure(chain, timeout)
     if isinstance(exc, requests.exceptions.SSLError):
+        if any("CERTIFICATE_REQUIRED" in str(e) for e in chain):
+            # TLS 1.3: the server's alert may arrive before it closes, or the close may win
+            return "TLS handshake failed: the server wants a client certificate"
         if any(isinstance(e, ssl.SSLEOFError) or "EOF occurred in violation" in str(e)
                for e in chain):
             return ("TLS handshake failed: the server closed the connection (does it want a "

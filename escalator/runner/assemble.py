@@ -87,4 +87,5 @@ def _missing(unit: Mapping[str, Any], progress: Progress, duration: float, timeo
     return ScenarioResult(
         feature=unit["feature"], file=unit["file"], line=unit["line"], name=unit["name"],
         outcome=outcome, severity=Severity(unit["severity"]), tags=tuple(unit["tags"]),
-        level=unit["level"], runbook=unit["runbook"], reason=reason, duration=ran)
+        level=unit["level"], runbook=unit["runbook"], reason=reason, duration=ran,
+        host=unit.get("host"), group=unit.get("group"))

@@ -193,7 +193,8 @@ def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
     scenario = ScenarioResult(
         feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
         outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
+        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason, host=desc["host"],
+        group=desc["group"])
     return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
 
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalator.inventory import InventoryError
 from escalator.runner import guard, keywords
+from escalator.runner.fanout import Fleet
 from escalator.tags import ScenarioMeta, scenario_meta
 
 if TYPE_CHECKING:
+    from escalator.inventory import Host
     from escalator.options import RunOptions
 
 
@@ -38,18 +42,33 @@ class Unit:
     step_timeout: float
     retries: int
     branch: tuple[Any, ...] = ()  # feature run items from the feature down to the scenario
+    host: Host | None = None  # a fan-out unit (@each.<group>): the host it checks
+
+    @property
+    def group(self) -> str | None:
+        return self.meta.group if self.host is not None else None
 
     @property
     def name(self) -> str:
-        """The scenario's name as people read it: behave names an outline row
-        "<name> -- @1.1 <examples name>", with a trailing space when the examples have no name,
-        and that space would end up in every label and key."""
-        return str(self.scenario.name).strip()
+        """The scenario's name as people read it; a fan-out unit's says its host:
+        `Backup [db-7]`. behave names an outline row "<name> -- @1.1 <examples name>", with a
+        trailing space when the examples have no name, and that space would end up in every
+        label and key."""
+        base = str(self.scenario.name).strip()
+        return f"{base} [{self.host.name}]" if self.host is not None else base
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The host's variables, over the environment's (none for a plain scenario)."""
+        if self.host is None or self.group is None:
+            return {}
+        return self.host.scenario_variables(self.group)
 
     def describe(self) -> dict[str, Any]:
         sc = self.scenario
         return {
             "id": self.id, "file": self.file, "line": sc.line, "name": self.name,
+            "host": self.host.name if self.host else None, "group": self.group,
             "feature": str(self.feature.name), "tags": sorted(str(t) for t in sc.effective_tags),
             "severity": self.meta.severity.value, "level": self.meta.level,
             "runbook": self.meta.runbook, "step_timeout": self.step_timeout,
@@ -152,6 +171,9 @@ def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
 
 def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
     ladder = options.config.ladder
+    environment = options.config.environments.get(options.environment or "")
+    fleet = Fleet(environment.inventory if environment else None, options.environment,
+                  deadline=time.monotonic() + options.timeout, clock=time.monotonic)
     for feature in features:
         name = _relative(feature.filename, options.cwd)
         for scenario in feature.walk_scenarios():
@@ -165,11 +187,19 @@ def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
                 known = ", ".join(ladder.level_ids)
                 suite.errors.append(f"{where}: @escalate.{meta.level}: no such ladder level "
                                     f"(levels: {known})")
-            suite.units.append(Unit(
-                id=len(suite.units), scenario=scenario, feature=feature, file=name, meta=meta,
-                step_timeout=meta.step_timeout or options.step_timeout,
-                retries=meta.retries if meta.retries is not None else options.retries,
-                branch=_branch(feature, scenario)))
+            hosts: tuple[Host | None, ...] = (None,)
+            if meta.group is not None:
+                try:
+                    hosts = fleet.hosts(meta.group)
+                except InventoryError as exc:
+                    suite.errors.append(f"{where}: @each.{meta.group}: {exc}")
+                    continue
+            for host in hosts:  # one unit per host of a fan-out (escalator.runner.fanout)
+                suite.units.append(Unit(
+                    id=len(suite.units), scenario=scenario, feature=feature, file=name,
+                    meta=meta, step_timeout=meta.step_timeout or options.step_timeout,
+                    retries=meta.retries if meta.retries is not None else options.retries,
+                    branch=_branch(feature, scenario), host=host))
 
 
 def _branch(container: Any, scenario: Any) -> tuple[Any, ...]:

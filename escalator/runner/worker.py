@@ -9,6 +9,7 @@ clients, measurements), and behave sees only the branch of the feature that lead
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any
 
 from escalator import pipe
@@ -69,7 +70,8 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
     from behave.runner import Context
 
     runner = suite.runner
-    session = Session(variables=options.variables, step_timeout=unit.step_timeout,
+    session = Session(variables={**options.variables, **unit.variables},
+                      step_timeout=unit.step_timeout,
                       environment=options.environment)
     _focus(unit)
     runner.context = Context(runner)
@@ -85,8 +87,11 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
 
 
 def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
-    return model_result(unit.feature, unit.scenario, unit.file, unit.meta,
-                        tuple(session.measurements))
+    result = model_result(unit.feature, unit.scenario, unit.file, unit.meta,
+                          tuple(session.measurements))
+    # a fan-out unit (@each.<group>) is named for its host and carries host and group as data
+    return replace(result, name=unit.name, host=unit.host.name if unit.host else None,
+                   group=unit.group)
 
 
 def model_result(feature: Any, sc: Any, file: str, meta: Any,
