@@ -214,6 +214,33 @@ def test_check_until_green_at_the_deadline_is_critical(
                                 "answers | ")
 
 
+FLEET = """
+Feature: Every web host
+
+  @each.web
+  Scenario: The web answers
+    When I go to "${path}"
+    Then the request should succeed
+"""
+
+
+def test_a_fleet_check_gates_each_host_of_its_group(
+        tmp_path: Path, staged: tuple[str, Callable[[dict[str, float]], None]]) -> None:
+    url, start = staged
+    root = make_project(tmp_path, {"fleet.feature": FLEET}, variables={"base_url": url},
+                        config='[environments.test.groups]\nweb = [{ host = "web-1", path = '
+                               '"/health" }, { host = "web-2", path = "/api" }]\n')
+    start({"/api": 1.5})
+    out = run_cli(["run", "-e", "test", "--until-green", "--within", "60s", "--every",
+                   "300ms", "-f", "json"], root)
+    assert out.code == 0, out.stderr
+    assert [name for name, _ in greens(out.stderr)] == ["The web answers [web-1]",
+                                                        "The web answers [web-2]"]
+    assert sorted(out.json["extra"]["green_after"]) == [
+        "features/fleet.feature::The web answers [web-1]",
+        "features/fleet.feature::The web answers [web-2]"]
+
+
 UNDEFINED = """
 Feature: Broken suite
   Scenario: fine
