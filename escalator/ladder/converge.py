@@ -67,6 +67,9 @@ def preview(engine: Engine) -> tuple[RunResult, Observation, Plan | None]:
 
 
 class Converge:
+    """One converge of one environment, `within` seconds at most; `record` stores each run of
+    the checks, `say` tells the person watching (a line per plan and per level)."""
+
     def __init__(self, engine: Engine, within: float, record: Callable[[RunResult], None],
                  say: Callable[[str], None], max_reconverge: int | None = None) -> None:
         self.engine, self.within, self.record, self.say = engine, within, record, say
@@ -80,6 +83,7 @@ class Converge:
     def run(self) -> Engagement:
         self.began, self.t0 = self.engine.env.now(), self.engine.env.monotonic()
         self.deadline = self.t0 + self.within
+        self.engine._take_resume()  # one filed while another engine held the lock
         return self.engine.guarded(self._converge)
 
     def late(self) -> bool:
