@@ -434,3 +434,29 @@ def test_an_unknown_that_waiting_cannot_fix_ends_the_gate_at_once(tmp_path: Path
     assert (done.exit_code, done.verdict) == (2, "cannot_run")
     assert lines == ["gate: cannot run: features/f.feature:7: undefined step"]
     assert json.loads(json.dumps(done.run.extra))["gate"]["verdict"] == "cannot_run"
+
+
+def test_many_turning_green_in_one_round_take_one_line(tmp_path: Path) -> None:
+    """The first round of a large suite: 200 lines would bury the ones that matter."""
+    clock = Clock()
+    passing = [scenario(f"page {n}", Outcome.PASSED, file="features/f.feature", line=n)
+               for n in range(1, 9)]
+    red = scenario("shop", Outcome.FAILED, file="features/f.feature", line=20, reason="down")
+
+    def runner(options: RunOptions, env: Env, progress: Callable[..., None]) -> RunResult:
+        clock.sleep(1.0)
+        shop = red if options.paths == ("features",) else replace(red, outcome=Outcome.PASSED)
+        return run_of(*(s for s in (*passing, shop) if options.paths == ("features",)
+                        or s.location in options.paths))
+
+    options = RunOptions(config=Config(), cwd=tmp_path)
+    lines: list[str] = []
+    env = Env(now=clock.now, monotonic=clock.monotonic, sleep=clock.sleep)
+    done = until_green(options, env, GatePolicy(60.0, 1.0), lines.append, runner=runner)
+    assert done.exit_code == 0
+    assert lines == [
+        "green after 1.0s: 8 scenarios: page 1, page 2, page 3, page 4, page 5 and 3 more",
+        "still red after 1.0s (round 1), 1 of 9: shop: down",
+        "green after 2.0s: shop",
+        "gate: green after 3.0s, 9 of 9 scenarios pass (3 rounds, confirmed)",
+    ]

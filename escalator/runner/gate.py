@@ -6,9 +6,10 @@ only the scenarios still red, selected by `file:line`, so a round costs what the
 round is bounded by what is left of `within` (the runner kills it at the gate's deadline). A
 result cut off by that deadline does not replace the scenario's last real verdict.
 
-One line goes to `say` each time a scenario turns green ("green after 4.1s: The API answers")
-or red again after it was green ("red again after 7.3s: ..."), and one per round naming the
-ones still red (a reason only when it is new, so a long gate does not flood a CI log).
+One line goes to `say` each time a scenario turns green ("green after 4.1s: The API answers";
+one line for them all when more than five do in one round, as in the first round of a large
+suite) or red again after it was green ("red again after 7.3s: ..."), and one per round naming
+the ones still red (a reason only when it is new, so a long gate does not flood a CI log).
 
 Green is proved, not assembled: when the last red scenario turns green, a confirmation round
 re-runs every scenario that turned green in an earlier round, so each one passed in one of the
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 Runner = Callable[..., RunResult]  # escalator.runner.run_suite(options, env, progress=...)
 GREEN, DEADLINE, CANNOT_RUN = "green", "deadline", "cannot_run"
 REASON_CHARS = 100  # of one scenario's reason in a round's line
-NAMED = 5  # still-red scenarios a round's line names; the rest are counted
+NAMED = 5  # scenarios a round's line names; the rest are counted
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
@@ -172,7 +173,7 @@ class _Gate:
 
     def _merge(self, done: _Round, announce: bool = True) -> set[str]:
         """Take the round's verdicts, say who turned green or red again; the keys it ran."""
-        ran = set()
+        ran, turned = set(), []
         for scenario in done.run.scenarios:
             key = scenario.key
             if done.cut and key not in done.heard and key in self.known:
@@ -185,13 +186,26 @@ class _Gate:
                 continue
             if scenario.outcome is Outcome.PASSED and key not in self.green:
                 self.green[key] = at
-                self.say(f"green after {clock(at)}: {scenario.name}")
+                turned.append(scenario)
             elif scenario.outcome is not Outcome.PASSED and key in self.green:
                 self.flaps.setdefault(key, []).append((self.green.pop(key), at))
                 self.told[key] = _reason(scenario)
                 self.say(f"red again after {clock(at)}: {scenario.name} (green after "
                          f"{clock(self.flaps[key][-1][0])}): {self.told[key]}")
+        self._say_green(turned)
         return ran
+
+    def _say_green(self, turned: list[ScenarioResult]) -> None:
+        """A line for each scenario that turned green; one for them all when they are many
+        (the first round of a large suite), so a CI log stays readable."""
+        if len(turned) <= NAMED:
+            for scenario in turned:
+                self.say(f"green after {clock(self.green[scenario.key])}: {scenario.name}")
+            return
+        at = max(self.green[scenario.key] for scenario in turned)
+        names = ", ".join(scenario.name for scenario in turned[:NAMED])
+        self.say(f"green after {clock(at)}: {len(turned)} scenarios: {names} and "
+                 f"{len(turned) - NAMED} more")
 
     def _say_red(self, red: list[str]) -> None:
         """One line: the scenarios still red, each with its reason when that is news."""
