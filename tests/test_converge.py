@@ -309,5 +309,6 @@ def test_sigterm_stops_converge_kills_the_level_and_the_next_one_refuses(
     assert left is not None and (left["level"], left["stopped_by"]) == ("vm", "SIGTERM")
     # vm is not idempotent: its effect is unknown, so the ladder latches; converge refuses.
     code, out, _ = finish(engines.start("converge", "--within", "10m"))
-    assert code == 2 and "test: latched - latched: level vm (not idempotent) was stopped" in out
+    assert code == 2 and ("test: latched - refused: the ladder is latched (level vm (not "
+                          "idempotent) was stopped by SIGTERM while it ran") in out
     assert ran(root) == ["vm"]

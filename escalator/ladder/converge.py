@@ -94,8 +94,9 @@ class Converge:
         latch = engine.state.latch
         if latch is not None:
             engine.store.audit("no_action", run_id, f"converge refused: latched: {latch.reason}")
-            return engine.end(run_id, "latched", f"latched: {latch.reason} (escalator ladder "
-                              "resume, once someone has looked)", FAILING)
+            return engine.end(run_id, "latched", f"refused: the ladder is latched "
+                              f"({latch.reason}); escalator ladder resume, once someone has "
+                              "looked", FAILING)
         run, obs = self._observe()
         self.say(converge_text.start_line(self.environment, self.within, obs))
         if obs.green:
