@@ -3,17 +3,20 @@ summary line per fleet check, a block per failing host; and each host as a passi
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from functools import partial
 
 from escalator.formatters import FormatOptions, render
 from escalator.formatters.host_results import host_results
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 from tests import builders
 
 TEXT = ('the file "/var/backups/db.dump" on "${address}" should have been modified within the '
         "last 24 hours")
-WHY = "/var/backups/db.dump on {host}:22 was last modified 52.3 h ago, longer than 24 hours"
+WHY = ("/var/backups/db.dump on {host}:22 was last modified 52.3 h ago, wanted within the last 24 "
+       "hours")
 run_of = partial(builders.run_of, duration=4.2, timeout=50.0)
 
 
@@ -59,12 +62,12 @@ def test_unknown_hosts_and_many_failing_ones() -> None:
 def test_each_host_as_a_passive_result() -> None:
     failing = replace(backup(7, True), runbook="https://wiki.example.com/backups",
                       measurements=(Measurement("age /var/backups/db.dump", 188280.0, "s",
-                                                "86400"),))
+                                                Limit.at_most(86400, start=-math.inf)),))
     results = host_results([failing, backup(8, False), builders.scenario("Home")], "BACKUP")
     assert [(r.host, r.service, r.status.name, r.plugin_output()) for r in results] == [
         ("db-7", "Backup is younger than a day", "CRITICAL",
          f"BACKUP CRITICAL - Then {TEXT}: {WHY.format(host='db-7')} | "
-         "'age /var/backups/db.dump'=188280s;;86400\nrunbook: https://wiki.example.com/backups"),
+         "'age /var/backups/db.dump'=188280s;;~:86400\nrunbook: https://wiki.example.com/backups"),
         ("db-8", "Backup is younger than a day", "OK",
          "BACKUP OK - Backup is younger than a day"),
     ]

@@ -283,7 +283,8 @@ def test_each_host_shows_its_own_service_state_in_icinga(tmp_path: Path, stale_f
     assert stale["output"] == (
         'BACKUP CRITICAL - Then the file "${backup_dir}/db.dump" on "${address}:${port}" should '
         f"have been modified within the last 24 hours: {files}/db.dump on "
-        f"127.0.0.3:{stale_fleet[1].port} was last modified 30.0 h ago, longer than 24 hours")
+        f"127.0.0.3:{stale_fleet[1].port} was last modified 30.0 h ago, wanted within the last "
+        "24 hours")
     assert [p.split("=")[0] for p in stale["performance_data"]] == [
         f"'ssh 127.0.0.3:{stale_fleet[1].port}'", f"'age {files}/db.dump'"]
 

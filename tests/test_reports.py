@@ -17,6 +17,7 @@ from escalator.env import Env
 from escalator.formatters import render
 from escalator.ladder.model import LadderState, Latch
 from escalator.ladder.store import LadderStore, iso, ladder_dir
+from escalator.limits import Limit
 from escalator.reports import html, ladder_view, tables
 from escalator.reports import page as model
 from escalator.reports.availability import Share
@@ -124,7 +125,8 @@ def test_html_escapes_what_targets_sent_and_links_only_web_runbooks() -> None:
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in page
     doc = lxml.html.fromstring(page)
     assert len(doc.xpath("//script")) == 1                      # only the page's own filter
-    assert [a.get("href") for a in doc.xpath("//a")] == ["https://wiki.example/login"]
+    assert [a.get("href") for a in doc.xpath("//a")] == ["deployment.html",  # the page's own
+                                                         "https://wiki.example/login"]
     assert "javascript:alert(1)" in doc.find_class("scenario")[2].text_content()
     reason = doc.find_class("reason")[0].text_content()
     assert reason == f'Then I should see "Welcome": text not found in body: {XSS}'
@@ -164,11 +166,12 @@ def test_report_command_writes_every_file_readable_by_others(tmp_path: Path) -> 
     code, out, err = report(tmp_path, now=T0 + 90)
     out_dir = tmp_path / "out" / "reports"
     assert (code, out, err) == (
-        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json to {out_dir}\n",
-        "")
+        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json, "
+           f"deployment.html to {out_dir}\n", "")
     files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out_dir.iterdir()}
     assert files == dict.fromkeys(
-        ["index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json"], 0o644)
+        ["index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json",
+         "deployment.html"], 0o644)
     assert (out_dir / "metrics.prom").read_text() == render("prometheus", run)
     promtool((out_dir / "metrics.prom").read_text())
     assert json.loads((out_dir / "results.json").read_text()) == json.loads(render("json", run))
@@ -221,8 +224,9 @@ def test_each_environment_gets_its_own_report_directory_and_an_overview(tmp_path
     out_dir = tmp_path / "out"
     assert report(elsewhere, "-c", config, "-e", "production", now=T0 + 60)[0] == 0
     assert report(elsewhere, "-c", config, "-e", "staging", now=T0 + 60) == (
-        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json to "
-           f"{out_dir / 'staging'}\nwrote the overview (index.html, metrics.prom) to {out_dir}\n",
+        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json, "
+           f"deployment.html to {out_dir / 'staging'}\n"
+           f"wrote the overview (index.html, metrics.prom) to {out_dir}\n",
         "")
     assert (out_dir / "production" / "metrics.prom").read_text() == render("prometheus", prod)
     assert (out_dir / "staging" / "metrics.prom").read_text() == render("prometheus", staging)
@@ -251,7 +255,7 @@ def test_report_without_e_renders_every_environment_of_the_project(tmp_path: Pat
     reports = tmp_path / "reports"
     assert (code, out) == (0, "no stored result for environment 'production' yet\n"
                               "wrote index.html, summary.txt, metrics.prom, junit.xml, "
-                              f"results.json to {reports / 'staging'}\n"
+                              f"results.json, deployment.html to {reports / 'staging'}\n"
                               f"wrote the overview (index.html, metrics.prom) to {reports}\n")
     assert sorted(p.name for p in reports.iterdir()) == ["index.html", "metrics.prom", "staging"]
 
@@ -289,8 +293,10 @@ def test_a_share_never_rounds_a_failure_up_to_100_percent() -> None:
 
 def ladder_run(home_ms: float, outcome: Outcome) -> RunResult:
     return run_of(scenario("Home", outcome, measurements=(
-        Measurement("response_time", home_ms, "ms", "500"),)),
-        scenario(XSS, P, 9, measurements=(Measurement(f"n{XSS}", 3.0, "s", "@1:2"),)))
+        Measurement("response_time", home_ms, "ms", Limit.below(500),
+                    warn=Limit.at_most(300)),)),
+        scenario(XSS, P, 9, measurements=(Measurement(f"n{XSS}", 3.0, "s",
+                                                      Limit(1, 2, inside=True)),)))
 
 
 def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> None:
@@ -322,14 +328,18 @@ def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> Non
         assert x == pytest.approx(56 + (float(marker.get("data-at")) - start) / (end - start)
                                   * (600 - 56 - 12), abs=0.01)
     limit = home.xpath(".//*[local-name()='line'][contains(@class, 'limit')]")
-    assert [line.get("class") for line in limit] == ["limit CRITICAL"]
+    # warning and critical limits of one measurement: both drawn, each with its meaning
+    assert [line.get("class") for line in limit] == ["limit WARNING", "limit CRITICAL"]
+    assert [t.text for t in home.xpath(".//*[local-name()='text'][contains(@class, 'limit')]")
+            ] == ["warning > 300 ms", "critical ≥ 500 ms"]
     points = home.xpath(".//*[local-name()='circle']")
     assert [p.get("class") for p in points] == ["pt CRITICAL"] * 5     # OK runs: the line
     assert (home.get("data-t"), home.get("data-v"), home.get("data-s"), home.get("data-unit")) == (
         "0,300,600,900,1200,1500,1800,2100", "900,900,900,900,900,120,120,120", "CCCCCOOO",
         " ms")
     caption = doc.find_class("card")[0].text_content().split()
-    assert caption[:5] == ["response_time", "120", "ms", "critical", ">"]
+    assert caption[:10] == ["response_time", "120", "ms", "warning", ">", "300", "ms", "or",
+                            "critical", "≥"]
     log = [[" ".join(td.text_content().split()) for td in row[1:]]
            for row in doc.get_element_by_id("ladder-log").find_class("event")]
     assert log == [["recovered", "recovered (2 green runs)"],          # latest first
@@ -384,7 +394,7 @@ def test_a_history_written_before_it_kept_measurements_still_draws(tmp_path: Pat
     store.history_path("prod").parent.mkdir(parents=True)
     store.history_path("prod").write_text(json.dumps(old) + "\n")
     store.save(run_of(scenario("Home", P, measurements=(
-        Measurement("response_time", 40.0, "ms", "500"),))))
+        Measurement("response_time", 40.0, "ms", Limit.below(500)),))))
     assert report(tmp_path, now=T0 + 360)[0] == 0
     doc = lxml.html.fromstring((tmp_path / "reports" / "index.html").read_text())
     (chart,) = doc.xpath("//*[local-name()='svg'][@class='chart']")

@@ -8,7 +8,7 @@ command line or the config file itself.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalator.config import Config, Environment, load_config
 from escalator.durations import positive_duration
@@ -19,6 +19,11 @@ from escalator.hostport import split_host_port
 # RunOptions is the runner's input and lives below it; re-exported for older imports.
 from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
 from escalator.options import RunOptions as RunOptions
+from escalator.text import one_line
+from escalator.variables import Variables
+
+if TYPE_CHECKING:
+    from escalator.runner.gate import GatePolicy
 
 
 class _FormatAction(argparse.Action):
@@ -69,17 +74,50 @@ def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> 
                             help="first nodes of every Graphite path (default escalator)")
 
 
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--until-green, --within, --every, --deploy: `run` and `check` as a deploy gate."""
+    parser.add_argument("--until-green", action="store_true",
+                        help="re-run the scenarios that have not passed until all have or "
+                             "--within is up (a deploy gate)")
+    parser.add_argument("--within", metavar="DURATION",
+                        help="with --until-green: how long the gate waits, e.g. 10m")
+    parser.add_argument("--every", metavar="DURATION",
+                        help="with --until-green: from the start of one round to the next "
+                             "(default 5s)")
+    parser.add_argument("--deploy", metavar="NAME",
+                        help="with --until-green: what the gate waits for (a release, a "
+                             "commit), named in the report")
+
+
+def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
+    """The gate `args` ask for; None without --until-green; UsageError for a half-given one."""
+    from escalator.runner.gate import GatePolicy
+
+    if not args.until_green:
+        given = [o for o, v in (("--within", args.within), ("--every", args.every),
+                                ("--deploy", args.deploy)) if v is not None]
+        if given:
+            raise UsageError(f"{given[0]}: only with --until-green")
+        return None
+    if args.within is None:
+        raise UsageError("--until-green: give --within DURATION, e.g. --within 10m")
+    return GatePolicy(within=duration_option(args.within, "--within"),
+                      every=duration_option(args.every, "--every") if args.every else 5.0,
+                      deploy=one_line(args.deploy or "", 200))
+
+
 def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
     """Config plus command line; raises ConfigError or UsageError with a one-line reason."""
     config = load_config(args.config, env)
     run = config.run
     environment = pick_environment(config, args.environment)
-    variables, secrets = _variables(environment, config, env)
+    values, unset, secrets = _variables(environment, env)
     for item in args.define:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"-D {item}: give KEY=VALUE")
-        variables[key] = value
+        values[key] = value
+    variables = Variables(values, unset)
     return RunOptions(
         config=config, cwd=env.cwd,
         paths=tuple(args.paths) or ("features",),
@@ -112,20 +150,23 @@ def pick_environment(config: Config, name: str | None) -> Environment | None:
     return config.environments[name]
 
 
-def _variables(environment: Environment | None, config: Config, env: Env
-               ) -> tuple[dict[str, str], tuple[str, ...]]:
+def _variables(environment: Environment | None, env: Env
+               ) -> tuple[dict[str, str], dict[str, str], tuple[str, ...]]:
+    """The environment's values, the secrets that are not set (name -> why), and the secret
+    values to redact. An unset secret is no run error: only scenarios that use it are UNKNOWN."""
     if environment is None:
-        return {}, ()
-    variables = dict(environment.variables)
-    secrets = []
+        return {}, {}, ()
+    values = dict(environment.variables)
+    unset, secrets = {}, []
     for key, name in environment.secrets.items():
         value = env.environ.get(name)
         if not value:
-            raise ConfigError(f"{config.source}: environments.{environment.name}.{key}: "
-                              f"environment variable {name} is not set")
-        variables[key] = value
+            unset[key] = (f"the environment variable {name} is not set (secret {key} of "
+                          f"environment {environment.name})")
+            continue
+        values[key] = value
         secrets.append(value)
-    return variables, tuple(secrets)
+    return values, unset, tuple(secrets)
 
 
 def _address(text: str | None, option: str) -> tuple[str, int] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from escalator.commands.common import RunOptions
@@ -90,6 +91,17 @@ def store_run(options: RunOptions, run: RunResult) -> None:
     from escalator.state import ResultStore
 
     ResultStore(options.state_dir).save(run)
+
+
+def say_to(env: Env) -> Callable[[str], None]:
+    """Lines for the person or CI log watching a long command (a gate's progress): stderr,
+    flushed at once, so stdout keeps only the formats asked for."""
+
+    def say(text: str) -> None:
+        env.stderr.write(text + "\n")
+        env.stderr.flush()
+
+    return say
 
 
 def run_exit_code(run: RunResult) -> int:

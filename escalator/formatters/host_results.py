@@ -5,11 +5,12 @@ host of a fleet check shows its own service state where operators look. The host
 inventory name (`ScenarioResult.host`), the service the scenario's own name (`check_name`),
 the output a plugin's: `LABEL STATE - why`, with the run's measurements as perfdata.
 
+>>> from escalator.limits import Limit
 >>> from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 >>> step = StepResult("Then", "the backup is fresh", 4, "failed", error="30 h old")
 >>> s = ScenarioResult("Backups", "f.feature", 3, "Backup is fresh [db-7]", Outcome.FAILED,
 ...                    steps=(step,), host="db-7", group="db",
-...                    measurements=(Measurement("age", 108000, "s", "86400"),))
+...                    measurements=(Measurement("age", 108000, "s", Limit.at_most(86400)),))
 >>> r = host_results([s], "BACKUP")[0]
 >>> (r.host, r.service, int(r.status), r.perfdata)
 ('db-7', 'Backup is fresh', 2, ('age=108000s;;86400',))
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 
 from escalator.formatters import cut, one_line, reason
 from escalator.formatters import perfdata as pd
-from escalator.results import Outcome, ScenarioResult, Severity
+from escalator.results import Outcome, ScenarioResult
 from escalator.status import Status
 
 _OUTPUT_CHARS = 1000
@@ -60,8 +61,7 @@ def _host_result(s: ScenarioResult, label: str) -> HostResult:
         while label_text in taken:
             label_text += "_"
         taken.add(label_text)
-        limit = pd.threshold(m.threshold)
-        warn, crit = (limit, "") if s.severity is Severity.WARNING else ("", limit)
+        warn, crit = pd.slots(s, m)
         perfdata.append(pd.item(label_text, m.value, m.uom, warn, crit, m.minimum, m.maximum))
     details = [f"attempt {n} failed: {cut(_text(f), _OUTPUT_CHARS)}"
                for n, f in enumerate(s.earlier_failures, 1)]

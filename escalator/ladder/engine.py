@@ -111,10 +111,15 @@ class Engine:
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
         take_request(self)
+        return self.guarded(lambda run_id: self._engage(run_id, first))
+
+    def guarded(self, body: Callable[[str], Engagement]) -> Engagement:
+        """Run `body` as one engagement with a new run id: a stop signal or an error that cuts
+        it short still ends it through `end` (`interrupted`, `error`). Also used by converge."""
         self.steps, self.plan, self.running, self.obs = [], None, None, None
         run_id = _run_id(self.now())
         try:
-            return self._engage(run_id, first)
+            return body(run_id)
         except stop.Stopped as stopped:
             where = f" while level {self.running} ran" if self.running else ""
             reason = f"stopped by {stopped.name}{where}"
@@ -231,7 +236,10 @@ class Engine:
         return self.end(run_id, "latched", reason, FAILING)
 
     # -- cascade and verify -----------------------------------------------------------------
-    def _cascade(self, run_id: str, plan: Plan) -> None:
+    def _cascade(self, run_id: str, plan: Plan,
+                 after: Callable[[str, ActionResult], bool] | None = None) -> None:
+        """Each level of `plan` once, in order, quiesce after each; stop at the first that
+        fails, or when `after(level, result)` (converge: it observes) says so."""
         for level_id in plan.levels:
             window = decide.active_window(self.config, self.env.now())
             if window is not None:
@@ -244,10 +252,13 @@ class Engine:
             if quiesce:
                 self.tell(f"quiesce: {format_duration(quiesce)} after level {level_id}")
             self.env.sleep(quiesce)
+            go_on = after is None or after(level_id, result)
             if not result.ok:
                 why = f"level {level_id} {result.status}"
                 self.store.audit("cascade_stopped", run_id, why, level=level_id)
                 self.tell(f"cascade stopped: {why}; verify")
+                return
+            if not go_on:
                 return
 
     def add_step(self, run_id: str, level_id: str, result: ActionResult) -> None:
@@ -290,7 +301,7 @@ class Engine:
                 last, verdict=verdict, reason=reason, ended=self.now(), steps=levels)))
             self.store.audit("ended", run_id, reason, verdict=verdict, levels=levels,
                              plan=list(plan.levels) if plan else dict(last).get("plan", []))
-        page_round(self, run_id, verdict, self.obs, plan)
+        page_round(self, run_id, verdict, self.obs, plan, reason)
         return result
 
     def _calm(self, run_id: str, obs: Observation, verdict: str, why: str) -> Engagement:
@@ -319,7 +330,11 @@ class Engine:
 
     # -- observing --------------------------------------------------------------------------
     def _observe(self, run_id: str, run: RunResult | None = None) -> Observation:
-        run = self._run_checks() if run is None else run
+        """Observe `run`, or a fresh run of the checks, stored as `run` and `check` store
+        theirs (a run handed in is its caller's to store)."""
+        if run is None:
+            run = self._run_checks()
+            self._keep(run)
         self._check_levels(run)
         self.save(decide.prune(decide.record(self.state, run), self.config, self.now()))
         obs = self.obs = decide.observe(run, self.config, self.state)
@@ -332,11 +347,9 @@ class Engine:
 
     def _run_checks(self) -> RunResult:
         try:
-            run = self.checks()
+            return self.checks()
         except EscalatorError as exc:
             return RunResult(scenarios=(), errors=(str(exc),))
-        self._keep(run)
-        return run
 
     def _keep(self, run: RunResult) -> None:
         """Store the run as `run` and `check` do; a store that fails costs a note, never the

@@ -31,9 +31,9 @@ QUIET = frozenset({"suppressed", "interrupted", "crashed", "error"})  # verdicts
 
 
 def page_round(engine: Engine, run_id: str, verdict: str, obs: Observation | None,
-               plan: Plan | None) -> None:
-    """Send what this engagement's end calls for: the latch or the problems nothing may act
-    on, and the resolves of open pages whose problem is gone."""
+               plan: Plan | None, reason: str = "") -> None:
+    """Send what this engagement's end calls for: the latch, the problems nothing may act on
+    or what a converge left red, and the resolves of open pages whose problem is gone."""
     if verdict in QUIET:
         return
     environment, state = engine.store.environment, engine.state
@@ -42,6 +42,8 @@ def page_round(engine: Engine, run_id: str, verdict: str, obs: Observation | Non
                                                             plan),)
     elif verdict == "unactionable" and obs is not None:
         firing = paging.problems_of(obs, environment)
+    elif verdict == "still_red" and obs is not None:
+        firing = (paging.still_red(obs, environment, reason),)
     else:
         firing = ()
     present = paging.present_keys(state.pages, firing, obs, environment)

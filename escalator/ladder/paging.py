@@ -5,9 +5,10 @@ Pure: values in, values out; `pager` sends what a round asks for and records it.
 one thing a human must look at. Its dedup key comes from its kind and the scenarios involved
 (`escalator/<env>/<kind>/<digest of their keys>`), so a later, different problem opens another
 incident; a broken monitor (mass failure, blind, a run that could not be made) is one problem
-whatever scenarios it takes down (`escalator/<env>/<kind>`), and a latch is one problem until it
-is resumed (`escalator/<env>/latched/<since>`). An open problem is paged once, again only after
-`repage`, and resolved when a sound run no longer shows it (a latch: when it is resumed).
+whatever scenarios it takes down (`escalator/<env>/<kind>`), a latch is one problem until it is
+resumed (`escalator/<env>/latched/<since>`), and what a converge left red is `still_red`. An
+open problem is paged once, again only after `repage`, and resolved when a sound run no longer
+shows it (a latch: when it is resumed).
 
 >>> from escalator.ladder.model import Failing
 >>> f = Failing("f.feature::Home", "Home", "f.feature:3", "Then x: boom", "warning", "no_level")
@@ -108,6 +109,14 @@ def latch_problem(latch: Latch, environment: str, obs: Observation | None,
                    latch.since)
 
 
+def still_red(obs: Observation, environment: str, reason: str) -> Problem:
+    """What an `escalator converge` could not bring up (`reason` says why it stopped)."""
+    return Problem("still_red", dedup_key(environment, "still_red", (f.key for f in obs.failing)),
+                   reason, "critical", obs.failing,
+                   f"repair what is still red by hand, or fix a level and run escalator "
+                   f"converge -e {environment} again")
+
+
 def latch_key(environment: str, latch: Latch) -> str:
     return f"escalator/{environment}/latched/{int(latch.since)}"
 
@@ -166,7 +175,7 @@ def payload(problem: Problem, environment: str, run_id: str, since: float, did: 
     shown = problem.scenarios[:SCENARIOS_SHOWN]
     runbooks = list(dict.fromkeys(f.runbook for f in problem.scenarios if f.runbook))
     body: dict[str, Any] = {
-        "event": "latched" if problem.kind == "latched" else "unactionable",
+        "event": problem.kind if problem.kind in ("latched", "still_red") else "unactionable",
         "kind": problem.kind, "environment": environment, "run_id": run_id,
         "dedup_key": problem.key, "severity": problem.severity,
         "summary": cut(f"{environment}: {headline(problem.kind, problem.reason)}",

@@ -35,7 +35,7 @@ HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched",
                   "level_killed", "state_rebuilt", "resume_ignored", "io_error", "suppressed",
                   "cascade_stopped", "notify_sent", "notify_failed", "notify_suppressed",
                   "notify_skipped", "notify_resolved", "notify_dropped", "watch_started",
-                  "watch_stopped", "store_failed")
+                  "watch_stopped", "store_failed", "converge_progress")
 
 
 def when(ts: float | None) -> str:

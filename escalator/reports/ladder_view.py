@@ -38,6 +38,17 @@ Sample = tuple[str, dict[str, str], float]  # as escalator.formatters.prometheus
 
 
 @dataclass(frozen=True)
+class LevelRun:
+    """A level that ran, when it ended and how (the deployment page: what made a requirement
+    green is the level that ended between its last red run and its first green one)."""
+
+    level: str
+    ended: float
+    status: str
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
 class LadderView:
     """The ladder of one environment as the page shows it. `watcher_gone` says why its
     `escalator watch` is not there any more (judged by `escalator report`)."""
@@ -45,6 +56,7 @@ class LadderView:
     latch: Latch | None = None
     window: Maintenance | None = None
     events: tuple[Marker, ...] = ()
+    levels: tuple[LevelRun, ...] = ()
     notifier: NotifierHealth | None = None
     pages: tuple[Page, ...] = ()
     watcher: Heartbeat | None = None
@@ -54,7 +66,20 @@ class LadderView:
 def view(latch: Latch | None, window: Maintenance | None,
          records: Iterable[Mapping[str, Any]], **more: Any) -> LadderView:
     """`more`: notifier, pages, watcher and watcher_gone, when the caller knows them."""
-    return LadderView(latch, window, events(records), **more)
+    records = list(records)
+    return LadderView(latch, window, events(records), level_runs(records), **more)
+
+
+def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
+    """Every level's end (`step_finished`) in the audit records, oldest first."""
+    out = []
+    for record in records:
+        at, data = _time(record.get("ts")), record.get("data")
+        if record.get("event") == "step_finished" and at is not None and isinstance(
+                data, Mapping):
+            out.append(LevelRun(str(data.get("level", "?")), at, str(data.get("status", "?")),
+                                str(record.get("run_id") or "")))
+    return tuple(sorted(out, key=lambda run: run.ended))
 
 
 def samples(environment: str, ladder: LadderView) -> list[Sample]:

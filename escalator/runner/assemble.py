@@ -37,6 +37,7 @@ class Progress:
         if kind == "plan":
             self.units, self.planned = list(record["units"]), True
             self.errors.extend(record["errors"])
+            self.notices.extend(record.get("notices", ()))
         elif kind == "start":
             self.running[record["id"]] = -1
             self.began[record["id"]] = at
