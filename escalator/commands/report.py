@@ -4,16 +4,14 @@ Reads the result store (`escalator.state`), renders every report with the pure r
 `escalator.reports`, and writes them into `report_dir` from the config (default `reports/`).
 Each file is replaced atomically, so a web server or node_exporter's textfile collector never
 reads half of one. Report files are 0644: unlike the state directory they are meant to be read
-by people and by other users' daemons. `--table` also prints the summary tables.
+by people and by other users' daemons; but the directory is checked as the state directory is
+(`escalator.storage.Tree`: ours, not writable by others, no link followed). `--table` also
+prints the summary tables.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from escalator.commands.common import add_config_arguments
@@ -21,6 +19,7 @@ from escalator.env import Env
 from escalator.errors import EscalatorError
 
 REPORT_MODE = 0o644
+REPORT_DIR_MODE = 0o755
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +38,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.config import load_config
     from escalator.reports import render_all
     from escalator.state import ResultStore
+    from escalator.storage import Tree
 
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
@@ -49,27 +49,16 @@ def main(args: argparse.Namespace, env: Env) -> int:
                              f"in {store.state_dir}: run 'escalator run' or 'check' first")
     texts = render_all(stored, store.history(environment, args.history), env.now())
     out_dir = config.report_dir(env.cwd)
+    reports = Tree(out_dir, "report directory", REPORT_DIR_MODE, REPORT_MODE)
     for name, text in texts.items():
-        write_report(out_dir / name, text)
+        try:
+            reports.write(out_dir / name, text)
+        except OSError as exc:
+            raise EscalatorError(f"cannot write {exc.filename or out_dir / name}: "
+                                 f"{exc.strerror or exc}") from None
     if args.table:
         env.stdout.write(texts["summary.txt"])
     else:
         env.stdout.write(f"wrote {', '.join(texts)} to {out_dir}\n")
     return 0
 
-
-def write_report(path: Path, text: str) -> None:
-    """Replace `path` with `text` atomically (temp file in the same directory, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, REPORT_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

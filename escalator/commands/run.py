@@ -26,7 +26,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.runner import run_suite
 
     run = run_suite(options, env, progress=_live(env))
-    store_run(options, run)
+    run = store_run(options, run)
     write_outputs(run, options, env, default="pretty")
     return run_exit_code(run)
 

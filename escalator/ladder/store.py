@@ -37,9 +37,11 @@ class LadderStore:
     """Reads and writes one environment's ladder files; `now` stamps the audit lines."""
 
     def __init__(self, directory: Path, environment: str, secrets: tuple[str, ...] = (),
-                 now: Callable[[], float] | None = None) -> None:
+                 now: Callable[[], float] | None = None, state_dir: Path | None = None) -> None:
         self.directory, self.environment, self.secrets = directory, environment, secrets
         self.now = now or time.time
+        # every file is opened below the state directory without following a link
+        self.tree = storage.Tree(state_dir or directory)
         self.state_path = directory / "state.json"
         self.intent_path = directory / "intent.json"
         self.audit_path = directory / "audit.jsonl"
@@ -50,18 +52,17 @@ class LadderStore:
     @contextlib.contextmanager
     def lock(self, command: str) -> Iterator[None]:
         """One engine per environment; raises storage.LockHeld naming the holder."""
-        storage.private_dir(self.directory)
+        self.tree.ensure(self.directory)
         owner = (f"escalator {command} (pid {os.getpid()} on {socket.gethostname()}, "
                  f"since {iso(self.now())})")
-        with storage.exclusive_lock(self.lock_path, owner):
+        with self.tree.lock(self.lock_path, owner):
             yield
 
     # -- state -----------------------------------------------------------------------------
     def load(self) -> LadderState:
         """The stored state; a fresh one when there is none; latched when it is unreadable."""
-        try:
-            text = self.state_path.read_text()
-        except FileNotFoundError:
+        text = self.tree.read_text(self.state_path)
+        if text is None:
             return LadderState(self.environment)
         try:
             return state_from_dict(json.loads(text), self.environment)
@@ -70,10 +71,11 @@ class LadderStore:
 
     def peek(self) -> LadderState:
         """Read-only load for `ladder status`: a corrupt file shows as latched, untouched."""
-        try:
-            return state_from_dict(json.loads(self.state_path.read_text()), self.environment)
-        except FileNotFoundError:
+        text = self.tree.read_text(self.state_path)
+        if text is None:
             return LadderState(self.environment)
+        try:
+            return state_from_dict(json.loads(text), self.environment)
         except (ValueError, KeyError, TypeError) as exc:
             return LadderState(self.environment, latch=Latch(
                 f"corrupt state file: {type(exc).__name__}: {exc}"[:300], since=self.now()))
@@ -81,12 +83,12 @@ class LadderStore:
     def save(self, state: LadderState) -> LadderState:
         """Write `state` atomically with the next generation; returns what was written."""
         state = state.with_(generation=state.generation + 1)
-        storage.atomic_write(self.state_path, json.dumps(state_to_dict(state), indent=1))
+        self.tree.write(self.state_path, json.dumps(state_to_dict(state), indent=1))
         return state
 
     def _recover_corrupt(self, why: str) -> LadderState:
         aside = self.state_path.with_name(f"state.json.corrupt-{int(self.now())}")
-        os.replace(self.state_path, aside)
+        self.tree.replace(self.state_path, aside)
         state = counters_from_audit(self.read_audit(), self.environment)
         reason = f"corrupt state file (kept as {aside.name}): {why}"
         state = state.with_(latch=Latch(reason=reason[:300], since=self.now()))
@@ -96,13 +98,12 @@ class LadderStore:
     # -- intent ----------------------------------------------------------------------------
     def write_intent(self, intent: Intent) -> None:
         """Fsynced before the level's process starts (storage.atomic_write fsyncs)."""
-        storage.atomic_write(self.intent_path, json.dumps(intent.__dict__))
+        self.tree.write(self.intent_path, json.dumps(intent.__dict__))
 
     def read_intent(self) -> Intent | None:
         """The interrupted level, if any; an unreadable record counts as non-idempotent."""
-        try:
-            text = self.intent_path.read_text()
-        except FileNotFoundError:
+        text = self.tree.read_text(self.intent_path)
+        if text is None:
             return None
         try:
             return Intent(**json.loads(text))
@@ -111,22 +112,22 @@ class LadderStore:
                           started=0.0)
 
     def clear_intent(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.intent_path.unlink()
+        self.tree.unlink(self.intent_path)
 
     # -- resume requests (from `ladder resume` while an engine holds the lock) -------------
     def request_resume(self, who: str, why: str) -> None:
-        storage.atomic_write(self.resume_path,
-                             json.dumps({"who": who, "why": why, "at": self.now()}))
+        self.tree.write(self.resume_path,
+                        json.dumps({"who": who, "why": why, "at": self.now()}))
 
     def take_resume(self) -> dict[str, Any] | None:
-        try:
-            request = json.loads(self.resume_path.read_text())
-        except FileNotFoundError:
+        text = self.tree.read_text(self.resume_path)
+        if text is None:
             return None
+        try:
+            request = json.loads(text)
         except ValueError:
             request = None
-        self.resume_path.unlink()
+        self.tree.unlink(self.resume_path)
         return request if isinstance(request, dict) else None
 
     # -- audit -----------------------------------------------------------------------------
@@ -134,10 +135,10 @@ class LadderStore:
               **data: Any) -> None:
         record = {"ts": iso(self.now()), "env": self.environment, "run_id": run_id,
                   "event": event, "actor": actor, "reason": reason, "data": data}
-        storage.append_line(self.audit_path, redact_value(record, self.secrets))
+        self.tree.append(self.audit_path, redact_value(record, self.secrets))
 
     def read_audit(self) -> list[dict[str, Any]]:
-        return storage.read_lines(self.audit_path)
+        return self.tree.read_lines(self.audit_path)
 
 
 def state_to_dict(state: LadderState) -> dict[str, Any]:
