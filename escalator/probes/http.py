@@ -164,7 +164,8 @@ def _auth(target: HttpTarget) -> AuthBase | None:
     if scheme == "digest":
         return HTTPDigestAuth(user, password)
     if scheme == "basic":
-        return HTTPBasicAuth(user, password)
+        # UTF-8 (RFC 7617): requests would encode a str as Latin-1 and fail on "€"
+        return HTTPBasicAuth(user.encode(), password.encode())
     raise ProbeSetupError(f"unknown HTTP authentication scheme {scheme!r}")
 
 

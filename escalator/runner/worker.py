@@ -3,7 +3,9 @@ turn behave's model into results.
 
 `serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
 the pipe closes. Each scenario gets a fresh behave context and its own `Session` (variables,
-clients, measurements), and behave sees only the branch of the feature that leads to it.
+clients, measurements), and behave sees only the branch of the feature that leads to it. The
+result is redacted of the secrets here, where its text is made (before an error message is cut
+to one line), so no secret leaves the worker, whole or in part.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from escalator.redact import Redactor
 from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
 from escalator.runner.suite import Suite, Unit
@@ -67,7 +70,7 @@ def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
 
     runner = suite.runner
     session = Session(variables=options.variables, step_timeout=unit.step_timeout,
-                      environment=options.environment)
+                      environment=options.environment, secrets=tuple(options.secrets))
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
@@ -77,20 +80,22 @@ def run_unit(suite: Suite, unit: Unit, options: Any, fd: int) -> dict[str, Any]:
     finally:
         session.close()
     result = scenario_result(unit, session)
-    return {"t": "result", "id": unit.id, "scenario": result.to_dict(),
-            "notices": list(dict.fromkeys(session.notices))}
+    redactor = session.redactor
+    return {"t": "result", "id": unit.id, "scenario": redactor.value(result.to_dict()),
+            "notices": list(dict.fromkeys(redactor.text(n) for n in session.notices))}
 
 
 def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     sc = unit.scenario
-    steps = tuple(_step(step) for step in sc.all_steps)
+    steps = tuple(_step(step, session.redactor) for step in sc.all_steps)
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
     failing = next((s for s in steps if s.error), None)
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
-        reason = f"{status.replace('_', ' ')}: {_one_line(sc.error_message or '')}"
+        reason = (f"{status.replace('_', ' ')}: "
+                  f"{_one_line(session.redactor.text(sc.error_message or ''))}")
     elif outcome is Outcome.UNKNOWN:
         reason = f"scenario ended {status}"
     else:
@@ -104,7 +109,7 @@ def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
         measurements=tuple(session.measurements), duration=sc.duration)
 
 
-def _step(step: Any) -> StepResult:
+def _step(step: Any, redactor: Redactor) -> StepResult:
     status = step.status.name
     error, detail = None, None
     if status == "undefined":
@@ -113,14 +118,15 @@ def _step(step: Any) -> StepResult:
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
+        message = _one_line(redactor.text(str(exc)))
         if isinstance(exc, AssertionError | StepSetupError) or _is_setup_error(exc):
-            error = _one_line(str(exc)) or type(exc).__name__
+            error = message or type(exc).__name__
         else:
-            error = f"error in step code: {type(exc).__name__}: {_one_line(str(exc))}"
+            error = f"error in step code: {type(exc).__name__}: {message}"
         if not isinstance(exc, AssertionError):
-            detail = step.error_message
+            detail = redactor.text(step.error_message or "") or None
     elif step.error_message:
-        error = _one_line(step.error_message)
+        error = _one_line(redactor.text(step.error_message))
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+from escalator.redact import Redactor
 from escalator.results import Measurement
 
 T = TypeVar("T")
@@ -36,10 +37,24 @@ class Session:
     step_deadline: float | None = None  # monotonic; set by the runner's guard as a step starts
     doing: str | None = None  # what the step is waiting on; named if its time runs out
     environment: str | None = None
+    secrets: tuple[str, ...] = ()  # values masked in everything the scenario reports
     measurements: list[Measurement] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     resources: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
+    _redactor: Redactor | None = field(default=None, repr=False)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks the secrets (and what `hide` added) in text the scenario reports."""
+        if self._redactor is None:
+            self._redactor = Redactor(self.secrets)
+        return self._redactor
+
+    def hide(self, *values: str) -> None:
+        """Mask these values too: something derived from a secret (a basic-auth token)."""
+        self.secrets = (*self.secrets, *(v for v in values if v))
+        self._redactor = None
 
     @property
     def client_timeout(self) -> float:
@@ -116,6 +131,13 @@ def expand(context: Any, text: str) -> str:
         return variables[name]
 
     return _VARIABLE.sub(value, text)
+
+
+def shown(context: Any, text: str, limit: int, tail: bool = False) -> str:
+    """`text` for a reason: secrets masked, on one line, cut to `limit` characters with "..."
+    (`tail` keeps the end). Masking comes first: a secret cut in half cannot be recognised."""
+    redactor = session(context).redactor
+    return redactor.shorten(" ".join(redactor.text(text).split()), limit, tail)
 
 
 def resolve_url(context: Any, text: str) -> str:
