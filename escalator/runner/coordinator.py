@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from escalator.durations import format_duration
+from escalator.lifetime import die_with_parent
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
@@ -99,10 +100,13 @@ class _Pool:
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
         command_read, command_write = os.pipe()
+        coordinator = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
+                if not die_with_parent(coordinator, signal.SIGKILL):
+                    os._exit(1)  # the coordinator is gone: nobody to report to
                 os.close(read_fd)
                 os.close(command_write)
                 os.close(self.out)
