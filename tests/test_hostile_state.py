@@ -5,8 +5,9 @@ The rules (escalator/safe_open.py, as OpenSSH's for ~/.ssh): a state or report d
 is not ours, or that its group or others may write, is refused with a one-line reason; nothing
 in it is opened through a symlink or blocks on a FIFO. "Another user" is `escalator-test` (or
 uid 1001 when that user does not exist: chown needs no passwd entry); tests run as root, which
-is the interesting case (root's `check` must not write where another user points it). A store that cannot be written never costs a run
-its verdict: `check` still answers CRITICAL, with a line saying the result was not stored.
+is the interesting case (root's `check` must not write where another user points it). A store
+that cannot be written never costs a run its verdict: `check` still answers CRITICAL, with a
+line saying the result was not stored.
 """
 
 from __future__ import annotations
