@@ -39,8 +39,9 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     started, begun = env.now(), env.monotonic()
     deadline = begun + options.timeout
     read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # or the fork writes what is buffered twice
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
