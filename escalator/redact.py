@@ -143,6 +143,7 @@ def _escaped(text: str) -> set[str]:
              html.escape(text), html.escape(text, quote=False),
              html.escape(text).replace("&#x27;", "&#39;"),
              quote(text, safe="!#$&'()*+,/:;=?@[]~"), quote(text, safe=""), quote_plus(text),
+             quote(text, safe="!#$%&'()*+,/:;=?@[]~"),  # requests keeps a valid %XX as it is
              text.replace("+", " ")}
     forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), f) for f in forms if "%" in f}
     return forms

@@ -97,7 +97,7 @@ class LadderStore:
 
     # -- intent ----------------------------------------------------------------------------
     def write_intent(self, intent: Intent) -> None:
-        """Fsynced before the level's process starts (storage.atomic_write fsyncs)."""
+        """Fsynced before the level's process starts (storage.Tree.write fsyncs)."""
         self.tree.write(self.intent_path, json.dumps(intent.__dict__))
 
     def read_intent(self) -> Intent | None:
