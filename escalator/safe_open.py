@@ -6,9 +6,9 @@ time from the parent's descriptor with O_NOFOLLOW, and files with O_NOFOLLOW | O
 checked with fstat. The rules are OpenSSH's for ~/.ssh; each refusal is an `UnsafeDirectory`
 whose message names the path and what is wrong with it:
 - the root must be ours and not writable by its group or others;
-- an ancestor must belong to root or to us, and may be writable by others only under the sticky
-  bit (/tmp): whoever can rename entries there could swap the root for another directory; a
-  symlink on the way must belong to root or to us;
+- an ancestor must belong to root or to us, and may be writable by everybody only under the
+  sticky bit (/tmp): whoever can rename entries there could swap the root for another
+  directory; a symlink on the way must belong to root or to us;
 - below the root, no symlink at all (nothing follows a link out of the tree), directories ours
   and not writable by others, files regular (a FIFO cannot hang a run) and ours, and with no
   other hard link when they are changed in place.
@@ -187,20 +187,23 @@ class Opener:
 
     def _check_ancestors(self, root: Path, real: Path) -> None:
         """Whoever may rename entries in an ancestor could swap the root for another directory:
-        only root and we may own one, and others may write one only under the sticky bit."""
+        only root and we may own one, and everybody may write one only under the sticky bit
+        (/tmp). Its group may: with user-private groups (umask 002) that is the owner alone,
+        and a swapped-in directory or link would still be refused as not ours."""
         me = os.geteuid()
         for ancestor in real.parents:
             try:
                 st = os.stat(ancestor)
             except FileNotFoundError:
                 continue  # created below, by us
+            its = "its parent" if ancestor == real.parent else "its ancestor"
             if st.st_uid not in (0, me):
-                raise self.unsafe(root, f"its parent {ancestor} is owned by "
-                                         f"{_user(st.st_uid)}, who could replace it")
-            if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-                raise self.unsafe(root, f"its parent {ancestor} is writable by "
-                                         f"{_writers(st.st_mode)} (mode "
-                                         f"{stat.S_IMODE(st.st_mode):04o}), who could replace it")
+                raise self.unsafe(root, f"{its} {ancestor} is owned by {_user(st.st_uid)}, "
+                                         "who could replace it")
+            if st.st_mode & 0o002 and not st.st_mode & stat.S_ISVTX:
+                raise self.unsafe(root, f"{its} {ancestor} is writable by everybody (mode "
+                                         f"{stat.S_IMODE(st.st_mode):04o}), who could replace "
+                                         "it")
 
     def unsafe(self, where: Path, problem: str) -> UnsafeDirectory:
         root = Path(os.path.abspath(self.root))

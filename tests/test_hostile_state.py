@@ -175,6 +175,24 @@ def test_a_state_directory_below_another_users_directory_is_refused(project: Pat
     assert list(shared.iterdir()) == []
 
 
+@pytest.mark.parametrize(("mode", "refused"), [(0o777, True), (0o1777, False), (0o775, False)],
+                         ids=["0777", "1777 (as /tmp)", "0775 (umask 002)"])
+def test_an_ancestor_everybody_may_write_is_refused_unless_sticky(
+        project: Path, tmp_path: Path, mode: int, refused: bool) -> None:
+    shared = tmp_path / "shared"
+    (shared / "deeper").mkdir(parents=True)
+    shared.chmod(mode)
+    _use_state_dir(project, shared / "deeper" / "state")
+    out = _check(project)
+    if refused:
+        _assert_critical_not_stored(out, (
+            f"state directory {shared}/deeper/state: its ancestor {shared} is writable by "
+            "everybody (mode 0777), who could replace it: refusing to use it"))
+    else:
+        assert "could not be stored" not in out.stdout, out.stdout
+        assert (shared / "deeper" / "state" / "results" / "test.json").is_file()
+
+
 def test_a_subdirectory_of_another_user_is_refused(project: Path) -> None:
     state = _state(project)
     (state / "history").mkdir(parents=True, mode=0o700)
