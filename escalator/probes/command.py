@@ -103,9 +103,8 @@ def _fork_keeper(target: CommandTarget, stdout: int, stderr: int) -> int:
     if pid == 0:
         code = 70
         try:
-            if target.cwd is not None:
-                os.chdir(target.cwd)
-            code = keeper.keep(target.command, target.timeout + 1, parent, stdout, stderr)
+            code = keeper.keep(target.command, target.timeout + 1, parent, stdout, stderr,
+                               target.cwd)
         finally:
             os._exit(code)
     return pid

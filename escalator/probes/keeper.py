@@ -36,10 +36,13 @@ TIMED_OUT = 124
 _MAX_FD = 65536
 
 
-def keep(line: str, limit: float, parent: int, stdout: int, stderr: int) -> int:
-    """In the forked child: run `line` to its end, clean up, and return the exit code to use
-    (or die by the shell's signal). `parent` is the worker's pid."""
+def keep(line: str, limit: float, parent: int, stdout: int, stderr: int,
+         cwd: str | None = None) -> int:
+    """In the forked child: run `line` (in `cwd`) to its end, clean up, and return the exit
+    code to use (or die by the shell's signal). `parent` is the worker's pid."""
     gc.disable()
+    if cwd is not None:
+        os.chdir(cwd)
     os.setsid()  # out of reach of a kill aimed at the runner's processes
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAKE)
     if not die_with_parent(parent, signal.SIGTERM):

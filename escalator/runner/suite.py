@@ -83,12 +83,13 @@ def _tag_expression(tags: tuple[str, ...]) -> Any:
     from behave.tag_expression import TagExpressionProtocol, make_tag_expression
 
     expressions = list(tags)
-    words = [w for text in expressions for w in text.replace("(", " ").replace(")", " ").split()]
+    words = []
     for text in expressions:
-        if any(w.startswith(("~", "-@")) or "," in w
-               for w in text.replace("(", " ").replace(")", " ").split()):
+        found = text.replace("(", " ").replace(")", " ").split()
+        if any(w.startswith(("~", "-@")) or "," in w for w in found):
             raise LoadError(f"tag expression {text!r}: that is the old v1 syntax; "
                             "write e.g. 'not @wip' or '@a or @b'")
+        words += found
     if not any(w.removeprefix("@") == "wip" for w in words):  # not @swipe says nothing of @wip
         expressions.append("not @wip")
     try:
