@@ -60,6 +60,7 @@ class Redactor:
         self.forms = _forms(self.secrets)
         self._pattern = (re.compile("|".join(re.escape(f) for f in self.forms))
                          if self.forms else None)
+        self._pieces: _Pieces | None = None
 
     def __bool__(self) -> bool:
         return self._pattern is not None
@@ -67,7 +68,12 @@ class Redactor:
     def text(self, text: str) -> str:
         if self._pattern is None:
             return text
-        return _mask_cut_pieces(self._pattern.sub(MASK, text), self.forms)
+        text = self._pattern.sub(MASK, text)
+        if not any(mark in text for mark in _CUT_MARKS):
+            return text
+        if self._pieces is None:
+            self._pieces = _Pieces(self.forms)
+        return self._pieces.mask(text)
 
     def value(self, value: Any, key: str | None = None) -> Any:
         """`value` with every string inside it (dict values, lists, tuples) redacted; dict keys
@@ -91,20 +97,22 @@ class Redactor:
 
 
 @functools.lru_cache(maxsize=8)
-def _redactor(secrets: tuple[str, ...]) -> Redactor:
+def redactor_for(secrets: tuple[str, ...]) -> Redactor:
+    """The (shared) Redactor of these secrets: building one compiles a pattern of every form,
+    so the runner builds the run's once, before it forks its workers."""
     return Redactor(secrets)
 
 
 def redact_text(text: str, secrets: Sequence[str]) -> str:
-    return _redactor(tuple(secrets)).text(text)
+    return redactor_for(tuple(secrets)).text(text)
 
 
 def redact_value(value: Any, secrets: Sequence[str]) -> Any:
-    return _redactor(tuple(secrets)).value(value)
+    return redactor_for(tuple(secrets)).value(value)
 
 
 def redact_run(run: RunResult, secrets: Sequence[str]) -> RunResult:
-    redactor = _redactor(tuple(secrets))
+    redactor = redactor_for(tuple(secrets))
     if not redactor:
         return run
     return RunResult.from_dict(redactor.value(run.to_dict()))
@@ -181,32 +189,37 @@ def _base64_cores(secret: str) -> set[str]:
     return cores
 
 
-def _mask_cut_pieces(text: str, forms: Sequence[str]) -> str:
-    """Mask what is left of a secret where a "..." cut it: the start of a form just before the
-    mark, or its end just after. Steps redact before they cut; this catches the code that
-    does not (a probe quoting an error, a site's own step)."""
-    if not any(mark in text for mark in _CUT_MARKS):
+class _Pieces:
+    """The starts and ends (at least `_PIECE` long) of every form, for the cut-mark net; built
+    on the first text that has a cut mark, as most texts have none."""
+
+    def __init__(self, forms: Sequence[str]) -> None:
+        self.starts = {f[:k] for f in forms for k in range(_PIECE, len(f))}
+        self.ends = {f[-k:] for f in forms for k in range(_PIECE, len(f))}
+        self.longest = max((len(f) for f in forms), default=0)
+
+    def mask(self, text: str) -> str:
+        """Mask what is left of a secret where a "..." cut it: the start of a form just before
+        the mark, or its end just after. Steps redact before they cut; this catches the code
+        that does not (a probe quoting an error, a site's own step)."""
+        for mark in _CUT_MARKS:
+            if mark not in text:
+                continue
+            parts = text.split(mark)
+            for i in range(len(parts) - 1):
+                parts[i] = self._mask_end(parts[i])
+                parts[i + 1] = self._mask_start(parts[i + 1])
+            text = mark.join(parts)
         return text
-    for mark in _CUT_MARKS:
-        parts = text.split(mark)
-        for i in range(len(parts) - 1):
-            parts[i] = _mask_end(parts[i], forms)
-            parts[i + 1] = _mask_start(parts[i + 1], forms)
-        text = mark.join(parts)
-    return text
 
+    def _mask_end(self, text: str) -> str:
+        for k in range(min(self.longest, len(text)), _PIECE - 1, -1):
+            if text[-k:] in self.starts:
+                return text[:-k] + MASK
+        return text
 
-def _mask_end(text: str, forms: Sequence[str]) -> str:
-    """`text` with the longest start of any form at its end masked."""
-    longest = max((k for form in forms
-                   for k in range(min(len(form) - 1, len(text)), _PIECE - 1, -1)
-                   if text.endswith(form[:k])), default=0)
-    return text[:-longest] + MASK if longest else text
-
-
-def _mask_start(text: str, forms: Sequence[str]) -> str:
-    """`text` with the longest end of any form at its start masked."""
-    longest = max((k for form in forms
-                   for k in range(min(len(form) - 1, len(text)), _PIECE - 1, -1)
-                   if text.startswith(form[-k:])), default=0)
-    return MASK + text[longest:] if longest else text
+    def _mask_start(self, text: str) -> str:
+        for k in range(min(self.longest, len(text)), _PIECE - 1, -1):
+            if text[:k] in self.ends:
+                return MASK + text[k:]
+        return text

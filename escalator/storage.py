@@ -100,7 +100,7 @@ class Tree:
         with self._opener.directory(path.parent, create=True) as parent:
             assert parent is not None
             fd = self._opener.file(parent, path, os.O_RDWR | os.O_CREAT | os.O_APPEND,
-                                 in_place=True)
+                                   in_place=True)
             try:
                 with naming(path):
                     size = os.fstat(fd).st_size

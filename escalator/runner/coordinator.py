@@ -25,6 +25,7 @@ from typing import Any
 
 from escalator.durations import format_duration
 from escalator.lifetime import die_with_parent
+from escalator.redact import redactor_for
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner import pipe
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
@@ -64,6 +65,7 @@ def main(options: Any, out: int) -> None:
         return
     pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
                     "errors": suite.errors})
+    redactor_for(tuple(options.secrets))  # built once here, inherited by every worker
     if not suite.errors:
         _Pool(suite, options, out).run()
     pipe.send(out, {"t": "done"})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
-from escalator.redact import Redactor
+from escalator.redact import Redactor, redactor_for
 from escalator.results import Measurement
 
 T = TypeVar("T")
@@ -48,7 +48,7 @@ class Session:
     def redactor(self) -> Redactor:
         """Masks the secrets (and what `hide` added) in text the scenario reports."""
         if self._redactor is None:
-            self._redactor = Redactor(self.secrets)
+            self._redactor = redactor_for(self.secrets)
         return self._redactor
 
     def hide(self, *values: str) -> None:
