@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TextIO, cast
 
@@ -71,11 +71,11 @@ class _Output:
     def isatty(self) -> bool:
         return self.stream is not None and self.failed is None and self.stream.isatty()
 
-    def _try(self, action: object) -> None:
+    def _try(self, action: Callable[[TextIO], object]) -> None:
         if self.stream is None or self.failed is not None:
             return
         try:
-            action(self.stream)  # type: ignore[operator]
+            action(self.stream)
         except (OSError, ValueError) as exc:  # ValueError: I/O operation on closed file
             self.failed = (exc.strerror if isinstance(exc, OSError) and exc.strerror
                            else str(exc) or type(exc).__name__)
