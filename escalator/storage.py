@@ -17,6 +17,7 @@ import errno
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = ["DIR_MODE", "FILE_MODE", "LockHeld", "Tree", "UnsafeDirectory", "appe
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+REPORT_DIR_MODE = 0o755  # reports are read by people and other users' daemons
 
 
 class LockHeld(Exception):
@@ -162,8 +164,7 @@ class Tree:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-                raise LockHeld(f"{path} is held by {holder}") from None
+                raise LockHeld(f"{path} is held by {_holder(fd)}") from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, owner.encode(), 0)
             os.fsync(fd)
@@ -206,8 +207,15 @@ def private_dir(path: Path) -> Path:
     return Tree(path).ensure()
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    Tree(path.parent).write(path, data)
+def atomic_write(path: Path, data: str | bytes, mode: int = FILE_MODE, *,
+                 root: Path | None = None) -> None:
+    """`Tree(root).write`, the root being the file's directory unless given. A `mode` other than
+    0600 is a report others read (0644): its tree is a report directory, created 0755."""
+    if mode == FILE_MODE:
+        tree = Tree(root or path.parent)
+    else:
+        tree = Tree(root or path.parent, "report directory", REPORT_DIR_MODE, mode)
+    tree.write(path, data)
 
 
 def append_line(path: Path, record: dict[str, Any]) -> None:
@@ -223,6 +231,17 @@ def exclusive_lock(path: Path, owner: str) -> contextlib.AbstractContextManager[
 
 
 # ---- helpers ---------------------------------------------------------------------------------
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, as the holder wrote it; a holder that has just taken the lock may
+    not have written yet, so an empty file is read again for a moment."""
+    for _ in range(50):
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        if holder:
+            return holder
+        time.sleep(0.01)
+    return "unknown"
+
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)

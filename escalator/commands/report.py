@@ -4,9 +4,7 @@ Reads the result store (`escalator.state`), renders every report with the pure r
 `escalator.reports`, and writes them into `report_dir` from the config (default `reports/`).
 Each file is replaced atomically, so a web server or node_exporter's textfile collector never
 reads half of one. Report files are 0644: unlike the state directory they are meant to be read
-by people and by other users' daemons; but the directory is checked as the state directory is
-(`escalator.storage.Tree`: ours, not writable by others, no link followed). `--table` also
-prints the summary tables.
+by people and by other users' daemons. `--table` also prints the summary tables.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ from escalator.env import Env
 from escalator.errors import EscalatorError
 
 REPORT_MODE = 0o644
-REPORT_DIR_MODE = 0o755
 
 
 def register(subparsers: Any) -> None:
@@ -38,7 +35,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.config import load_config
     from escalator.reports import render_all
     from escalator.state import ResultStore
-    from escalator.storage import Tree
+    from escalator.storage import atomic_write
 
     config = load_config(args.config, env)
     environment = environment_name(config, args.environment)
@@ -49,10 +46,9 @@ def main(args: argparse.Namespace, env: Env) -> int:
                              f"in {store.state_dir}: run 'escalator run' or 'check' first")
     texts = render_all(stored, store.history(environment, args.history), env.now())
     out_dir = config.report_dir(env.cwd)
-    reports = Tree(out_dir, "report directory", REPORT_DIR_MODE, REPORT_MODE)
     for name, text in texts.items():
         try:
-            reports.write(out_dir / name, text)
+            atomic_write(out_dir / name, text, mode=REPORT_MODE, root=out_dir)
         except OSError as exc:
             raise EscalatorError(f"cannot write {exc.filename or out_dir / name}: "
                                  f"{exc.strerror or exc}") from None
