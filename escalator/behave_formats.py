@@ -22,7 +22,7 @@ from typing import Any
 from behave.formatter.base import Formatter
 
 from escalator.formatters import FormatOptions, render
-from escalator.redact import redact_run
+from escalator.redact import redact_run, redactor_for
 from escalator.results import RunResult, ScenarioResult
 
 _NOT_RUN = ("skipped", "untested", "untested_pending", "untested_undefined")
@@ -45,6 +45,7 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
         from escalator.tags import scenario_meta
 
         found = []
+        redactor = redactor_for(tuple(getattr(self.config, "escalator_secrets", ())))
         for feature in self.features:
             file = os.path.relpath(feature.filename, Path.cwd())
             for scenario in feature.walk_scenarios():
@@ -53,7 +54,8 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
                 meta = scenario_meta(scenario.effective_tags,
                                      [*scenario.description, *feature.description])
                 found.append(model_result(feature, scenario, file, meta,
-                                          getattr(scenario, "escalator_measurements", ())))
+                                          getattr(scenario, "escalator_measurements", ()),
+                                          redactor))
         return found
 
     def _notices(self) -> tuple[str, ...]:

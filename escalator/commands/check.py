@@ -26,7 +26,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.runner import run_suite
 
     run = run_suite(options, env)
-    store_run(options, run)
+    run = store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)

@@ -32,7 +32,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.runner import run_suite
 
     run = run_suite(options, env, progress=_live(env))
-    store_run(options, run)
+    run = store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="pretty")
     return run_exit_code(run)

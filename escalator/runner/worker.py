@@ -3,7 +3,9 @@ turn behave's model into results.
 
 `serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
 the pipe closes. Each scenario gets a fresh behave context and its own `Session` (variables,
-clients, measurements), and behave sees only the branch of the feature that leads to it.
+clients, measurements), and behave sees only the branch of the feature that leads to it. The
+result is redacted of the secrets here, where its text is made (before an error message is cut
+to one line), so no secret leaves the worker, whole or in part.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from escalator import pipe
 from escalator.errors import SetupError
 from escalator.options import RunOptions
+from escalator.redact import Redactor
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
@@ -70,7 +73,7 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
 
     runner = suite.runner
     session = Session(variables=options.variables, step_timeout=unit.step_timeout,
-                      environment=options.environment)
+                      environment=options.environment, secrets=tuple(options.secrets))
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
@@ -80,27 +83,29 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
     finally:
         session.close()
     result = scenario_result(unit, session)
-    return {"t": "result", "id": unit.id, "scenario": result.to_dict(),
-            "notices": list(dict.fromkeys(session.notices))}
+    redactor = session.redactor
+    return {"t": "result", "id": unit.id, "scenario": redactor.value(result.to_dict()),
+            "notices": list(dict.fromkeys(redactor.text(n) for n in session.notices))}
 
 
 def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
     return model_result(unit.feature, unit.scenario, unit.file, unit.meta,
-                        tuple(session.measurements))
+                        tuple(session.measurements), session.redactor)
 
 
 def model_result(feature: Any, sc: Any, file: str, meta: Any,
-                 measurements: tuple[Measurement, ...]) -> ScenarioResult:
+                 measurements: tuple[Measurement, ...], redactor: Redactor) -> ScenarioResult:
     """A scenario of behave's model, after it ran, as a result (also for the behave
-    formatters of `escalator.behave_formats`)."""
-    steps = tuple(_step(step) for step in sc.all_steps)
+    formatters of `escalator.behave_formats`); error text is redacted before it is cut."""
+    steps = tuple(_step(step, redactor) for step in sc.all_steps)
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
     failing = next((s for s in steps if s.error), None)
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
-        reason = f"{status.replace('_', ' ')}: {one_line(sc.error_message or '', 400)}"
+        reason = (f"{status.replace('_', ' ')}: "
+                  f"{one_line(redactor.text(sc.error_message or ''), 400)}")
     elif outcome is Outcome.UNKNOWN:
         reason = f"scenario ended {status}"
     else:
@@ -114,7 +119,7 @@ def model_result(feature: Any, sc: Any, file: str, meta: Any,
         measurements=measurements, duration=sc.duration)
 
 
-def _step(step: Any) -> StepResult:
+def _step(step: Any, redactor: Redactor) -> StepResult:
     status = step.status.name
     error, detail = None, None
     if status == "undefined":
@@ -123,13 +128,14 @@ def _step(step: Any) -> StepResult:
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
+        message = one_line(redactor.text(str(exc)), 400)
         if isinstance(exc, AssertionError | SetupError):
-            error = one_line(str(exc), 400) or type(exc).__name__
+            error = message or type(exc).__name__
         else:
-            error = f"error in step code: {type(exc).__name__}: {one_line(str(exc), 400)}"
+            error = f"error in step code: {type(exc).__name__}: {message}"
         if not isinstance(exc, AssertionError):
-            detail = step.error_message
+            detail = redactor.text(step.error_message or "") or None
     elif step.error_message:
-        error = one_line(step.error_message, 400)
+        error = one_line(redactor.text(step.error_message), 400)
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)

@@ -14,7 +14,7 @@ from behave import then
 
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import expand, record
+from escalator.steps.support import expand, record, shown
 
 PROBES = ("escalator.probes.http", "escalator.probes.jsonpath")
 
@@ -36,10 +36,10 @@ def _values(context: Any, path: str) -> list[Any]:
     return values
 
 
-def _shown(values: list[Any]) -> str:
+def _shown(context: Any, values: list[Any]) -> str:
     from escalator.probes.jsonpath import as_text
 
-    texts = [repr(as_text(v))[:80] for v in values[:5]]
+    texts = [repr(shown(context, as_text(v), 77)) for v in values[:5]]
     return ", ".join(texts) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
 
 
@@ -54,7 +54,7 @@ def step_the_json_at_should_be(context: Any, path: str, value: str) -> None:
     wanted = expand(context, value)
     values = _values(context, path)
     wrong = [v for v in values if as_text(v) != wanted]
-    assert not wrong, f"{path} is {_shown(wrong)}, not {wanted!r}"
+    assert not wrong, f"{path} is {_shown(context, wrong)}, not {wanted!r}"
 
 
 def _age(context: Any, path: str, values: list[Any]) -> float:
@@ -62,7 +62,7 @@ def _age(context: Any, path: str, values: list[Any]) -> float:
     from escalator.probes.jsonpath import parse_time
 
     times = [t for t in (parse_time(v) for v in values) if t is not None]
-    assert times, f"{path} is {_shown(values)}: not an ISO 8601 time or epoch seconds"
+    assert times, f"{path} is {_shown(context, values)}: not an ISO 8601 time or epoch seconds"
     return time.time() - max(times).timestamp()
 
 
@@ -76,8 +76,8 @@ def step_the_json_at_should_be_a_recent_time(context: Any, path: str, n: float) 
     age = _age(context, path, values)
     record(context, "json_age", round(age, 1), "s", f"{n * 60:g}")
     assert age >= -_FUTURE_SLACK, (
-        f"{path} is {_shown(values)}, {-age / 60:.0f} minutes in the future")
-    assert age <= n * 60, (f"{path} is {_shown(values)}, {_ago(age)} old, "
+        f"{path} is {_shown(context, values)}, {-age / 60:.0f} minutes in the future")
+    assert age <= n * 60, (f"{path} is {_shown(context, values)}, {_ago(age)} old, "
                            f"wanted within the last {n:g} minutes")
 
 
