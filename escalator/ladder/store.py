@@ -94,6 +94,13 @@ class LadderStore:
             raise
         return fd
 
+    def level_lock(self) -> int | None:
+        """A descriptor of the current `level.lock` for `procs` to test and compare, or None
+        when there is none. Opened as every file here is; a file with a second hard link is
+        refused (UnsafeDirectory), so a link to another file cannot make the recovery signal
+        whoever holds that file open."""
+        return self.tree.open(self.level_lock_path, os.O_RDONLY, in_place=True)
+
     def drop_level_lock(self) -> None:
         """The level is over: whoever still holds the old file no longer counts."""
         self.tree.unlink(self.level_lock_path)
