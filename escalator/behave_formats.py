@@ -45,7 +45,7 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
         from escalator.tags import scenario_meta
 
         found = []
-        redactor = redactor_for(tuple(getattr(self.config, "escalator_secrets", ())))
+        secrets = tuple(getattr(self.config, "escalator_secrets", ()))
         for feature in self.features:
             file = os.path.relpath(feature.filename, Path.cwd())
             for scenario in feature.walk_scenarios():
@@ -53,6 +53,8 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
                     continue
                 meta = scenario_meta(scenario.effective_tags,
                                      [*scenario.description, *feature.description])
+                # the scenario's secrets include what its steps hid (a basic-auth token)
+                redactor = redactor_for(tuple(getattr(scenario, "escalator_secrets", secrets)))
                 found.append(model_result(feature, scenario, file, meta,
                                           getattr(scenario, "escalator_measurements", ()),
                                           redactor))

@@ -9,8 +9,10 @@ The environment comes from escalator.toml in the working directory, chosen like 
 -e`: `python -m behave -D env=production` (or ESCALATOR_ENV=production); `-D config=FILE` (or
 ESCALATOR_CONFIG) names another config file, and any other `-D key=value` overrides a variable.
 Secrets are read from the process environment as `escalator run` reads them, and are masked
-(***) in every step's reason before behave's formatters see it. Each step runs under the
-step timeout of `[run]`, as under `escalator run`; measurements are kept on the scenario for
+(***) in every step's reason before behave's formatters see it, with what a step hid (a
+basic-auth token) and before the steps cut a target's text (the scenario's `Session` knows
+them). Each step runs under the step timeout of `[run]`, as under `escalator run`;
+measurements are kept on the scenario for
 `escalator.behave_formats`. There is no parallelism, retry, deadline or ladder: that is
 `escalator run`'s job. Under `escalator run`, `check` and the ladder these hooks do nothing, as
 the runner gives each scenario its own session.
@@ -55,16 +57,19 @@ def _options(context: Any) -> Any:
 
 
 def redacting(func: Callable[..., Any], secrets: tuple[str, ...]) -> Callable[..., Any]:
-    """`func` with the secrets masked in the message of whatever it raises."""
-    from escalator.redact import redact_text
+    """`func` with the secrets masked in the message of whatever it raises: the scenario
+    session's (which knows what its steps hid), else `secrets`."""
+    from escalator.redact import redactor_for
 
     @functools.wraps(func)
     def step(context: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(context, *args, **kwargs)
         except Exception as exc:
+            found = getattr(context, "escalator", None)
+            redactor = found.redactor if isinstance(found, Session) else redactor_for(secrets)
             text = str(exc)
-            masked = redact_text(text, secrets)
+            masked = redactor.text(text)
             if masked == text:
                 raise
             try:
@@ -109,7 +114,8 @@ def before_scenario(context: Any, scenario: Any) -> None:
                                                    *scenario.feature.description])
     context.escalator = Session(variables=options.variables,
                                 step_timeout=meta.step_timeout or options.step_timeout,
-                                environment=options.environment)
+                                environment=options.environment,
+                                secrets=tuple(options.secrets))
     scenario.escalator_session = context.escalator
 
 
@@ -120,3 +126,4 @@ def after_scenario(context: Any, scenario: Any) -> None:
     session.close()
     scenario.escalator_measurements = tuple(session.measurements)
     scenario.escalator_notices = tuple(dict.fromkeys(session.notices))
+    scenario.escalator_secrets = session.secrets  # with what its steps hid, for the formatters

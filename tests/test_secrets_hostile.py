@@ -6,8 +6,13 @@ The paths: a reason that quotes a secret with repr() (backslashes doubled), a pa
 a passphrase (its whitespace collapsed in the body excerpt), a target that echoes the
 Authorization header (base64 of user:password), a secret straddling the 160-character body
 excerpt, the 57-character command label, the tail of a command's output and the 80-character
-JSON value: redaction happens in the worker before the text is cut, so no piece survives. A
-command step keeps secrets out of argv, where every user's `ps` could read them.
+JSON value: redaction happens in the worker before the text is cut, so no piece survives. The
+newer step modules' paths too: a bearer token the target echoes (a pattern's 120-character
+quote; the passphrase, as a header carries only Latin-1), the login of an AMQP URL a real broker
+refuses (user and password secrets, the user quoted with repr), a remote command over a real
+sshd whose output quotes the command line, and a JSON body sent with a secret (valid JSON,
+however the secret is quoted) that the target echoes. A command step keeps secrets out of
+argv, where every user's `ps` could read them.
 
 tests/test_secrets_everywhere.py keeps plain letters-and-digits secrets, which an escaping
 renderer cannot hide by accident; here every encoded form is searched, and every piece of each
@@ -32,6 +37,10 @@ import pytest
 
 from tests.project import Outcome, child_environ, make_project, run_cli
 from tests.servers.http import Handler, Reply, Request, serve
+from tests.servers.rabbitmq import Rabbit
+from tests.servers.sshd import Sshd
+
+pytestmark = pytest.mark.servers
 
 PASSWORD = "C:\\tmp\\N0pe \"Qv8\" 'Zk3' 97% süß€ Lm4\\Rt7\tWx2 \"Yp5\" Kb9%z Hd6 ÄÖx"
 TOKEN = "Tk7\\Gh2 \"Jq4\" 'Vn8' 55%z ñandú€ Rb3\tPs6  Xc1\\Fm9 \"Ld0\" Wy Qo5Pe2"
@@ -77,7 +86,27 @@ Feature: Hard secrets
   Scenario: token in a long JSON value
     When I go to "/jsonecho?pad=30&v=${api_token}"
     Then the JSON at "$.token" should be "nothing like this"
-"""
+
+  Scenario: a bearer token the target echoes
+    Given I use the bearer token "${key_passphrase}"
+    When I go to "/bearer?n=60"
+    Then the response body should match /nothing like this/
+
+  Scenario: the login of an AMQP URL refused
+    Given I have a AMQP server on amqp://${api_token}:${admin_password}@${rabbit}/
+    When I want to check on the jobs queue
+
+  Scenario: token in a remote command that its output quotes
+    When I ssh to "${ssh_host}" with the following credentials:
+      | username    |
+      | ${ssh_user} |
+    And I run "tr '\\0' ' ' < /proc/$$/cmdline # PADDING ${api_token}"
+    Then the output should match /nothing like this/
+
+  Scenario: a JSON body sent with a secret
+    When I send a POST request to "/bodyecho" with the JSON '{"token": "PADDING${api_token}"}'
+    Then the response body should match /nothing like this/
+""".replace("PADDING", "z" * 50)
 
 OUTCOMES = {"password expected on the page": "failed",
             "the target echoes the Authorization header": "failed",
@@ -85,7 +114,11 @@ OUTCOMES = {"password expected on the page": "failed",
             "token across the end of the body excerpt": "failed",
             "token in a long command line": "failed",
             "token at the tail of a command's output": "failed",
-            "token in a long JSON value": "failed"}
+            "token in a long JSON value": "failed",
+            "a bearer token the target echoes": "failed",
+            "the login of an AMQP URL refused": "failed",
+            "token in a remote command that its output quotes": "failed",
+            "a JSON body sent with a secret": "failed"}
 
 
 def _private(req: Request) -> Reply:
@@ -116,8 +149,18 @@ def _json_echo(req: Request) -> Reply:
     return Reply(200, json.dumps({"token": value}), {"Content-Type": "application/json"})
 
 
+def _bearer(req: Request) -> Reply:
+    body = "x" * int(req.query["n"][0]) + " " + req.headers.get("Authorization", "") + " end"
+    return Reply(200, body, {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def _body_echo(req: Request) -> Reply:
+    return Reply(200, req.body.decode(), {"Content-Type": "application/json"})
+
+
 ROUTES: dict[str, Handler | object] = {"/private": _private, "/headers": _headers,
-                                       "/echo": _echo, "/pad": _pad, "/jsonecho": _json_echo}
+                                       "/echo": _echo, "/pad": _pad, "/jsonecho": _json_echo,
+                                       "/bearer": _bearer, "/bodyecho": _body_echo}
 
 
 def _escapes(secret: str) -> dict[str, str]:
@@ -149,15 +192,19 @@ def _leaks(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Outcome]]]:
+def suite(tmp_path_factory: pytest.TempPathFactory, rabbitmq: Rabbit, sshd: Sshd
+          ) -> Iterator[tuple[Path, dict[str, Outcome]]]:
     root = tmp_path_factory.mktemp("hard-secrets")
     environ = {**SECRETS, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     outcomes: dict[str, Outcome] = {}
+    servers = {"rabbit": rabbitmq.address, "ssh_host": sshd.address, "ssh_user": sshd.user,
+               "ssh_key": str(sshd.client_key), "known_hosts": str(sshd.known_hosts)}
     # the workers fork from this process: a command step sees this process's environment
     with pytest.MonkeyPatch.context() as patch, serve(ROUTES) as url:
         patch.setenv("API_TOKEN", TOKEN)
         make_project(root, {"secrets.feature": FEATURE},
-                     variables={"base_url": url, **{k.lower(): {"env": k} for k in SECRETS}})
+                     variables={"base_url": url, **servers,
+                                **{k.lower(): {"env": k} for k in SECRETS}})
         for name in ("json", "junit", "pretty", "progress", "nagios", "prometheus"):
             outcomes[f"run -v -f {name}"] = run_cli(["run", "-e", "test", "-v", "-f", name],
                                                     cwd=root, environ=environ)

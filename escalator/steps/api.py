@@ -7,7 +7,9 @@ timeout, per-scenario resources), expands `${name}` with `expand`, asks the prob
 with the environment's settings: TLS verification, the nameserver, the SSH user and known_hosts),
 and records what it measured with `record(context, name, value, uom, threshold)`. It asserts
 with `assert ..., "<one-line reason>"` (the target is broken: the scenario fails) and raises
-`StepSetupError` for our own mistakes (the scenario is UNKNOWN).
+`StepSetupError` for our own mistakes (the scenario is UNKNOWN). A reason that quotes what a
+target said cuts it with `shown(context, text, limit)`, which masks the secrets first: a
+secret cut in half cannot be recognised afterwards.
 
 Probe results are frozen dataclasses that never raise for a broken target: `HttpResult`
 (`escalator.probes.http`), `DnsResult` (`escalator.probes.dns`), SSH and local
@@ -27,6 +29,7 @@ from escalator.steps.support import (
     record,
     resolve_url,
     session,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -37,8 +40,8 @@ if TYPE_CHECKING:
     from escalator.probes.ssh import Connection
 
 __all__ = ["Session", "StepSetupError", "dns_lookup", "earlier", "expand", "http_request",
-           "last_response", "record", "resolve_url", "run_command", "session", "ssh_connection",
-           "ssh_run", "variable"]
+           "last_response", "record", "resolve_url", "run_command", "session", "shown",
+           "ssh_connection", "ssh_run", "variable"]
 
 
 def variable(context: Any, name: str, default: str | None = None) -> str | None:
