@@ -5,6 +5,8 @@ timeout, kill that group. The runner, its workers and the commands that steps st
 other sessions (so the runner can kill its own groups), so they must go down by another route:
 each dies with its parent, and each command's keeper kills whatever the command left, even a
 daemon that called `setsid`. The same keeper ends such a daemon when a check finishes normally.
+The tools the probes run (`openssl s_client` for OCSP stapling, ping, pgrep, systemctl,
+dpkg-query) run under the same keeper.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pytest
 
 from tests.fake_steps import FAKE_STEPS
 from tests.project import child_environ, make_project
+from tests.servers.hostile import silent_server
 
 BOUND = 15.0  # seconds for the whole tree to go, on a busy machine
 
@@ -91,6 +94,30 @@ def test_killing_the_checks_group_ends_runner_workers_commands_and_daemons(
             check.wait(30)
         assert _wait_for(lambda: not _processes(label, daemon, command), BOUND), \
             _processes(label, daemon, command)
+
+
+def test_killing_the_checks_group_ends_the_tools_its_probes_started(tmp_path: Path) -> None:
+    """The OCSP probe's `openssl s_client`, stuck on a server that accepts and never answers
+    (s_client has no timeout of its own), goes with the check's group."""
+    label = "OPENSSL4714"
+    with silent_server() as port:
+        tool = f"-connect 127.0.0.1:{port}"
+        phrase = f'the TLS handshake with "127.0.0.1:{port}" should include a stapled OCSP'
+        root = make_project(tmp_path, {"ocsp.feature": f"""
+            Feature: OCSP
+              Scenario: a server that never answers the handshake
+                Then {phrase} response
+            """})
+        with _cleanup(label, tool):
+            check = _check(root, label)
+            try:
+                assert _wait_for(lambda: len(_processes(label)) >= 3 and _processes(tool),
+                                 30), _processes(label, tool)
+                os.killpg(check.pid, signal.SIGKILL)
+            finally:
+                check.wait(30)
+            assert _wait_for(lambda: not _processes(label, tool), BOUND), \
+                _processes(label, tool)
 
 
 def test_a_daemon_a_command_started_ends_with_the_check(tmp_path: Path) -> None:

@@ -1,16 +1,18 @@
 """The keeper of one local command: a process forked by `escalator.probes.command.run` that
-runs the command line and makes sure nothing the command starts outlives it.
+runs the command (a shell line, or a tool a probe asks) and makes sure nothing it starts
+outlives it.
 
-The line reaches `/bin/sh -s` on its stdin, a pipe that is at its end once the shell has read
-the line (for the command as good as /dev/null; sh's messages are those of `sh -c`), never in
-an argv: every user's `ps` shows argv, and the line may hold a `${secret}`. The keeper is a
+A shell line reaches `/bin/sh -s` on its stdin, a pipe that is at its end once the shell has
+read the line (for the command as good as /dev/null; sh's messages are those of `sh -c`), never
+in an argv: every user's `ps` shows argv, and the line may hold a `${secret}`. A tool (pgrep,
+`openssl s_client`...) is executed with its argv and /dev/null as stdin. The keeper is a
 child subreaper (PR_SET_CHILD_SUBREAPER): whatever the command leaves behind, even a daemon that
 called `setsid` and forked twice, is re-parented to it rather than to init, so when the shell
 ends it kills every descendant. It cleans up the same way when told to (SIGTERM from the worker
 at the step's deadline, or as its parent-death signal when the worker dies: the runner killed
 it, or Nagios killed the whole check), and at its own limit, a last line of defence a little
-beyond the worker's. Its exit mirrors the shell's (the same status, or death by the same
-signal), as coreutils `timeout` does; 124 at its limit.
+beyond the worker's. Its exit mirrors the command's (the same status, or death by the same
+signal), as coreutils `timeout` does; 124 at its limit, 127 for a program that is not there.
 
 It is forked, not executed: a Python interpreter's start-up cost every command step about 30 ms
 of CPU here, the fork about 2 ms. So it runs in a copy of the worker, and touches nothing of it:
@@ -26,20 +28,22 @@ import os
 import resource
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from escalator.lifetime import become_subreaper, die_with_parent
 
 _STOPS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 _WAKE = {signal.SIGCHLD, *_STOPS}
+_RESTORED = (signal.SIGPIPE, signal.SIGXFSZ)  # as subprocess's restore_signals
 TIMED_OUT = 124
 _MAX_FD = 65536
 
 
-def keep(line: str, limit: float, parent: int, stdout: int, stderr: int,
-         cwd: str | None = None) -> int:
-    """In the forked child: run `line` (in `cwd`) to its end, clean up, and return the exit
-    code to use (or die by the shell's signal). `parent` is the worker's pid."""
+def keep(argv: Sequence[str], script: bytes | None, limit: float, parent: int, stdout: int,
+         stderr: int, cwd: str | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """In the forked child: run `argv` (in `cwd`, with `environ` or ours; `script` on its
+    stdin, else /dev/null) to its end, clean up, and return the exit code to use (or die by the
+    command's signal). `parent` is the worker's pid."""
     gc.disable()
     if cwd is not None:
         os.chdir(cwd)
@@ -48,7 +52,7 @@ def keep(line: str, limit: float, parent: int, stdout: int, stderr: int,
     if not die_with_parent(parent, signal.SIGTERM):
         return 1  # the worker died before the signal was set: nobody to run it for
     become_subreaper()
-    shell = _start_shell(line, stdout, stderr)
+    shell = _start(argv, script, stdout, stderr, environ)
     deadline = time.monotonic() + limit
     while True:
         left = deadline - time.monotonic()
@@ -65,33 +69,43 @@ def keep(line: str, limit: float, parent: int, stdout: int, stderr: int,
             return _mirror(status)
 
 
-def _start_shell(line: str, stdout: int, stderr: int) -> int:
-    """Fork `/bin/sh -s` in a process group of its own, the line on its stdin; only the
-    command's processes hold the output pipes, so their end is the output's end."""
+def _start(argv: Sequence[str], script: bytes | None, stdout: int, stderr: int,
+           environ: Mapping[str, str] | None) -> int:
+    """Fork the command in a process group of its own, `script` (if any) on its stdin; only
+    the command's processes hold the output pipes, so their end is the output's end."""
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
     os.closerange(3, _MAX_FD)  # the worker's sockets and pipes are not the command's
-    script_read, script_write = os.pipe()
+    script_read, script_write = os.pipe() if script is not None else (-1, -1)
     pid = os.fork()
     if pid == 0:
         try:
-            os.dup2(script_read, 0)
+            stdin = script_read if script is not None else os.open(os.devnull, os.O_RDONLY)
+            os.dup2(stdin, 0)
             os.closerange(3, _MAX_FD)
             signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            for number in _RESTORED:  # Python ignores these; a command must not inherit that
+                signal.signal(number, signal.SIG_DFL)
             os.setpgid(0, 0)  # its own group: killing it never kills the keeper
-            os.execv("/bin/sh", ["/bin/sh", "-s"])
+            if environ is None:
+                os.execvp(argv[0], list(argv))
+            os.execvpe(argv[0], list(argv), dict(environ))
+        except OSError as exc:  # as a shell says it: `tool: not found`, exit 127
+            why = "not found" if isinstance(exc, FileNotFoundError) else exc.strerror
+            os.write(2, f"{argv[0]}: {why}\n".encode(errors="replace"))
         finally:
             os._exit(127)
-    os.close(script_read)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
-    data = memoryview(line.encode(errors="surrogateescape") + b"\n")
-    with contextlib.suppress(BrokenPipeError):  # the shell ended before reading it all
-        while data:
-            data = data[os.write(script_write, data):]
-    os.close(script_write)
+    if script is not None:
+        os.close(script_read)
+        data = memoryview(script)
+        with contextlib.suppress(BrokenPipeError):  # the shell ended before reading it all
+            while data:
+                data = data[os.write(script_write, data):]
+        os.close(script_write)
     return pid
 
 
