@@ -34,6 +34,7 @@ from tabulate import tabulate  # noqa: E402
 
 from escalator.cli import main  # noqa: E402
 from escalator.env import Env  # noqa: E402
+from escalator.limits import Limit  # noqa: E402
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult  # noqa: E402
 from escalator.state import HISTORY_BYTES, HistoryEntry, ResultStore  # noqa: E402
 from tests.report_stories import story, story_project, story_run  # noqa: E402
@@ -60,7 +61,8 @@ def _scenario(n: int, i: int, rng: random.Random) -> ScenarioResult:
         feature=f"Feature {n // 10}", file=f"features/f{n // 10}.feature", line=3 + n % 10 * 6,
         name=f"Scenario {n} answers in time", outcome=Outcome.FAILED if failing else Outcome.PASSED,
         tags=("smoke",), duration=0.2, reason="over the limit" if failing else None,
-        measurements=(Measurement("response_time", round(rng.gauss(80, 10), 1), "ms", "500"),
+        measurements=(Measurement("response_time", round(rng.gauss(80, 10), 1), "ms",
+                                  Limit.below(500), warn=Limit.at_most(300)),
                       Measurement("lookup_time", round(rng.uniform(1, 4), 2), "ms")))
 
 

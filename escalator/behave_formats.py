@@ -7,9 +7,11 @@ Each class collects the scenarios behave ran (in feature order), turns them into
 results with the same code as the runner's workers (`escalator.runner.worker.model_result`), and
 at the end of the run writes what `escalator run -f <format>` would: `JUnit`, `Json`, `Nagios`,
 `Pretty`, `Progress`, `Prometheus`. Severity, ladder level and runbook come from the tags and
-descriptions as usual; measurements come from the sessions that the `escalator.hooks`
-environment gave the scenarios (without those hooks every step is an error anyway), and secrets
-are masked. Imported only by behave, when it is asked for one of these formatters.
+descriptions as usual; measurements and the steps that crossed only a warning limit (a
+warning-only scenario is WARNING, as under `escalator run`) come from the sessions that the
+`escalator.hooks` environment gave the scenarios (without those hooks every step is an error
+anyway), and secrets are masked. Imported only by behave, when it is asked for one of these
+formatters.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
 
     def _results(self) -> list[ScenarioResult]:
         from escalator.runner.worker import model_result
-        from escalator.tags import scenario_meta
+        from escalator.tags import meta_of
 
         found = []
         secrets = tuple(getattr(self.config, "escalator_secrets", ()))
@@ -51,13 +53,12 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
             for scenario in feature.walk_scenarios():
                 if scenario.status.name in _NOT_RUN:
                     continue
-                meta = scenario_meta(scenario.effective_tags,
-                                     [*scenario.description, *feature.description])
+                meta = meta_of(scenario)
                 # the scenario's secrets include what its steps hid (a basic-auth token)
                 redactor = redactor_for(tuple(getattr(scenario, "escalator_secrets", secrets)))
                 found.append(model_result(feature, scenario, file, meta,
                                           getattr(scenario, "escalator_measurements", ()),
-                                          redactor))
+                                          redactor, getattr(scenario, "escalator_warned", None)))
         return found
 
     def _notices(self) -> tuple[str, ...]:

@@ -23,13 +23,17 @@ from typing import TYPE_CHECKING, Any
 from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
+from escalator.hostresults_config import HostResultsConfig, parse_host_results
 from escalator.toml_table import toml_key
 
 if TYPE_CHECKING:
+    from escalator.inventory import Inventory
     from escalator.ladder.model import LadderConfig
 
 CONFIG_NAME = "escalator.toml"
-_TOP_KEYS = ("run", "environments", "ladder")
+_TOP_KEYS = ("run", "environments", "ladder", "host_results")
+# Tables of an environment that are not variables: its hosts (escalator.inventory).
+_INVENTORY_KEYS = ("groups", "inventory")
 
 
 @dataclass(frozen=True)
@@ -47,11 +51,13 @@ class RunDefaults:
 
 @dataclass(frozen=True)
 class Environment:
-    """`[environments.NAME]`: plain variables, and secrets named by environment variable."""
+    """`[environments.NAME]`: plain variables, secrets named by environment variable, and the
+    hosts of `@each.<group>` (`.groups`, `.inventory`; None when it names none)."""
 
     name: str
     variables: Mapping[str, str] = field(default_factory=dict)
     secrets: Mapping[str, str] = field(default_factory=dict)  # variable -> environment variable
+    inventory: Inventory | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=dict)
     ladder: LadderConfig | None = None
     source: Path | None = None
+    host_results: HostResultsConfig = field(default_factory=HostResultsConfig)
 
     @property
     def base_dir(self) -> Path | None:
@@ -118,7 +125,10 @@ def parse_config(data: Mapping[str, Any], source: Path) -> Config:
         ladder = parse_ladder(_table(data, "ladder", source), source, source.parent)
     if run.environment is not None and run.environment not in environments:
         raise ConfigError(f"{source}: run.environment: no environment {run.environment!r}")
-    return Config(run=run, environments=environments, ladder=ladder, source=source)
+    host_results = (parse_host_results(data["host_results"], source)
+                    if "host_results" in data else HostResultsConfig())
+    return Config(run=run, environments=environments, ladder=ladder, source=source,
+                  host_results=host_results)
 
 
 def _parse_run(table: Mapping[str, Any], source: Path) -> RunDefaults:
@@ -143,6 +153,8 @@ def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Env
     secrets: dict[str, str] = {}
     for key, value in table.items():
         where = f"environments.{toml_key(name)}.{toml_key(key)}"
+        if key in _INVENTORY_KEYS:
+            continue
         if isinstance(value, Mapping):
             if set(value) != {"env"} or not isinstance(value["env"], str) or not value["env"]:
                 raise ConfigError(f'{source}: {where}: a secret is written {{ env = "VARIABLE" }}')
@@ -154,7 +166,12 @@ def _parse_environment(name: str, table: Mapping[str, Any], source: Path) -> Env
         else:
             raise ConfigError(f"{source}: {where}: expected a string, number or boolean, "
                               f"got {type(value).__name__}")
-    return Environment(name=name, variables=variables, secrets=secrets)
+    inventory = None
+    if any(key in table for key in _INVENTORY_KEYS):
+        from escalator.inventory.config import parse_inventory
+
+        inventory = parse_inventory(table.get("groups"), table.get("inventory"), source, name)
+    return Environment(name=name, variables=variables, secrets=secrets, inventory=inventory)
 
 
 def _table(data: Mapping[str, Any], key: str | None, source: Path, where: str | None = None

@@ -11,11 +11,14 @@ ESCALATOR_CONFIG) names another config file, and any other `-D key=value` overri
 Secrets are read from the process environment as `escalator run` reads them, and are masked
 (***) in every step's reason before behave's formatters see it, with what a step hid (a
 basic-auth token) and before the steps cut a target's text (the scenario's `Session` knows
-them). Each step runs under the step timeout of `[run]`, as under `escalator run`;
-measurements are kept on the scenario for
-`escalator.behave_formats`. There is no parallelism, retry, deadline or ladder: that is
-`escalator run`'s job. Under `escalator run`, `check` and the ladder these hooks do nothing, as
-the runner gives each scenario its own session.
+them). Each step runs under the runner's own step guard (`escalator.runner.guard`): the step
+timeout of `[run]`, and numeric arguments written `${name}` resolved (`$${name}` is a
+literal), as under `escalator run`.
+Measurements, and which step crossed only a warning limit, are kept on the scenario for
+`escalator.behave_formats`, which judge them as the runner does (a warning-only scenario is
+WARNING; behave itself, knowing no warnings, counts it as passed). There is no parallelism,
+retry, deadline or ladder: that is `escalator run`'s job. Under `escalator run`, `check` and
+the ladder these hooks do nothing, as the runner gives each scenario its own session.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 
 from escalator.steps.support import Session
 
-__all__ = ["after_scenario", "before_all", "before_scenario"]
+__all__ = ["after_scenario", "after_step", "before_all", "before_scenario"]
 
 _RESERVED = ("env", "config")
 
@@ -108,15 +111,27 @@ def before_scenario(context: Any, scenario: Any) -> None:
     options = getattr(context, "escalator_options", None)
     if options is None or _under_escalator(context):
         return
-    from escalator.tags import scenario_meta
+    from escalator.tags import meta_of
 
-    meta = scenario_meta(scenario.effective_tags, [*scenario.description,
-                                                   *scenario.feature.description])
+    meta = meta_of(scenario)
     context.escalator = Session(variables=options.variables,
                                 step_timeout=meta.step_timeout or options.step_timeout,
                                 environment=options.environment,
                                 secrets=tuple(options.secrets))
     scenario.escalator_session = context.escalator
+    scenario.escalator_warned = {}  # step index -> the warning it gave
+
+
+def after_step(context: Any, step: Any) -> None:
+    """Note the warning a step gave (a limit crossed only as far as its warning clause)."""
+    scenario = getattr(context, "scenario", None)
+    session = getattr(scenario, "escalator_session", None)
+    if scenario is None or session is None:
+        return
+    warning = session.step_warning()
+    if warning is not None:
+        index = next(i for i, each in enumerate(scenario.all_steps) if each is step)
+        scenario.escalator_warned[index] = warning
 
 
 def after_scenario(context: Any, scenario: Any) -> None:

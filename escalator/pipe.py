@@ -9,6 +9,7 @@ arrives. The runner's records are plain dicts with a `t` (type) key:
 | plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
 | start | coordinator | id, attempt |
 | step | worker | id, index (the step that has just started) |
+| extend | worker | id, limit (the running step's own limit, seconds, when it asked for more) |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |
 | done | coordinator | |

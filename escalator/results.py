@@ -4,7 +4,7 @@ Results are frozen values with no behaviour beyond derived properties, and they 
 through plain dicts (`to_dict` / `from_dict`) for the JSON formatter, the state directory and the
 pipe between the runner's processes.
 
->>> m = Measurement("response_time", 12.5, "ms", threshold="500")
+>>> m = Measurement("response_time", 12.5, "ms", crit=Limit.below(500))
 >>> s = ScenarioResult(feature="Web", file="features/web.feature", line=3, name="Home page",
 ...                    outcome=Outcome.FAILED, severity=Severity.WARNING, reason="too slow",
 ...                    measurements=(m,))
@@ -12,6 +12,8 @@ pipe between the runner's processes.
 'WARNING'
 >>> ScenarioResult.from_dict(s.to_dict()) == s
 True
+>>> s.to_dict()["measurements"][0]["crit"]
+'@500:'
 >>> RunResult(scenarios=(s,)).status.name
 'WARNING'
 >>> RunResult(scenarios=()).status.name
@@ -26,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from escalator.limits import Limit
 from escalator.status import Status, worst
 
 
@@ -38,7 +41,8 @@ class Outcome(enum.StrEnum):
 
 
 class Severity(enum.StrEnum):
-    """What a failure of a scenario means; from its tags, never from step code."""
+    """What a failure of a scenario means; from its tags, never from step code (a measurement
+    that crosses only its warning limit lowers one failure to WARNING: `warning_only`)."""
 
     WARNING = "warning"
     CRITICAL = "critical"
@@ -46,23 +50,60 @@ class Severity(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Measurement:
-    """A number a step measured, with the limit the step stated.
+    """A number a step measured, with the limits the step stated.
 
-    `threshold` is a Nagios range ("500" alerts above 500, "14:" below 14); the renderer puts it
-    in the warn or crit slot according to the scenario's severity.
+    `crit` is the limit whose breach fails the step, `warn` the one whose breach only warns
+    (`escalator.limits.Limit`); the perfdata renderer writes them as Nagios ranges. A value of
+    None marks a measurement that could not be taken (a refused connection has no response
+    time): perfdata writes "U" for it, never a number.
+
+    >>> Measurement.from_dict({"name": "t", "value": 2, "threshold": "14:"}).crit
+    Limit(start=14.0, end=inf, inside=False)
     """
 
     name: str
-    value: float
+    value: float | None
     uom: str = ""
-    threshold: str | None = None
+    crit: Limit | None = None
     minimum: float | None = None
     maximum: float | None = None
+    warn: Limit | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "uom": self.uom,
+                "warn": _range(self.warn), "crit": _range(self.crit),
+                "minimum": self.minimum, "maximum": self.maximum}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        """Also reads results stored before there were two limits: their `threshold` was the
+        limit that failed the step, now `crit`."""
+        value = data.get("value")
+        return cls(name=data["name"], value=None if value is None else float(value),
+                   uom=data.get("uom", ""), warn=_limit(data.get("warn")),
+                   crit=_limit(data.get("crit", data.get("threshold"))),
+                   minimum=data.get("minimum"), maximum=data.get("maximum"))
+
+
+def _range(limit: Limit | None) -> str | None:
+    return None if limit is None else str(limit)
+
+
+def _limit(text: str | None) -> Limit | None:
+    """A stored range; one that no longer parses is dropped rather than breaking a report."""
+    if not text:
+        return None
+    try:
+        return Limit.parse(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """One step as it ran. `error` is one line for operators; `detail` (tracebacks) is for -v."""
+    """One step as it ran. `error` is one line for operators; `detail` (tracebacks) is for -v.
+    `status` is behave's (passed, failed, error, skipped, undefined...) or `warning`: the step
+    passed but its measurement crossed its warning limit (`error` says how)."""
 
     keyword: str
     text: str
@@ -79,7 +120,16 @@ class StepResult:
 
 @dataclass(frozen=True)
 class ScenarioResult:
-    """One scenario (or one row of an outline) with its verdict."""
+    """One scenario (or one row of an outline) with its verdict.
+
+    `severity` comes from the tags. `warning_only` marks a failure that is only a measurement
+    beyond its warning limit (as a plugin's -w without -c): such a scenario is WARNING even
+    when its tags say critical, the value decides, as in every Nagios plugin.
+
+    >>> s = ScenarioResult("Web", "web.feature", 3, "Home", Outcome.FAILED, warning_only=True)
+    >>> s.status.name, s.failure_severity.value
+    ('WARNING', 'warning')
+    """
 
     feature: str
     file: str
@@ -96,6 +146,17 @@ class ScenarioResult:
     duration: float = 0.0
     attempts: int = 1
     earlier_failures: tuple[str, ...] = ()
+    warning_only: bool = False
+    # A fan-out run (`@each.<group>`): the host it checked and the group, as data, so the
+    # ladder and the per-host results need not parse them out of `name` ("Backup [db-7]").
+    host: str | None = None
+    group: str | None = None
+
+    @property
+    def failure_severity(self) -> Severity:
+        """What a failure of this scenario counts as: its tags' severity, or WARNING when the
+        failure is only a warning limit."""
+        return Severity.WARNING if self.warning_only else self.severity
 
     @property
     def status(self) -> Status:
@@ -103,7 +164,7 @@ class ScenarioResult:
             return Status.OK
         if self.outcome is Outcome.UNKNOWN:
             return Status.UNKNOWN
-        return Status.WARNING if self.severity is Severity.WARNING else Status.CRITICAL
+        return Status.WARNING if self.failure_severity is Severity.WARNING else Status.CRITICAL
 
     @property
     def location(self) -> str:
@@ -116,15 +177,25 @@ class ScenarioResult:
 
     @property
     def failing_step(self) -> StepResult | None:
-        return next((s for s in self.steps if s.status not in ("passed", "skipped", "untested")),
-                    None)
+        """The step that decided the verdict: the first that failed, else the first warning."""
+        problems = [s for s in self.steps if s.status not in ("passed", "skipped", "untested")]
+        return next((s for s in problems if s.status != "warning"),
+                    problems[0] if problems else None)
+
+    @property
+    def check_name(self) -> str:
+        """The scenario's own name: `name` without the ` [<host>]` of a fan-out run."""
+        suffix = f" [{self.host}]"
+        return self.name.removesuffix(suffix) if self.host else self.name
 
     @property
     def retried(self) -> bool:
         return self.attempts > 1
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["measurements"] = [m.to_dict() for m in self.measurements]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScenarioResult:
@@ -133,7 +204,8 @@ class ScenarioResult:
         values["severity"] = Severity(values["severity"])
         values["tags"] = tuple(values.get("tags", ()))
         values["steps"] = tuple(StepResult(**s) for s in values.get("steps", ()))
-        values["measurements"] = tuple(Measurement(**m) for m in values.get("measurements", ()))
+        values["measurements"] = tuple(Measurement.from_dict(m)
+                                       for m in values.get("measurements", ()))
         values["earlier_failures"] = tuple(values.get("earlier_failures", ()))
         return cls(**values)
 

@@ -151,9 +151,9 @@ class HistoryEntry:
 
 
 def _mark(scenario: ScenarioResult) -> ScenarioMark:
-    # Not-a-number means nothing was measured; JSON has no NaN anyway.
+    # None (or not-a-number) means nothing was measured; JSON has no NaN anyway.
     values = tuple((m.name[:_VALUE_NAME], m.value) for m in scenario.measurements
-                   if math.isfinite(m.value))
+                   if m.value is not None and math.isfinite(m.value))
     return ScenarioMark(scenario.key, scenario.outcome, scenario.status, scenario.duration,
                         values[:MARK_VALUES])
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from escalator.ladder.model import LadderState, Latch
 from escalator.ladder.store import LadderStore, ladder_dir
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
 from escalator.state import ResultStore
 
@@ -95,21 +96,23 @@ def story_run(tale: Story, name: str, i: int, rng: random.Random) -> RunResult:
                   steps=(StepResult("Then", 'I should see "Welcome"', 5,
                                     "failed" if home_broken else "passed", 0.04,
                                     home_error if home_broken else None),),
-                  measurements=(Measurement("response_time", round(home_ms, 1), "ms", "500"),)),
+                  measurements=(Measurement("response_time", round(home_ms, 1), "ms",
+                                            Limit.below(500), warn=Limit.at_most(300)),)),
         _scenario("Web shop", web, 9, "Certificate is not about to expire", Outcome.PASSED,
                   tags=("tls", "warning"), severity=Severity.WARNING, duration=0.09,
-                  measurements=(Measurement("days_left", round(days, 1), "", "14:"),)),
+                  measurements=(Measurement("days_left", round(days, 1), "", Limit.at_least(14)),)),
         _scenario("JSON API", api, 3, "Search answers fast at the 95th percentile",
                   Outcome.FAILED if slow else Outcome.PASSED, tags=("api", "escalate.deploy"),
                   level="deploy", duration=1.2,
                   reason=f"p95 {p95:.0f} ms is over 500 ms" if slow else None,
-                  measurements=(Measurement("response_time_p95", round(p95, 1), "ms", "500"),)),
+                  measurements=(Measurement("response_time_p95", round(p95, 1), "ms",
+                                            Limit.below(500)),)),
         _scenario("JSON API", api, 12, "Stock feed is fresh",
                   Outcome.FAILED if flap else Outcome.PASSED, tags=("api", "warning"),
                   severity=Severity.WARNING, duration=0.12,
                   reason="$.updated is 11m old, over 10m" if flap else None,
                   measurements=(Measurement("json_age", round(660 if flap else age, 1), "s",
-                                            "600"),)),
+                                            Limit.at_most(600, start=-math.inf)),)),
         _scenario("DNS", dns, 3, "www resolves to the load balancer", Outcome.PASSED,
                   tags=("dns",), duration=0.01,
                   measurements=(Measurement("lookup_time",

@@ -300,15 +300,16 @@ EXPECTED_OK = (
     "'Running a command ssh <ssh>'=<t>s 'Commands command_time'=<t>s "
     "'A crashing command command_time'=<t>s 'Pinging rtt'=<t>ms "
     "'Pinging packet_loss'=0%;;;0;100 'test queue 2 fork messages'=7;;399;0 "
-    "'test queue 2 fork consumers'=5;;5:5;0 'Caching response_time'=<t>ms "
+    "'test queue 2 fork consumers'=5;;5:5;0 'test queue 2 fork messages per consumer'=1.4;;@50:;0 "
+    "'Caching response_time'=<t>ms "
     "'Visiting home page response_time'=<t>ms 'Logging in response_time'=<t>ms "
     "'Logging in response_time_2'=<t>ms 'A wrong password response_time'=<t>ms "
     "'A wrong password response_time_2'=<t>ms 'The members area response_time'=<t>ms "
     "'Visiting a responsive front page response_time'=<t>ms "
-    "'Visiting a responsive front page elapsed'=<t>s;;5 "
-    "'Visiting the about page response_time'=<t>ms 'Visiting the about page elapsed'=<t>s;;5 "
+    "'Visiting a responsive front page elapsed'=<t>s;;@5: "
+    "'Visiting the about page response_time'=<t>ms 'Visiting the about page elapsed'=<t>s;;@5: "
     "'Visiting the about page response_time_2'=<t>ms "
-    "'Visiting the about page elapsed_2'=<t>s;;4 'Searching for things response_time'=<t>ms "
+    "'Visiting the about page elapsed_2'=<t>s;;@4: 'Searching for things response_time'=<t>ms "
     "'Searching for things response_time_2'=<t>ms\n")
 
 EXPECTED_BROKEN = """\
@@ -319,7 +320,7 @@ passed=0;;;0 failed=4;;;0 unknown=1;;;0 time=<t>s;;50;0 'backed up fork messages
 'Visiting home page response_time'=<t>ms 'A failing command command_time'=<t>s
 CRITICAL backed up (features/fork.feature:2)
   Then it should have less than 5 messages: the queue 'fork' on <rabbit> has 7 messages, \
-expected less than 5
+wanted less than 5
 CRITICAL Visiting the old home page (features/moved.feature:4)
   Then the request should succeed: GET http://<site>/index.html answered 404 Not Found in \
 <t> ms; body: 'not found'

@@ -8,6 +8,7 @@ from pathlib import Path
 from lxml import etree
 
 from escalator.formatters import FormatOptions, render
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult, StepResult
 from escalator.runner.assemble import Progress, assemble
 from tests.test_formatters_samples import (
@@ -42,12 +43,12 @@ def test_a_suite_per_feature_with_failures_errors_and_system_out() -> None:
         "runbook: https://wiki/runbooks/web</failure>\n"
         '      <system-out>passed    When I go to "/" (0.050s)\n'
         'failed    Then I should see "Welcome" (0.001s)\n'
-        "measured  response_time = 12.5ms (threshold 500)</system-out>\n"
+        "measured  response_time = 12.5ms (wanted at most 500 ms)</system-out>\n"
         "    </testcase>\n"
         '    <testcase classname="features.web" name="Login works" time="1.500">\n'
         '      <failure message="answered in 1.5s, over 1s" type="failed">WARNING'
         " features/web.feature:9: answered in 1.5s, over 1s</failure>\n"
-        "      <system-out>measured  login_time = 1.5s (threshold 1)</system-out>\n"
+        "      <system-out>measured  login_time = 1.5s (wanted at most 1 s)</system-out>\n"
         "    </testcase>\n"
         "  </testsuite>\n"
         '  <testsuite name="Names" tests="2" failures="0" errors="1" skipped="0"'
@@ -119,7 +120,7 @@ def test_nasty_text_still_gives_valid_xml_with_the_forbidden_characters_removed(
     step = StepResult("Then", NASTY, 4, "failed", error=NASTY, detail=NASTY)
     bad = scenario(NASTY, Outcome.FAILED, feature=NASTY, file=f"features/{NASTY}.feature",
                    steps=(step,), runbook=NASTY,
-                   measurements=(Measurement(NASTY, float("nan"), NASTY, threshold=NASTY),))
+                   measurements=(Measurement(NASTY, float("nan"), NASTY, crit=Limit.at_most(2)),))
     out = junit(run_of(bad, scenario(NASTY, Outcome.UNKNOWN), errors=(NASTY,)), verbose=True)
     root = etree.fromstring(out.encode())  # lxml: strict about XML 1.0 characters
     case = root.find("testsuite/testcase")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from escalator.formatters import FormatOptions, render
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, Severity, StepResult
 from tests.test_formatters_samples import (
     dns_retried,
@@ -116,7 +117,7 @@ def test_verbose_adds_tracebacks_and_passed_scenarios() -> None:
 def test_pipes_and_newlines_never_reach_the_text() -> None:
     bad = scenario("A | B\nsecond line", Outcome.FAILED, reason="got 500 | 502\n\tfrom lb",
                    runbook="https://wiki/a|b",
-                   measurements=(Measurement("t|x'=", 1.0, "s", threshold="2"),))
+                   measurements=(Measurement("t|x'=", 1.0, "s", crit=Limit.at_most(2)),))
     run = run_of(bad, errors=(), notices=("off | on\nnow",))
     assert nagios(run, label="MY|SVC") == (
         "MY/SVC CRITICAL - 1 of 1 scenario failing: A / B second line"
@@ -161,8 +162,9 @@ def test_output_over_8_kib_drops_blocks_from_the_end_with_a_note() -> None:
 
 
 def test_too_much_perfdata_drops_measurements_and_keeps_counters() -> None:
+    limit = Limit.at_most(500)
     many = [scenario(f"Page {n:03} renders", line=n,
-                     measurements=(Measurement("response_time", 12.5, "ms", threshold="500"),))
+                     measurements=(Measurement("response_time", 12.5, "ms", crit=limit),))
             for n in range(1, 301)]
     first = nagios(run_of(*many)).split("\n")[0]
     items = re.findall(r"'[^']*'=\S+|\S+", first.split(" | ")[1])

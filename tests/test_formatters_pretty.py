@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from escalator.formatters import FormatOptions, render
-from escalator.results import Outcome, RunResult
+from escalator.limits import Limit
+from escalator.results import Measurement, Outcome, RunResult, StepResult
 from tests.test_formatters_samples import (
+    GO_HOME,
     dns_retried,
     dns_unknown,
     home_critical,
@@ -62,7 +64,7 @@ def test_pretty_verbose_lists_steps_measurements_and_the_traceback() -> None:
         "  FAIL  Home page renders  0.25s  @escalate.redeploy\n"
         '      passed    When I go to "/" (0.05s)\n'
         '      failed    Then I should see "Welcome" (0.00s)\n'
-        "      measured  response_time = 12.5ms (threshold 500)\n"
+        "      measured  response_time = 12.5ms (wanted at most 500 ms)\n"
         '      Then I should see "Welcome": text not found in 1.2 KiB body of'
         " http://127.0.0.1:8080/\n"
         "      runbook: https://wiki/runbooks/web\n"
@@ -146,3 +148,28 @@ def test_progress_colours_characters_when_asked() -> None:
 
 def test_progress_nothing_selected() -> None:
     assert progress(run_of()) == "no scenario selected in 1.23s\n"
+
+
+def test_pretty_verbose_shows_a_warning_step_and_both_limits() -> None:
+    """A measurement with a warning and a critical limit reads both (the JUnit system-out
+    line is the same text)."""
+    slow = StepResult("Then", "the response time should be less than 500 ms, warning above "
+                      "300 ms", 5, "warning", 0.35, "took 350 ms, warning above 300 ms")
+    warned = scenario("Home page renders", Outcome.FAILED, warning_only=True,
+                      steps=(GO_HOME, slow), reason="took 350 ms, warning above 300 ms",
+                      measurements=(Measurement("response_time", 350.0, "ms", Limit.below(500),
+                                                warn=Limit.at_most(300)),))
+    assert pretty(run_of(warned), verbose=True) == (
+        "Feature: Web site (features/web.feature)\n"
+        "  WARN  Home page renders  0.25s\n"
+        '      passed    When I go to "/" (0.05s)\n'
+        "      warning   Then the response time should be less than 500 ms, warning above 300 ms"
+        " (0.35s)\n"
+        "      measured  response_time = 350ms (wanted less than 500 ms, warning above 300 ms)\n"
+        "      Then the response time should be less than 500 ms, warning above 300 ms: took 350 "
+        "ms, warning above 300 ms\n"
+        "\n"
+        "1 scenario (1 failed) in 1.23s\n"
+    )
+    assert ("measured  response_time = 350ms (wanted less than 500 ms, warning above 300 ms)"
+            in render("junit", run_of(warned), FormatOptions()))

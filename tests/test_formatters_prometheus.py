@@ -16,6 +16,7 @@ import pytest
 
 from escalator.formatters import render
 from escalator.formatters.prometheus import render_many
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult
 from tests.fake_steps import FAKE_STEPS
 from tests.project import make_project, run_cli
@@ -51,9 +52,10 @@ def test_promtool_is_strict_enough_to_fail() -> None:
 def test_whole_output_with_base_units_and_thresholds_as_series() -> None:
     run = RunResult(scenarios=(
         scenario('Say "hi"', Outcome.FAILED, line=3, duration=0.5, measurements=(
-            Measurement("response_time", 812.5, "ms", "500"),
-            Measurement("days_left", 20.5, "", "14:"),
-            Measurement("success_ratio", 99.5, "%", "@0:95", 0, 100),
+            Measurement("response_time", 812.5, "ms", Limit.below(500), warn=Limit.at_most(300)),
+            Measurement("days_left", 20.5, "", Limit.at_least(14), warn=Limit.at_least(30)),
+            Measurement("success_ratio", 99.5, "%", Limit(0, 95, inside=True), 0, 100),
+            Measurement("lookup_time", None, "ms", Limit.below(100)),
             Measurement("body", 2.5, "KB"))),),
         started=1_700_000_000.0, duration=1.25, environment=None)
     labels = 'environment="default",feature="Web site",file="features/web.feature",scenario'
@@ -101,9 +103,12 @@ def test_whole_output_with_base_units_and_thresholds_as_series() -> None:
         escalator_step_measurement{{{labels}="Say \\"hi\\"",measurement="days_left"}} 20.5
         # HELP escalator_step_threshold_seconds A limit of a time measurement: the state it stands for (level) when the value goes above (bound="upper") or below (bound="lower") it.
         # TYPE escalator_step_threshold_seconds gauge
+        escalator_step_threshold_seconds{{{labels}="Say \\"hi\\"",measurement="response_time",level="warning",bound="upper"}} 0.3
         escalator_step_threshold_seconds{{{labels}="Say \\"hi\\"",measurement="response_time",level="critical",bound="upper"}} 0.5
+        escalator_step_threshold_seconds{{{labels}="Say \\"hi\\"",measurement="lookup_time",level="critical",bound="upper"}} 0.1
         # HELP escalator_step_threshold A limit of a measurement without a unit: the state it stands for (level) when the value goes above (bound="upper") or below (bound="lower") it.
         # TYPE escalator_step_threshold gauge
+        escalator_step_threshold{{{labels}="Say \\"hi\\"",measurement="days_left",level="warning",bound="lower"}} 30
         escalator_step_threshold{{{labels}="Say \\"hi\\"",measurement="days_left",level="critical",bound="lower"}} 14
         ''')  # noqa: E501
     promtool(render("prometheus", run))

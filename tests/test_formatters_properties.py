@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from escalator.formatters import FORMATS, FormatOptions, render
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
 
 NUM = r"-?[0-9.]+"
@@ -35,13 +36,15 @@ long_texts = texts | st.text(alphabet=st.sampled_from("ab |\n'="), min_size=500,
                              max_size=3000)
 values = st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from(
     [0.0, -0.0, 1e-300, 5e-324, 1e300, 1.7976931348623157e308, 0.1 + 0.2, 1.2300000001])
-thresholds = st.none() | st.sampled_from(["500", "14:", "~:10", "@1:2", ":", "1;2", ""]) | texts
+limits = st.none() | st.sampled_from([Limit.parse(text) for text in (
+    "500", "14:", "~:10", "@1:2", "@500:", "0.1", "-5:-1", "1e300")])
 uoms = st.sampled_from(["", "s", "ms", "%", "B", "KB", "MB", "c", "us", "days"]) | texts
 
-measurements = st.builds(Measurement, name=texts, value=values, uom=uoms, threshold=thresholds,
-                         minimum=st.none() | values, maximum=st.none() | values)
+measurements = st.builds(Measurement, name=texts, value=st.none() | values, uom=uoms,
+                         crit=limits, warn=limits, minimum=st.none() | values,
+                         maximum=st.none() | values)
 steps = st.builds(StepResult, keyword=st.sampled_from(["Given", "When", "Then"]), text=texts,
-                  line=st.integers(1, 999), status=st.sampled_from(["passed", "failed",
+                  line=st.integers(1, 999), status=st.sampled_from(["passed", "failed", "warning",
                                                                     "undefined", "skipped"]),
                   duration=st.floats(0, 100), error=st.none() | long_texts,
                   detail=st.none() | long_texts)
@@ -54,7 +57,7 @@ scenarios = st.builds(
     steps=st.lists(steps, max_size=3).map(tuple), reason=st.none() | long_texts,
     measurements=st.lists(measurements, max_size=4).map(tuple),
     duration=st.floats(0, 1e6), attempts=st.integers(1, 3),
-    earlier_failures=st.lists(long_texts, max_size=2).map(tuple),
+    earlier_failures=st.lists(long_texts, max_size=2).map(tuple), warning_only=st.booleans(),
 )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from escalator.limits import Limit
 from escalator.results import (
     Measurement,
     Outcome,
@@ -31,7 +32,7 @@ MISSING_WELCOME = StepResult(
     detail='Traceback (most recent call last):\n  File "web.py", line 9\n'
            "AssertionError: text not found",
 )
-RESPONSE_TIME = Measurement("response_time", 12.5, "ms", threshold="500", minimum=0)
+RESPONSE_TIME = Measurement("response_time", 12.5, "ms", crit=Limit.at_most(500), minimum=0)
 
 
 scenario = partial(builders.scenario, feature="Web site", file=WEB, duration=0.25)
@@ -51,7 +52,7 @@ def home_critical() -> ScenarioResult:
 def login_warning() -> ScenarioResult:
     return scenario("Login works", Outcome.FAILED, line=9, severity=Severity.WARNING,
                     tags=("warning",), reason="answered in 1.5s, over 1s",
-                    measurements=(Measurement("login_time", 1.5, "s", threshold="1"),),
+                    measurements=(Measurement("login_time", 1.5, "s", crit=Limit.at_most(1)),),
                     duration=1.5)
 
 

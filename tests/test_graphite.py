@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from escalator.formatters import FormatOptions, render
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult
 from tests.fake_steps import FAKE_STEPS
 from tests.project import make_project, run_cli
@@ -33,7 +34,8 @@ def graphite(run: RunResult, prefix: str = "escalator") -> str:
 def test_plaintext_whole_output_in_base_units() -> None:
     run = RunResult(scenarios=(
         scenario("Home page renders", duration=0.25, measurements=(
-            Measurement("response_time", 12.5, "ms", "500"),
+            Measurement("response_time", 12.5, "ms", Limit.below(500)),
+            Measurement("connect_time", None, "ms", Limit.below(100)),  # not measured: no point
             Measurement("success_ratio", 99.5, "%"),
             Measurement("days_left", 20.0),
             Measurement("packet_loss", float("nan"), "%"))),

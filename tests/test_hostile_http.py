@@ -152,8 +152,9 @@ def _project(tmp_path: Path, url: str, then: str, bundle: Path | None = None) ->
             {then}
         """
     host = url.split("://", 1)[1].rstrip("/")
+    used = {"host": host} if "${host}" in then else {}  # an unused variable is a notice
     return make_project(tmp_path, {"hostile.feature": feature},
-                        variables={"base_url": url, "host": host,
+                        variables={"base_url": url, **used,
                                    "tls_ca_bundle": str(bundle or tmp_path / "ca.pem")})
 
 

@@ -92,23 +92,23 @@ def test_phase_phrases_record_and_judge(tmp_path: Path) -> None:
         out = run_cli(["run", "-e", "test", "-f", "json"], cwd=root)
     every, slow, tls, slow_tls, slow_connect = out.json["scenarios"]
     assert every["outcome"] == "passed", every["reason"]
-    assert [(m["name"], m["uom"], m["threshold"]) for m in every["measurements"]] == [
-        ("response_time", "ms", None), ("time_connect", "ms", "5000"), ("time_tls", "ms", None),
-        ("time_firstbyte", "ms", "5000"), ("time_transfer", "ms", None),
+    assert [(m["name"], m["uom"], m["crit"]) for m in every["measurements"]] == [
+        ("response_time", "ms", None), ("time_connect", "ms", "@5000:"), ("time_tls", "ms", None),
+        ("time_firstbyte", "ms", "@5000:"), ("time_transfer", "ms", None),
         ("response_time_2", "ms", None), ("time_connect_2", "ms", None),
         ("time_tls_2", "ms", None), ("time_firstbyte_2", "ms", None),
         ("time_transfer_2", "ms", None)]
     assert slow["outcome"] == "failed"
     assert re.sub(r"took \d+\.\d ms|in \d+ ms", "N", slow["reason"].replace(base, "URL")) == (
-        "the first byte N, limit 100 ms: GET URL/slow?ms=300 answered 200 OK N")
+        "the first byte N, wanted less than 100 ms: GET URL/slow?ms=300 answered 200 OK N")
     first_byte = next(m for m in slow["measurements"] if m["name"] == "time_firstbyte")
-    assert first_byte["value"] >= 280 and first_byte["threshold"] == "100"  # see above
+    assert first_byte["value"] >= 280 and first_byte["crit"] == "@100:"  # see above
     assert tls["outcome"] == "passed", tls["reason"]
     assert [m["name"] for m in tls["measurements"]] == ["response_time", "time_tls"]
     assert slow_tls["outcome"] == slow_connect["outcome"] == "failed"
-    assert re.fullmatch(r"the TLS handshake took \d+\.\d ms, limit 0\.001 ms: GET "
+    assert re.fullmatch(r"the TLS handshake took \d+\.\d ms, wanted less than 0\.001 ms: GET "
                         r"https://127\.0\.0\.1:\d+/ answered 200 OK in \d+ ms",
                         slow_tls["reason"]), slow_tls["reason"]
-    assert re.fullmatch(r"connecting took \d+\.\d ms, limit 0\.001 ms: GET "
+    assert re.fullmatch(r"connecting took \d+\.\d ms, wanted less than 0\.001 ms: GET "
                         r"http://127\.0\.0\.1:\d+/ answered 200 OK in \d+ ms",
                         slow_connect["reason"]), slow_connect["reason"]

@@ -54,4 +54,5 @@ def test_init_writes_behaves_hook_and_an_example_site_step(tmp_path: Path) -> No
                          env=child_environ())
     assert out.stdout.splitlines() == [
         "This site's own steps, beside Escalator's library: an example of the site-step API.  "
-        "(site_steps)", '  Then the "mail" queue should have fewer than 100 waiting jobs']
+        "(site_steps)", '  Then the "mail" queue should have fewer than 100 waiting jobs',
+        '  Then the "mail" queue should have fewer than 100 waiting jobs, warning above 50']

@@ -95,17 +95,17 @@ def test_escalators_formats_as_behave_formatters(project: tuple[Path, str]) -> N
     assert line1 == (
         "ESCALATOR WARNING - 1 of 3 scenarios failing: A token the server refuses | "
         "scenarios=N;;;0 passed=N;;;0 failed=N;;;0 unknown=N;;;0 time=Ns;;;0 "
-        "'The librarys phrases response_time'=Nms 'The librarys phrases json_queue_depth'=N;;~:100 "
-        "'The sites own step response_time'=Nms 'The sites own step mail_waiting'=N;;100 "
+        "'The librarys phrases response_time'=Nms 'The librarys phrases json_queue_depth'=N;;@100: "
+        "'The sites own step response_time'=Nms 'The sites own step mail_waiting'=N;;@100: "
         "'A token the server refuses response_time'=Nms")
     run = json.loads((root / "run.json").read_text())
     assert [(s["name"], s["outcome"], s["severity"]) for s in run["scenarios"]] == [
         ("The library's phrases", "passed", "critical"),
         ("The site's own step", "passed", "critical"),
         ("A token the server refuses", "failed", "warning")]
-    measured = {m["name"]: (m["value"], m["threshold"]) for m in run["scenarios"][1][
+    measured = {m["name"]: (m["value"], m["crit"]) for m in run["scenarios"][1][
         "measurements"]}
-    assert measured["mail_waiting"] == (7, "100")
+    assert measured["mail_waiting"] == (7, "@100:")
     junit = (root / "junit.xml").read_text()
     assert junit.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="escalator"'
                             ' tests="3" failures="1" errors="0"')

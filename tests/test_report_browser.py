@@ -28,6 +28,7 @@ import pytest
 
 from escalator.cli import main
 from escalator.env import Env
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
 from escalator.state import ResultStore
 from tests.report_stories import DEPLOY, STORIES, story, story_project
@@ -61,7 +62,7 @@ def sample_run(i: int, hostile: bool = True) -> RunResult:
                   runbook="https://wiki.example.test/runbooks/home",
                   steps=(StepResult("Then", 'I should see "Welcome"', 5, "failed" if broken
                                     else "passed", 0.04, home_error if broken else None),),
-                  measurements=(Measurement("response_time", 41.0, "ms", "500"),)),
+                  measurements=(Measurement("response_time", 41.0, "ms", Limit.at_most(500)),)),
         _scenario("Web site", web, 8, "Login page answers fast", False, tags=("smoke",),
                   duration=0.18),
         _scenario("Web site", web, 14, "Certificate is not about to expire", False,

@@ -17,6 +17,7 @@ from escalator.env import Env
 from escalator.formatters import render
 from escalator.ladder.model import LadderState, Latch
 from escalator.ladder.store import LadderStore, iso, ladder_dir
+from escalator.limits import Limit
 from escalator.reports import html, ladder_view, tables
 from escalator.reports import page as model
 from escalator.reports.availability import Share
@@ -289,8 +290,10 @@ def test_a_share_never_rounds_a_failure_up_to_100_percent() -> None:
 
 def ladder_run(home_ms: float, outcome: Outcome) -> RunResult:
     return run_of(scenario("Home", outcome, measurements=(
-        Measurement("response_time", home_ms, "ms", "500"),)),
-        scenario(XSS, P, 9, measurements=(Measurement(f"n{XSS}", 3.0, "s", "@1:2"),)))
+        Measurement("response_time", home_ms, "ms", Limit.below(500),
+                    warn=Limit.at_most(300)),)),
+        scenario(XSS, P, 9, measurements=(Measurement(f"n{XSS}", 3.0, "s",
+                                                      Limit(1, 2, inside=True)),)))
 
 
 def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> None:
@@ -321,14 +324,18 @@ def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> Non
         assert x == pytest.approx(56 + (float(marker.get("data-at")) - start) / (end - start)
                                   * (600 - 56 - 12), abs=0.01)
     limit = home.xpath(".//*[local-name()='line'][contains(@class, 'limit')]")
-    assert [line.get("class") for line in limit] == ["limit CRITICAL"]
+    # warning and critical limits of one measurement: both drawn, each with its meaning
+    assert [line.get("class") for line in limit] == ["limit WARNING", "limit CRITICAL"]
+    assert [t.text for t in home.xpath(".//*[local-name()='text'][contains(@class, 'limit')]")
+            ] == ["warning > 300 ms", "critical ≥ 500 ms"]
     points = home.xpath(".//*[local-name()='circle']")
     assert [p.get("class") for p in points] == ["pt CRITICAL"] * 5     # OK runs: the line
     assert (home.get("data-t"), home.get("data-v"), home.get("data-s"), home.get("data-unit")) == (
         "0,300,600,900,1200,1500,1800,2100", "900,900,900,900,900,120,120,120", "CCCCCOOO",
         " ms")
     caption = doc.find_class("card")[0].text_content().split()
-    assert caption[:5] == ["response_time", "120", "ms", "critical", ">"]
+    assert caption[:10] == ["response_time", "120", "ms", "warning", ">", "300", "ms", "or",
+                            "critical", "≥"]
     log = [[" ".join(td.text_content().split()) for td in row[1:]]
            for row in doc.get_element_by_id("ladder-log").find_class("event")]
     assert log == [["recovered", "recovered (2 green runs)"],          # latest first
@@ -383,7 +390,7 @@ def test_a_history_written_before_it_kept_measurements_still_draws(tmp_path: Pat
     store.history_path("prod").parent.mkdir(parents=True)
     store.history_path("prod").write_text(json.dumps(old) + "\n")
     store.save(run_of(scenario("Home", P, measurements=(
-        Measurement("response_time", 40.0, "ms", "500"),))))
+        Measurement("response_time", 40.0, "ms", Limit.below(500)),))))
     assert report(tmp_path, now=T0 + 360)[0] == 0
     doc = lxml.html.fromstring((tmp_path / "reports" / "index.html").read_text())
     (chart,) = doc.xpath("//*[local-name()='svg'][@class='chart']")

@@ -281,7 +281,7 @@ def test_measurements_become_perfdata_with_thresholds(tmp_path: Path) -> None:
         """})
     out = run_cli(["check", "-e", "test"], cwd=root)
     assert out.code == 0
-    assert "'home response_time'=12.5ms;;500" in out.line1
+    assert "'home response_time'=12.5ms;;@500:" in out.line1  # "less than 500": 500 fails
 
 
 def test_variables_and_defines_expand(tmp_path: Path) -> None:

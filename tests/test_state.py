@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, Severity, StepResult
 from escalator.state import MARK_VALUES, HistoryEntry, ResultStore, StateError
 from escalator.status import Status
@@ -33,7 +34,8 @@ def test_latest_round_trips_the_whole_run_with_the_time_it_was_stored(tmp_path: 
     store = ResultStore(tmp_path / "state", now=clock)
     failing = scenario("Login", Outcome.FAILED, severity=Severity.WARNING, tags=("warning",),
                        level="redeploy", runbook="https://wiki/login", reason="text not found",
-                       measurements=(Measurement("response_time", 120.0, "ms", "500"),),
+                       measurements=(Measurement("response_time", 120.0, "ms",
+                                                 Limit.at_most(500)),),
                        steps=(StepResult("Then", 'I should see "Hi"', 5, "failed", 0.1, "nope"),))
     run = run_of(scenario("Home"), failing, environment="production")
     store.save(run)
@@ -172,15 +174,18 @@ def test_history_keeps_each_scenarios_measurements(tmp_path: Path) -> None:
     store = ResultStore(tmp_path, now=clock)
     many = tuple(Measurement(f"m{i}", float(i), "ms") for i in range(40))
     store.save(run_of(
-        scenario("Home", measurements=(Measurement("response_time", 41.25, "ms", "500"),
-                                       Measurement("days_left", 20.0, "", "14:"),
-                                       Measurement("packet_loss", float("nan"), "%"))),
+        scenario("Home", measurements=(Measurement("response_time", 41.25, "ms",
+                                                   Limit.below(500)),
+                                       Measurement("days_left", 20.0, "", Limit.at_least(14)),
+                                       Measurement("packet_loss", float("nan"), "%"),
+                                       Measurement("rtt", None, "ms", Limit.below(100)))),
         scenario("Many", measurements=many), scenario("None")))
     entry = store.history(None)[0]
     home = entry.mark("features/web.feature::Home")
     assert home is not None
     assert dict(home.values) == {"response_time": 41.25, "days_left": 20.0}
     assert home.value("days_left") == 20.0 and home.value("packet_loss") is None
+    assert home.value("rtt") is None                          # not measured: no value kept
     crowded = entry.mark("features/web.feature::Many")
     assert crowded is not None and len(crowded.values) == MARK_VALUES  # a line stays bounded
     line = json.loads(store.history_path(None).read_text())

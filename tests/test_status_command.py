@@ -14,6 +14,7 @@ import pytest
 from escalator.cli import main
 from escalator.env import Env
 from escalator.formatters import FormatOptions, render
+from escalator.limits import Limit
 from escalator.results import Measurement, Outcome, RunResult, ScenarioResult, Severity, StepResult
 from escalator.state import ResultStore
 from tests.fake_steps import FAKE_STEPS
@@ -39,7 +40,7 @@ def failing_run(environment: str | None = "test") -> RunResult:
         feature="Web", file="features/web.feature", line=9, name="Login works",
         outcome=Outcome.FAILED, severity=Severity.WARNING, tags=("warning",),
         steps=(StepResult("When", 'I go to "/login"', 10, "failed", 0.8, "took 812 ms"),),
-        measurements=(Measurement("response_time", 812.0, "ms", "500"),), duration=0.8)
+        measurements=(Measurement("response_time", 812.0, "ms", Limit.at_most(500)),), duration=0.8)
     home = ScenarioResult(feature="Web", file="features/web.feature", line=3, name="Home",
                           outcome=Outcome.PASSED, duration=0.1)
     return RunResult(scenarios=(home, slow), started=T0 - 2, duration=1.2, environment=environment)

@@ -153,6 +153,13 @@ Feature: message queues
     When I want to check on the jobs queue
     Then it should have less than 5 messages
 
+  Scenario: deep enough to warn
+    Given I have a AMQP server on ${{amqp}}
+    When I want to check on the work queue
+    Then it should have less than 400 messages, warning above 5
+    And it should have at least 1 consumers, warning below 3
+    And it should have less than 50 messages per consumer, warning above 3
+
   Scenario: nobody consuming
     Given I have a AMQP server on ${{amqp}}
     When I want to check on the jobs queue
@@ -245,14 +252,16 @@ def test_verdicts(run: tuple[Outcome, dict[str, dict[str, Any]], dict[str, str]]
         "over TLS": ("passed", None),
         "TLS to a plain port": (
             "failed", f"no TLS handshake with {a} (wrong version number): is it a TLS port?"),
-        "backed up": ("failed", f"the queue 'jobs' on {a} has 6 messages, expected less than 5"),
+        "backed up": ("failed", f"the queue 'jobs' on {a} has 6 messages, wanted less than 5"),
+        "deep enough to warn": (
+            "failed", f"the queue 'work' on {a} has 8 messages, warning above 5"),
         "nobody consuming": ("failed", f"the queue 'jobs' on {a} has no consumers "
                                        "(6 messages waiting)"),
         "too much work per consumer": (
             "failed", f"the queue 'work' on {a} has 8 messages for 2 consumers, 4.0 per "
-                      "consumer, expected less than 4"),
+                      "consumer, wanted less than 4"),
         "the wrong number of consumers": (
-            "failed", f"the queue 'work' on {a} has 2 consumers, expected exactly 3"),
+            "failed", f"the queue 'work' on {a} has 2 consumers, wanted exactly 3"),
         "no such queue": ("failed", f"no queue 'nope' in vhost '/' on {a}"),
         "a wrong password": ("failed", f"{a} refused the login of user 'monitor'"),
         "a vhost the user may not use": (
@@ -289,13 +298,26 @@ def test_counts_are_measured_with_the_limits_the_steps_state(
     _, scenarios, _ = run
 
     def measured(name: str) -> list[tuple[str, float, str | None]]:
-        return [(m["name"], m["value"], m["threshold"]) for m in scenarios[name]["measurements"]]
+        return [(m["name"], m["value"], m["warn"], m["crit"])
+                for m in scenarios[name]["measurements"]]
 
+    # whole counts: "less than 400" is the range 399, and ranges narrow step by step
     assert measured("cucumber-nagios's README example") == [
-        ("work messages", 8, "399"), ("work consumers", 2, "2:")]
-    assert measured("every comparison") == [("work messages", 8, "8:8"),
-                                            ("work consumers", 2, "2:2")]
-    assert measured("backed up") == [("jobs messages", 6, "4"), ("jobs consumers", 0, None)]
+        ("work messages", 8, None, "399"), ("work consumers", 2, None, "2:"),
+        ("work messages per consumer", 4, None, "@50:")]
+    assert measured("every comparison") == [
+        ("work messages", 8, None, "8:8"), ("work consumers", 2, None, "2:2"),
+        ("work messages per consumer", 4, None, "@5:")]
+    assert measured("backed up") == [("jobs messages", 6, None, "4"),
+                                     ("jobs consumers", 0, None, None)]
+    assert measured("deep enough to warn") == [
+        ("work messages", 8, "5", "399"), ("work consumers", 2, "3:", "1:"),
+        ("work messages per consumer", 4, "3", "@50:")]
+    assert scenarios["deep enough to warn"]["warning_only"] is True
+    assert [s["status"] for s in scenarios["deep enough to warn"]["steps"]] == [
+        "passed", "passed", "warning", "warning", "warning"]
+    # no consumer: nothing to divide, "U" in perfdata
+    assert measured("nobody consuming")[2] == ("jobs messages per consumer", None, None, "@50:")
 
 
 def test_the_password_stays_secret(run: tuple[Outcome, dict[str, dict[str, Any]],
@@ -322,7 +344,7 @@ def test_the_nagios_line_of_a_backed_up_queue(queues: Rabbit, tmp_path: Path) ->
         "'the fork queue jobs messages'=6;;4;0 'the fork queue jobs consumers'=0;;;0\n"
         "CRITICAL the fork queue (features/q.feature:2)\n"
         "  Then it should have less than 5 messages: the queue 'jobs' on "
-        f"{queues.address} has 6 messages, expected less than 5\n"))
+        f"{queues.address} has 6 messages, wanted less than 5\n"))
 
 
 def test_an_untrusted_certificate_fails(queues: Rabbit, tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def test_failing_scenarios_say_why(results: dict[str, Any], name: str) -> None:
 
 def test_measurements(results: dict[str, Any]) -> None:
     def kept(name: str) -> list[tuple[str, float, str | None]]:
-        return [(m["name"], m["value"], m["threshold"])
+        return [(m["name"], m["value"], m["crit"])
                 for m in results["scenarios"][name]["measurements"] if m["name"] != "lookup_time"]
 
     assert kept("TCP, flags and TTLs of an authoritative server") == [

@@ -118,8 +118,8 @@ def expected(d: Path, where: str) -> dict[str, tuple[str, Any]]:
         "text that should not be there": ("failed", f"{conf} contains 'workers' at line 2"),
         "the wrong mode": ("failed", f"{conf} has mode 0644, not 0600"),
         "the wrong owner": ("failed", f"{conf} is owned by {nobody}:{group}, not root"),
-        "too big": ("failed", f"{conf} is {SIZE} bytes, more than 10 B"),
-        "too small": ("failed", f"{conf} is {SIZE} bytes, less than 1 MB"),
+        "too big": ("failed", f"{conf} is {SIZE} bytes, wanted at most 10 B"),
+        "too small": ("failed", f"{conf} is {SIZE} bytes, wanted at least 1 MB"),
         "a root-only file": ("passed", None),  # root reads it here; see the SSH test
         "an unknown unit": (
             "unknown", "unknown size unit 'parsecs': use B, KB, MB, GB, KiB, MiB or GiB"),
@@ -130,7 +130,7 @@ def test_file_state_on_this_machine(tmp_path: Path, tree: Path) -> None:
     local = FEATURE.format(title="", on="", size=SIZE)
     found = _run(tmp_path, {"files.feature": local}, {"d": str(tree)})
     assert {name: (s["outcome"], s["reason"]) for name, s in found.items()} == expected(tree, "")
-    sizes = [(m["name"], m["value"], m["uom"], m["threshold"])
+    sizes = [(m["name"], m["value"], m["uom"], m["crit"])
              for m in found["as the feature says"]["measurements"]]
     assert sizes == [(f"size {tree}/app.conf", SIZE, "B", "1024"),
                      (f"size {tree}/app.conf_2", SIZE, "B", f"{SIZE}:")]

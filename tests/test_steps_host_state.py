@@ -66,6 +66,10 @@ Feature: System state
   Scenario: Not enough bytes available
     Then the filesystem of "/" should have at least 1000 TiB free
 
+  Scenario: Free space worth a warning
+    Then the filesystem of "/" should have at least 0.5% free on "{ssh}", warning below 100%
+    And the filesystem of "/" should have at least 1 MiB free, warning below 1000 TiB
+
   Scenario: A path that does not exist
     Then the filesystem of "/nonexistent/escalator" should have at least 1% free
 
@@ -117,7 +121,7 @@ def verdict(results: dict[str, Any], name: str) -> tuple[str, str]:
 def test_state_here_and_over_ssh(results: dict[str, Any]) -> None:
     assert verdict(results, "Here and there") == ("passed", "")
     measured = results["scenarios"]["Here and there"]["measurements"]
-    kept = [(m["name"], m["value"], m["uom"], m["threshold"]) for m in measured
+    kept = [(m["name"], m["value"], m["uom"], m["crit"]) for m in measured
             if not m["name"].startswith("ssh ")]
     assert kept[:3] == [(f"processes_{SHORT}", 1, "", None), (f"processes_{LONG}", 1, "", None),
                         ("processes_not-running-xyz", 0, "", None)]
@@ -160,6 +164,21 @@ def test_reasons_that_depend_on_the_machine(results: dict[str, Any]) -> None:
     assert outcome == "failed"
     assert re.fullmatch(r"the filesystem of / \(/\) on this machine has \d+\.\d\d GiB available, "
                         r"wanted at least 1000 TiB", reason), reason
+
+
+def test_free_space_below_a_warning_limit_warns(results: dict[str, Any]) -> None:
+    scenario = results["scenarios"]["Free space worth a warning"]
+    assert (scenario["outcome"], scenario["warning_only"]) == ("failed", True)
+    assert [s["status"] for s in scenario["steps"]] == ["warning", "warning"]
+    assert [(m["name"], m["warn"], m["crit"]) for m in scenario["measurements"]
+            if not m["name"].startswith("ssh ")] == [
+        ("disk_free", "100:", "0.5:"), ("disk_available", f"{1000 * 1024**4}:", f"{1024**2}:")]
+    assert re.fullmatch(r"the filesystem of / \(/\) on SSHD has \d+\.\d% free, warning below "
+                        r"100%", scenario["reason"].replace(results["address"], "SSHD")), (
+        scenario["reason"])
+    second = scenario["steps"][1]["error"]
+    assert re.fullmatch(r"the filesystem of / \(/\) on this machine has \d+\.\d\d GiB "
+                        r"available, warning below 1000 TiB", second), second
 
 
 def test_without_systemd_the_unit_phrase_is_unknown(results: dict[str, Any]) -> None:

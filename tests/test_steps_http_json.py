@@ -89,9 +89,9 @@ def test_values_and_fresh_times_pass(results: dict[str, Any]) -> None:
     assert results["Values"]["outcome"] == "passed", results["Values"]["reason"]
     fresh = results["Fresh times"]
     assert fresh["outcome"] == "passed", fresh["reason"]
-    ages = [(m["name"], m["uom"], m["threshold"], m["value"]) for m in fresh["measurements"]]
-    assert [a[:3] for a in ages] == [("response_time", "ms", None), ("json_age", "s", "300"),
-                                     ("json_age_2", "s", "300"), ("json_age_3", "s", "60")]
+    ages = [(m["name"], m["uom"], m["crit"], m["value"]) for m in fresh["measurements"]]
+    assert [a[:3] for a in ages] == [("response_time", "ms", None), ("json_age", "s", "~:300"),
+                                     ("json_age_2", "s", "~:300"), ("json_age_3", "s", "~:60")]
     assert 25 < ages[1][3] < 120 and 115 < ages[2][3] < 240 and 25 < ages[3][3] < 120
 
 
@@ -114,7 +114,7 @@ def test_stale_future_and_missing_times_fail(results: dict[str, Any]) -> None:
     assert stale["outcome"] == "failed"
     assert re.fullmatch(r"\$\.stale is '[-\d]+T[\d:.]+\+00:00', 2\.0 hours old, "
                         r"wanted within the last 60 minutes", stale["reason"]), stale["reason"]
-    assert stale["measurements"][-1]["threshold"] == "3600"
+    assert stale["measurements"][-1]["crit"] == "~:3600"
     future = results["A time in the future"]
     assert re.fullmatch(r"\$\.future is '.*', 1440 minutes in the future", future["reason"])
     missing = results["A missing time"]

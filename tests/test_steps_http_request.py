@@ -256,7 +256,7 @@ FAILURES = {
         'the cookie "theme" is set with expires=Wed, 21 Oct 2037 07:28:00 GMT; domain=127.0.0.1',
     "A cookie that is not set":
         'no "csrf" cookie set by URL/api/cookies (200); cookies set: sid, theme',
-    "Too big": "the body of URL/big?mb=1 is 1.0 MiB, limit 512 KiB",
+    "Too big": "the body of URL/big?mb=1 is 1.0 MiB, wanted less than 512 KiB",
     "A number over its limit": "$.workers[*].load is 9, wanted at most 5",
     "A text where a number is wanted": "$.name is 'eu-1', not a number",
     "A version that does not match": "$.version does not match /^3\\./: '2.14.3'",
@@ -287,16 +287,17 @@ def test_our_own_mistakes_are_unknown(results: dict[str, Any]) -> None:
 
 def test_compared_numbers_are_recorded_with_their_limits(results: dict[str, Any]) -> None:
     measured = results["scenarios"]["Numbers in JSON"]["measurements"]
-    assert [(m["name"], m["value"], m["threshold"]) for m in measured[1:]] == [
-        ("json_queue_depth", 42, "~:100"), ("json_price", 7.5, "7.5:7.5"),
+    # "less than 100" fails at 100 and says so in perfdata (`@100:`), as Nagios reads ranges
+    assert [(m["name"], m["value"], m["crit"]) for m in measured[1:]] == [
+        ("json_queue_depth", 42, "@100:"), ("json_price", 7.5, "7.5:7.5"),
         ("json_price_2", 7.5, "7.5:7.5"), ("json_ratio", 0.25, "~:0.25"),
-        ("json_workers.load", 3, "2:")]
+        ("json_workers.load", 3, "@~:2")]
     sizes = results["scenarios"]["Too big"]["measurements"]
-    assert [(m["name"], m["value"], m["uom"], m["threshold"]) for m in sizes[1:]] == [
-        ("body_size", 1024 * 1024, "B", str(512 * 1024))]
+    assert [(m["name"], m["value"], m["uom"], m["crit"]) for m in sizes[1:]] == [
+        ("body_size", 1024 * 1024, "B", f"@{512 * 1024}:")]
     command = results["scenarios"]["Command output over its limit"]["measurements"]
-    assert [(m["name"], m["value"], m["threshold"]) for m in command[1:]] == [
-        ("stdout", 42, "50:")]
+    assert [(m["name"], m["value"], m["crit"]) for m in command[1:]] == [
+        ("stdout", 42, "@~:50")]
 
 
 def test_secrets_sent_as_headers_never_show(results: dict[str, Any]) -> None:
@@ -332,7 +333,8 @@ def test_http_max_body_is_a_setting_named_in_the_reason(tmp_path: Path) -> None:
     assert reasons == [
         "GET URL/big?mb=1 answered 200 OK in N ms but body cut off at 256.0 KiB (the "
         "http_max_body limit)",
-        "the body of URL/big?mb=1 is 256.0 KiB or more (cut off at http_max_body), limit 2 MiB"]
+        "the body of URL/big?mb=1 is 256.0 KiB or more (cut off at http_max_body), wanted less "
+        "than 2 MiB"]
     assert {(s["outcome"], s["reason"]) for s in wrong.json["scenarios"]} == {
         ("unknown", "http_max_body: bad size 'lots': write a number and a unit, e.g. 10 MiB or "
          "500 KB")}

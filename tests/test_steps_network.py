@@ -120,9 +120,9 @@ FAILURES = {
         "nothing listens on UDP port UDP_CLOSED of 127.0.0.1 (port unreachable)",
     "Connect time to a closed port": "127.0.0.1:CLOSED refused the connection",
     "Connect time over its limit":
-        "connecting to port LINES on 127.0.0.1 took N ms, limit 0.0001 ms",
+        "connecting to port LINES on 127.0.0.1 took N ms, wanted less than 0.0001 ms",
     "A round trip over its limit":
-        "round trip to 127.0.0.1 took N ms on average, limit 0.0001 ms",
+        "round trip to 127.0.0.1 took N ms on average, wanted less than 0.0001 ms",
 }
 
 
@@ -133,12 +133,12 @@ def test_failing_scenarios_say_why(results: dict[str, Any], name: str) -> None:
 
 def test_measurements_carry_their_limits(results: dict[str, Any]) -> None:
     def kept(name: str) -> list[tuple[str, str, str | None]]:
-        return [(m["name"], m["uom"], m["threshold"])
+        return [(m["name"], m["uom"], m["crit"])
                 for m in results["scenarios"][name]["measurements"]]
 
     assert kept("Send and expect") == [("connect_time", "ms", None), ("reply_time", "ms", None)]
-    assert kept("Connect time") == [("connect_time", "ms", "5000")]
-    assert kept("Ping limits") == [("rtt", "ms", "1000"), ("packet_loss", "%", "50")]
+    assert kept("Connect time") == [("connect_time", "ms", "@5000:")]
+    assert kept("Ping limits") == [("rtt", "ms", "@1000:"), ("packet_loss", "%", "@50:")]
 
 
 LOSS = """
@@ -160,7 +160,8 @@ def test_packet_loss_over_its_limit(tmp_path: Path) -> None:
                               Path(__file__).resolve().parent.parent)})
     scenario = json.loads(done.stdout)["scenarios"][0]
     assert scenario["outcome"] == "failed"
-    assert re.fullmatch(r"(\d+) of \1 echo requests to 127.0.0.1 were lost \(100%\), limit 20%",
+    assert re.fullmatch(r"(\d+) of \1 echo requests to 127.0.0.1 were lost \(100%\), wanted less "
+                        r"than 20%",
                         scenario["reason"]), scenario["reason"]
-    assert [(m["name"], m["value"], m["threshold"]) for m in scenario["measurements"]] == [
-        ("packet_loss", 100.0, "20")]
+    assert [(m["name"], m["value"], m["crit"]) for m in scenario["measurements"]] == [
+        ("packet_loss", 100.0, "@20:")]

@@ -78,12 +78,12 @@ def test_local_phrases_pass(tmp_path: Path, ports: tuple[int, int]) -> None:
     scenarios = _scenarios(root)
     assert [(s["name"], s["outcome"], s["reason"]) for s in scenarios] == [
         (s["name"], "passed", None) for s in scenarios]
-    measured = [[(m["name"], m["uom"], m["threshold"]) for m in s["measurements"]]
+    measured = [[(m["name"], m["uom"], m["crit"]) for m in s["measurements"]]
                 for s in scenarios]
     assert measured == [
         [("command_time", "s", None)],
         [("command_time", "s", None)],
-        [("file_age", "s", "300"), ("file_age_2", "s", "3600")],
+        [("file_age", "s", "~:300"), ("file_age_2", "s", "~:3600")],
         [("connect_time", "ms", None)],
         [("rtt", "ms", None), ("packet_loss", "%", None)],
     ]
@@ -152,8 +152,8 @@ def test_local_phrases_fail_with_named_reasons(tmp_path: Path, ports: tuple[int,
                         variables={"stale": str(stale), "missing": str(tmp_path / "nope")})
     scenarios = _scenarios(root, "--step-timeout", "2s")
     got = [(s["outcome"], s["reason"]) for s in scenarios]
-    assert re.fullmatch(r"\S+/stale\.dump was last modified 2\.0 hours ago, limit 30 minutes",
-                        got[4][1]), got[4][1]
+    assert re.fullmatch(r"\S+/stale\.dump was last modified 2\.0 hours ago, wanted within the "
+                        r"last 30 minutes", got[4][1]), got[4][1]
     got[4] = ("failed", "<stale>")
     got[3] = (got[3][0], client_budget(got[3][1] or "", 2.0))
     assert got == [
@@ -175,7 +175,7 @@ def test_local_phrases_fail_with_named_reasons(tmp_path: Path, ports: tuple[int,
         ("unknown", "bad host '-f' to ping"),
     ]
     stale_age = scenarios[4]["measurements"]
-    assert [(m["name"], m["threshold"]) for m in stale_age] == [("file_age", "1800")]
+    assert [(m["name"], m["crit"]) for m in stale_age] == [("file_age", "~:1800")]
     assert 7190 < stale_age[0]["value"] < 7300
     leftovers = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "sleep 31.4159" not in leftovers

@@ -176,7 +176,7 @@ def test_our_own_mistakes_are_unknown(results: dict[str, Any]) -> None:
 
 def test_the_chain_records_its_earliest_expiry(results: dict[str, Any]) -> None:
     measured = results["scenarios"]["An intermediate about to expire"]["measurements"]
-    assert [(m["name"], m["threshold"]) for m in measured] == [("chain_days_left", "14:")]
+    assert [(m["name"], m["crit"]) for m in measured] == [("chain_days_left", "14:")]
     assert 4.9 < measured[0]["value"] < 5.1
 
 

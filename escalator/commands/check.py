@@ -9,7 +9,9 @@ from typing import Any
 from escalator.commands.common import DEFAULT_LABEL, add_run_arguments, load_run_options
 from escalator.commands.output import check_formats, send_metrics, store_run, write_outputs
 from escalator.env import Env
+from escalator.errors import UsageError
 from escalator.exit_codes import ExitCode
+from escalator.hostresults_config import TARGETS, HostResultsConfig
 
 
 def register(subparsers: Any) -> None:
@@ -17,19 +19,39 @@ def register(subparsers: Any) -> None:
         "check", help="the Nagios plugin: one status line, perfdata, exit 0/1/2/3",
         description="Run the selected scenarios as a Nagios/Icinga check.")
     add_run_arguments(parser)
+    parser.add_argument("--host-results", action="append", choices=TARGETS, metavar="TARGET",
+                        help="also send each host's result of a fleet check (@each) as a "
+                             "passive check result: icinga2 (REST API) or nagios (command "
+                             "file), as [host_results] in escalator.toml says (repeatable)")
     parser.set_defaults(handler=main, on_error=unknown)
 
 
 def main(args: argparse.Namespace, env: Env) -> int:
     options = load_run_options(args, env)
     check_formats(options)
+    targets = _host_result_targets(args, options.config.host_results)
     from escalator.runner import run_suite
 
     run = run_suite(options, env)
+    if targets:
+        from escalator.hostresults import send
+
+        run = send(run, targets, options.config.host_results, env.environ, options.label)
     run = store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)
+
+
+def _host_result_targets(args: argparse.Namespace, config: HostResultsConfig
+                         ) -> tuple[str, ...]:
+    """--host-results, else `[host_results] send`; each needs its table in the config."""
+    targets = tuple(dict.fromkeys(args.host_results or config.send))
+    for target in targets:
+        if getattr(config, target) is None:
+            raise UsageError(f"--host-results {target}: give [host_results.{target}] in "
+                             "escalator.toml (see docs/fleet.md)")
+    return targets
 
 
 def unknown(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:

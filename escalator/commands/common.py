@@ -19,6 +19,7 @@ from escalator.hostport import split_host_port
 # RunOptions is the runner's input and lives below it; re-exported for older imports.
 from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
 from escalator.options import RunOptions as RunOptions
+from escalator.variables import Variables
 
 
 class _FormatAction(argparse.Action):
@@ -74,12 +75,13 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
     config = load_config(args.config, env)
     run = config.run
     environment = pick_environment(config, args.environment)
-    variables, secrets = _variables(environment, config, env)
+    values, unset, secrets = _variables(environment, env)
     for item in args.define:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"-D {item}: give KEY=VALUE")
-        variables[key] = value
+        values[key] = value
+    variables = Variables(values, unset)
     return RunOptions(
         config=config, cwd=env.cwd,
         paths=tuple(args.paths) or ("features",),
@@ -112,20 +114,23 @@ def pick_environment(config: Config, name: str | None) -> Environment | None:
     return config.environments[name]
 
 
-def _variables(environment: Environment | None, config: Config, env: Env
-               ) -> tuple[dict[str, str], tuple[str, ...]]:
+def _variables(environment: Environment | None, env: Env
+               ) -> tuple[dict[str, str], dict[str, str], tuple[str, ...]]:
+    """The environment's values, the secrets that are not set (name -> why), and the secret
+    values to redact. An unset secret is no run error: only scenarios that use it are UNKNOWN."""
     if environment is None:
-        return {}, ()
-    variables = dict(environment.variables)
-    secrets = []
+        return {}, {}, ()
+    values = dict(environment.variables)
+    unset, secrets = {}, []
     for key, name in environment.secrets.items():
         value = env.environ.get(name)
         if not value:
-            raise ConfigError(f"{config.source}: environments.{environment.name}.{key}: "
-                              f"environment variable {name} is not set")
-        variables[key] = value
+            unset[key] = (f"the environment variable {name} is not set (secret {key} of "
+                          f"environment {environment.name})")
+            continue
+        values[key] = value
         secrets.append(value)
-    return variables, tuple(secrets)
+    return values, unset, tuple(secrets)
 
 
 def _address(text: str | None, option: str) -> tuple[str, int] | None:

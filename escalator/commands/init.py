@@ -35,8 +35,9 @@ base_url = "https://www.example.com"
     "steps/site_steps.py": '''\
 """This site's own steps, beside Escalator's library: an example of the site-step API.
 
-A step gets the scenario's session, variables and probes from `escalator.steps.api`, asserts
-with a one-line reason, and records what it measured with its limit. See docs/steps.md.
+A step gets the scenario's session, variables and probes from `escalator.steps.api`, records
+what it measured with its limits (`api.Limit`) and lets `api.judge` give the verdict by them,
+so the perfdata range and the verdict agree; a warning limit only warns. See docs/steps.md.
 """
 
 import json
@@ -47,20 +48,29 @@ from behave import then
 from escalator.steps import api
 
 
-@then(\'the "{queue}" queue should have fewer than {limit:d} waiting jobs\')
-def step_the_queue_should_have_fewer_waiting_jobs(context: Any, queue: str, limit: int) -> None:
-    """Then the "mail" queue should have fewer than 100 waiting jobs
-
-    Asks the application's status API (GET /api/queues/<queue>, relative to ${base_url}).
-    """
+def _waiting(context: Any, queue: str, crit: api.Limit, warn: api.Limit | None = None) -> None:
+    """Asks the application's status API (GET /api/queues/<queue>, relative to ${base_url})."""
     result = api.http_request(context, f"/api/queues/{queue}")
     assert result.status == 200, result.summary()
     try:
         waiting = int(json.loads(result.text)["waiting"])
     except (ValueError, KeyError, TypeError):
         raise AssertionError(f"no waiting count in the answer of {result.final_url}") from None
-    api.record(context, f"{queue}_waiting", waiting, "", f"{limit}")
-    assert waiting < limit, f"{waiting} jobs wait in the {queue} queue, limit {limit}"
+    measured = api.record(context, f"{queue}_waiting", waiting, "", crit, warn=warn)
+    api.judge(context, measured, f"{waiting} jobs wait in the {queue} queue")
+
+
+@then(\'the "{queue}" queue should have fewer than {limit:d} waiting jobs\')
+def step_the_queue_should_have_fewer_waiting_jobs(context: Any, queue: str, limit: int) -> None:
+    """Then the "mail" queue should have fewer than 100 waiting jobs"""
+    _waiting(context, queue, api.Limit.below(limit))
+
+
+@then(\'the "{queue}" queue should have fewer than {limit:d} waiting jobs, warning above {warn:d}\')
+def step_the_queue_should_have_fewer_waiting_jobs_warning(context: Any, queue: str, limit: int,
+                                                          warn: int) -> None:
+    """Then the "mail" queue should have fewer than 100 waiting jobs, warning above 50"""
+    _waiting(context, queue, *api.stated(api.Limit.below(limit), api.Limit.at_most(warn)))
 ''',
     "environment.py": '''\
 """behave's hooks: lets `python -m behave -D env=production` (IDEs, allure-behave) run these

@@ -25,7 +25,7 @@ from escalator.options import DEFAULT_LABEL
 from escalator.text import one_line as one_line  # shared by the formats
 
 if TYPE_CHECKING:
-    from escalator.results import RunResult, ScenarioResult
+    from escalator.results import Measurement, RunResult, ScenarioResult
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,23 @@ def notable_tags(scenario: ScenarioResult) -> list[str]:
     if scenario.level and f"escalate.{scenario.level}" not in shown:
         shown.append(f"escalate.{scenario.level}")
     return [f"@{one_line(t)}" for t in dict.fromkeys(shown)]
+
+
+def measured(m: Measurement) -> str:
+    """A measurement and its limits for people (pretty -v, JUnit system-out).
+
+    >>> from escalator.limits import Limit
+    >>> from escalator.results import Measurement
+    >>> measured(Measurement("t", 12.5, "ms", Limit.below(500), warn=Limit.at_most(300)))
+    't = 12.5ms (wanted less than 500 ms, warning above 300 ms)'
+    >>> measured(Measurement("days_left", None))
+    'days_left = none (not measured)'
+    """
+    value = "none (not measured)" if m.value is None else f"{m.value:g}{m.uom}"
+    limits = [f"wanted {m.crit.describe(m.uom)}"] if m.crit is not None else []
+    if m.warn is not None:
+        limits.append(f"warning {m.warn.violation(m.uom)}")
+    return f"{m.name} = {value}" + (f" ({', '.join(limits)})" if limits else "")
 
 
 def detail_lines(scenario: ScenarioResult, keep: int = 20) -> list[str]:

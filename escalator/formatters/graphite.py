@@ -72,7 +72,9 @@ def _scenario_samples(scenario: ScenarioResult) -> Iterator[tuple[str, float]]:
         if unit and not name.endswith(unit):
             name = f"{name}_{unit}"
         # "response time" and "response_time" are one node once sanitised: keep both series.
-        yield _unique(name, taken), measurement.value * factor
+        node = _unique(name, taken)
+        if measurement.value is not None:  # not measured (no answer to time): no point to send
+            yield node, measurement.value * factor
 
 
 def _unique(node: str, taken: set[str]) -> str:

@@ -26,7 +26,7 @@ import xml.etree.ElementTree as ET
 from itertools import groupby
 from pathlib import PurePosixPath
 
-from escalator.formatters import FormatOptions, cut, detail_lines, one_line, reason
+from escalator.formatters import FormatOptions, cut, detail_lines, measured, one_line, reason
 from escalator.results import Outcome, RunResult, ScenarioResult
 
 # Everything outside XML 1.0's Char production (controls, lone surrogates, U+FFFE/U+FFFF).
@@ -111,9 +111,7 @@ def _problem_lines(scenario: ScenarioResult, options: FormatOptions) -> list[str
 
 def _output_lines(scenario: ScenarioResult) -> list[str]:
     lines = [f"{s.status:<9} {s.title} ({s.duration:.3f}s)" for s in scenario.steps]
-    for m in scenario.measurements:
-        limit = f" (threshold {m.threshold})" if m.threshold else ""
-        lines.append(f"measured  {m.name} = {m.value:g}{m.uom}{limit}")
+    lines += [f"measured  {measured(m)}" for m in scenario.measurements]
     lines += [f"attempt {n} failed: {f}" for n, f in enumerate(scenario.earlier_failures, 1)]
     return lines
 

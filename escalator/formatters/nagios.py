@@ -1,10 +1,13 @@
 """The Nagios plugin output of `escalator check`: status line, perfdata, long output.
 
 Line 1 is `LABEL STATE - summary | perfdata` with all perfdata on it (Icinga 2 reads perfdata
-on later lines badly). Then one block per scenario that did not pass (and `RETRIED` blocks for
-those that passed only after a retry), then the run's notices and errors. `|` never appears in
-free text, every line is one line, and the whole output fits Nagios' 8 KiB plugin buffer: blocks
-are dropped from the end with a note, and measurement perfdata before the run counters.
+on later lines badly); a fleet check's failing hosts are named together there
+(`Backup is fresh [db-7, db-12]`). Then one line per fleet check (`escalator.formatters.fleet`:
+"Backup is fresh: 2 of 40 db hosts failing: db-7, db-12"), then one block per scenario that did
+not pass (and `RETRIED` blocks for those that passed only after a retry), then the run's notices
+and errors. `|` never appears in free text, every line is one line, and the whole output fits
+Nagios' 8 KiB plugin buffer: blocks are dropped from the end with a note, and measurement
+perfdata before the run counters.
 Called through `escalator.formatters.render("nagios", ...)`.
 """
 
@@ -14,6 +17,7 @@ from escalator.formatters import (
     FormatOptions,
     cut,
     detail_lines,
+    fleet,
     notable_tags,
     one_line,
     plural,
@@ -39,9 +43,16 @@ def render(run: RunResult, options: FormatOptions) -> str:
     head = f"{_label(options.label)} {run.status.name} - {summary(run)}"
     line1 = _status_line(head, pd.counters(run), pd.measurements(run))
     trailer = _fit([[line] for line in _trailer(run)], TRAILER_LIMIT, "line")
-    budget = LIMIT - _size([line1, *trailer])
+    fleets = _fit([[line] for line in _fleet_lines(run)], TRAILER_LIMIT, "fleet check")
+    budget = LIMIT - _size([line1, *fleets, *trailer])
     blocks = [_block(s, options) for s in run.scenarios if _shown(s, options)]
-    return "\n".join([line1, *_fit(blocks, budget, "scenario"), *trailer]) + "\n"
+    return "\n".join([line1, *fleets, *_fit(blocks, budget, "scenario"), *trailer]) + "\n"
+
+
+def _fleet_lines(run: RunResult) -> list[str]:
+    """One line per fleet check, passing or not: it says how many hosts were checked."""
+    return [cut(text(fleet.summary_line(check)), _LINE_CHARS)
+            for check in fleet.fleet_checks(run.scenarios)]
 
 
 def text(value: str) -> str:
@@ -74,8 +85,16 @@ def summary(run: RunResult) -> str:
 
 
 def _names(scenarios: list[ScenarioResult]) -> str:
-    shown = [cut(text(s.name), _NAME_CHARS) for s in scenarios[:_NAMES_SHOWN]]
-    more = len(scenarios) - len(shown)
+    """The first names, a fleet check's hosts together: `Backup is fresh [db-7, db-12]`."""
+    named: dict[tuple[str, str, int, str], list[ScenarioResult]] = {}
+    for s in scenarios:
+        named.setdefault((s.check_name, s.file, s.line, s.group or ""), []).append(s)
+    items = list(named.values())[:_NAMES_SHOWN]
+    shown = [cut(text(group[0].check_name), _NAME_CHARS)
+             + (f" [{text(fleet.host_names([s.host for s in group if s.host], _NAMES_SHOWN))}]"
+                if group[0].host else "")
+             for group in items]
+    more = len(scenarios) - sum(len(group) for group in items)
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from escalator.formatters import FormatOptions, detail_lines, notable_tags, plural, reason
+from escalator.formatters import (
+    FormatOptions,
+    detail_lines,
+    measured,
+    notable_tags,
+    plural,
+    reason,
+)
 from escalator.results import Outcome, RunResult, ScenarioResult, Severity
 
 _COLORS = {"PASS": "32", "WARN": "33", "FAIL": "31", "UNKN": "35"}
@@ -45,7 +52,7 @@ def mark(scenario: ScenarioResult) -> str:
         return "PASS"
     if scenario.outcome is Outcome.UNKNOWN:
         return "UNKN"
-    return "WARN" if scenario.severity is Severity.WARNING else "FAIL"
+    return "WARN" if scenario.failure_severity is Severity.WARNING else "FAIL"
 
 
 def paint(text: str, word: str, options: FormatOptions) -> str:
@@ -100,5 +107,4 @@ def _steps(scenario: ScenarioResult) -> Iterator[str]:
     for step in scenario.steps:
         yield f"{step.status:<9} {step.title} ({step.duration:.2f}s)"
     for m in scenario.measurements:
-        limit = f" (threshold {m.threshold})" if m.threshold else ""
-        yield f"measured  {m.name} = {m.value:g}{m.uom}{limit}"
+        yield f"measured  {measured(m)}"

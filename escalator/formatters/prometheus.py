@@ -128,6 +128,8 @@ def _unique_names(run: RunResult) -> list[str]:
 def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> Iterator[Sample]:
     labels = {"environment": run.environment or "default", "feature": scenario.feature,
               "file": scenario.file, "scenario": name}
+    if scenario.host is not None:  # a fan-out run (@each.<group>): its host and group as labels
+        labels.update(host=scenario.host, group=scenario.group or "")
     yield "scenario_success", labels, 1.0 if scenario.outcome is Outcome.PASSED else 0.0
     yield "scenario_status", labels, float(scenario.status)
     yield "scenario_duration_seconds", labels, round(scenario.duration, 6)
@@ -145,14 +147,13 @@ def _scenario_samples(run: RunResult, scenario: ScenarioResult, name: str) -> It
 def _measurement_samples(scenario: ScenarioResult, measurement: Measurement,
                          labels: dict[str, str]) -> Iterator[Sample]:
     unit, factor = base_unit(measurement.uom)
-    yield _suffixed("step_measurement", unit), labels, _scaled(measurement.value, factor)
-    for limit in limits(scenario, measurement):
-        if limit.inside:
-            continue  # an "@" range alerts inside a band: no single bound to draw
-        level = limit.level.name.lower()
-        for bound, value in (("lower", limit.low), ("upper", limit.high)):
-            # A Nagios range starts at 0 unless it says otherwise: that implied 0 is no limit.
-            if math.isfinite(value) and (bound == "upper" or value != 0):
+    if measurement.value is not None:  # a failed measurement has no sample to give
+        yield _suffixed("step_measurement", unit), labels, _scaled(measurement.value, factor)
+    for threshold in limits(scenario, measurement):
+        level = threshold.level.name.lower()
+        # An "@" band between two finite ends has no single bound to draw: bounds() says so.
+        for bound, value in zip(("lower", "upper"), threshold.limit.bounds(), strict=True):
+            if value is not None:
                 yield (_suffixed("step_threshold", unit),
                        {**labels, "level": level, "bound": bound}, _scaled(value, factor))
 

@@ -44,9 +44,10 @@ _LINGER = 0.2
 
 @dataclass(frozen=True)
 class CommandTarget:
-    """A shell line (`command`), or with `argv` a program run without a shell (`command` then
-    only names it). `environ` is the program's whole environment (None: the worker's);
-    `merge_stderr` sends stderr into stdout, in the order written."""
+    """A shell line (`command`), or with `argv` a program run without a shell (a probe's tool,
+    an inventory's host command; `command` then only names it). `environ` is the program's
+    whole environment (None: the worker's); `merge_stderr` sends stderr into stdout, in the
+    order written."""
 
     command: str
     timeout: float = 10.0

@@ -63,10 +63,13 @@ def _parse(body: bytes, charset: str) -> Any:
 
 
 class Page:
-    """One HTML page and the state of its forms; `url` is where it was fetched from."""
+    """One HTML page and the state of its forms; `url` is where it was fetched from, `where`
+    how reasons name it (an error page says it is one)."""
 
-    def __init__(self, body: bytes, url: str, charset: str = "utf-8") -> None:
+    def __init__(self, body: bytes, url: str, charset: str = "utf-8", where: str | None = None
+                 ) -> None:
         self.url = url
+        self.where = where or url
         self.root: Any = _parse(body, charset)
         base = self.root.find(".//base[@href]")
         self.base = urljoin(url, base.get("href")) if base is not None else url
@@ -107,10 +110,10 @@ class Page:
             if found is not None:
                 href = str(found.get("href")).strip()
                 if href.lower().startswith("javascript:"):
-                    raise FormError(f'the link "{text}" on {self.url} needs JavaScript')
+                    raise FormError(f'the link "{text}" on {self.where} needs JavaScript')
                 return urljoin(self.base, href)
         shown = _listing([_norm(a.text_content()) for a in links])
-        raise FormError(f'no link "{text}" on {self.url} (links: {shown})')
+        raise FormError(f'no link "{text}" on {self.where} (links: {shown})')
 
     # ---- fields ----------------------------------------------------------------------
 
@@ -142,7 +145,7 @@ class Page:
             return candidates[0]
         shown = _listing([self._describe(c) for c in controls])
         plural = kinds + ("es" if kinds.endswith("x") else "s")
-        raise FormError(f'no {kinds} "{locator}" on {self.url} ({plural}: {shown})')
+        raise FormError(f'no {kinds} "{locator}" on {self.where} ({plural}: {shown})')
 
     def _describe(self, control: Any) -> str:
         ident = control.get("id")
@@ -168,7 +171,8 @@ class Page:
             (o for o in options if o.get("value") == option), None)
         if chosen is None:
             shown = _listing([_norm(o.text_content()) for o in options])
-            raise FormError(f'no option "{option}" in "{locator}" on {self.url} (options: {shown})')
+            raise FormError(f'no option "{option}" in "{locator}" on {self.where} '
+                            f"(options: {shown})")
         if field.get("multiple") is None:
             for other in options:
                 other.attrib.pop("selected", None)
@@ -223,10 +227,10 @@ class Page:
             _norm(b.get("title")))), None)
         if button is None:
             shown = _listing([_button_label(b) for b in buttons])
-            raise FormError(f'no button "{label}" on {self.url} (buttons: {shown})')
+            raise FormError(f'no button "{label}" on {self.where} (buttons: {shown})')
         form = self._form_of(button)
         if form is None:
-            raise FormError(f'the button "{label}" on {self.url} is not in a form')
+            raise FormError(f'the button "{label}" on {self.where} is not in a form')
         extra = ((button.get("name"), button.get("value") or ""),) if button.get("name") else ()
         return self._submission(form, extra, button)
 
@@ -235,7 +239,7 @@ class Page:
         form = next((f for f in forms if name in (f.get("name"), f.get("id"))), None)
         if form is None:
             shown = _listing([f.get("name") or f.get("id") or "" for f in forms])
-            raise FormError(f'no form named "{name}" on {self.url} (forms: {shown})')
+            raise FormError(f'no form named "{name}" on {self.where} (forms: {shown})')
         return self._submission(form, (), None)
 
     def _submission(self, form: Any, extra: tuple[tuple[str, str], ...], button: Any

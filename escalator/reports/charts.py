@@ -17,7 +17,7 @@ a hundred charts of 200 runs well under 2 MB (bench/report.py).
 >>> axis.x(0.0), axis.x(100.0)
 (56.0, 588.0)
 >>> svg = chart([Point(0.0, 40.0, Status.OK), Point(100.0, 900.0, Status.CRITICAL)], axis,
-...             [Limit("500", Status.CRITICAL, 0.0, 500.0)], [], unit="ms", ident="c1",
+...             [Threshold(Status.CRITICAL, Limit.at_most(500))], [], unit="ms", ident="c1",
 ...             title="Home <b> response_time")
 >>> "<b>" in svg, "Home &lt;b&gt; response_time" in svg
 (False, True)
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from escalator.formatters.perfdata import Limit
+from escalator.formatters.perfdata import Threshold
+from escalator.limits import Limit
 from escalator.status import Status
 
 WIDTH, HEIGHT = 600, 170
@@ -88,7 +89,7 @@ class Axis:
         return self.start <= at <= self.end
 
 
-def chart(points: Sequence[Point], axis: Axis, limits: Sequence[Limit],
+def chart(points: Sequence[Point], axis: Axis, limits: Sequence[Threshold],
           markers: Sequence[Marker], *, unit: str, ident: str, title: str) -> Markup:
     """The SVG of one measurement over the axis' span, with its limits and the markers."""
     shown = thin(points)
@@ -165,9 +166,9 @@ def _frame(top: float = TOP, bottom: float = HEIGHT - BOTTOM, total: int = WIDTH
             f'height="{bottom - top}"/>')
 
 
-def _range(values: Sequence[float], limits: Sequence[Limit]) -> tuple[float, float]:
+def _range(values: Sequence[float], limits: Sequence[Threshold]) -> tuple[float, float]:
     """The value span to draw: the data, 0, and every finite limit, so the limit is in view."""
-    bounds = [v for lim in limits for v in (lim.low, lim.high) if math.isfinite(v)]
+    bounds = [v for t in limits for v in (t.limit.start, t.limit.end) if math.isfinite(v)]
     everything = [*values, *bounds, 0.0]
     low, high = min(everything), max(everything)
     if high <= low:
@@ -206,17 +207,18 @@ def _time_ticks(axis: Axis, height: int, total: int = WIDTH) -> list[str]:
     return out
 
 
-def _limit(limit: Limit, unit: str, y: Scale, low: float, high: float) -> str:
+def _limit(threshold: Threshold, unit: str, y: Scale, low: float, high: float) -> str:
     """The alert zone shaded, its edges dashed, and what it means written at the right."""
-    top, bottom = (max(limit.low, low), min(limit.high, high)) if limit.inside else (None, None)
-    edges = [v for v in (limit.low, limit.high) if math.isfinite(v) and low < v < high]
+    limit = threshold.limit
+    top, bottom = (max(limit.start, low), min(limit.end, high)) if limit.inside else (None, None)
+    edges = [v for v in (limit.start, limit.end) if math.isfinite(v) and low < v < high]
     if limit.inside and top is not None and bottom is not None:
         zones = [(bottom, top)]
     else:
-        zones = [(high, limit.high)] if math.isfinite(limit.high) else []
-        if math.isfinite(limit.low) and limit.low > low:
-            zones.append((limit.low, low))
-    level = limit.level.name
+        zones = [(high, limit.end)] if math.isfinite(limit.end) else []
+        if math.isfinite(limit.start) and limit.start > low:
+            zones.append((limit.start, low))
+    level = threshold.level.name
     parts = [f'<rect class="zone {level}" x="{LEFT}" width="{WIDTH - LEFT - RIGHT}" '
              f'y="{y(upper)}" height="{max(0.0, y(lower) - y(upper)):.2f}"/>'
              for upper, lower in zones]
@@ -228,7 +230,7 @@ def _limit(limit: Limit, unit: str, y: Scale, low: float, high: float) -> str:
     label_at = y(edges[0]) if edges else TOP
     parts.append(f'<text class="label limit-text {level}" x="{WIDTH - RIGHT - 4}" '
                  f'y="{label_at - 4}" text-anchor="end">{_esc(meaning)}</text>')
-    return f'<g class="limit-group" data-limit="{_esc(limit.text)}">{"".join(parts)}</g>'
+    return f'<g class="limit-group" data-limit="{_esc(str(limit))}">{"".join(parts)}</g>'
 
 
 def _markers(markers: Sequence[Marker], axis: Axis, top: float, bottom: float,
@@ -297,12 +299,22 @@ def value_text(value: float, unit: str) -> str:
 
 
 def limit_text(limit: Limit, unit: str) -> str:
-    """What the limit asks, as a person says it: '> 500 ms', '< 14', 'inside 10 – 20'."""
-    if limit.inside:
-        return f"inside {value_text(limit.low, unit)} – {value_text(limit.high, unit)}"
-    above = f"> {value_text(limit.high, unit)}" if math.isfinite(limit.high) else ""
-    below = f"< {value_text(limit.low, unit)}" if limit.low != 0 else ""
-    return " or ".join(t for t in (below, above) if t) or limit.text
+    """Where the limit alerts, as a person says it: '> 500 ms', '≥ 500 ms' (an `@` range
+    alerts at its edge too), '< 14', 'inside 10 – 20'.
+
+    >>> limit_text(Limit.at_most(500), "ms"), limit_text(Limit.below(500), "ms")
+    ('> 500 ms', '≥ 500 ms')
+    >>> limit_text(Limit.at_least(14), ""), limit_text(Limit(10, 20, inside=True), "s")
+    ('< 14', 'inside 10 s – 20 s')
+    """
+    lower, upper = limit.bounds()
+    if limit.inside and lower is None and upper is None:
+        return f"inside {value_text(limit.start, unit)} – {value_text(limit.end, unit)}"
+    edge = "=" if limit.inside else ""
+    above = "" if upper is None else f">{edge} {value_text(upper, unit)}"
+    below = "" if lower is None else f"<{edge} {value_text(lower, unit)}"
+    return (" or ".join(t for t in (below, above) if t).replace(">=", "≥").replace("<=", "≤")
+            or str(limit))
 
 
 def _nice(raw: float) -> float:

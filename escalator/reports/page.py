@@ -130,7 +130,8 @@ def _chart(scenario: ScenarioResult, name: str, shown: Sequence[HistoryEntry],
     ident = "c-" + hashlib.sha1(f"{scenario.key}\0{name}".encode()).hexdigest()[:10]
     svg = charts.chart(points, axis, bounds, ladder.events, unit=unit, ident=ident,
                        title=f"{scenario.name}: {name}")
-    text = " or ".join(f"{b.level.name.lower()} {charts.limit_text(b, unit)}" for b in bounds)
+    text = " or ".join(f"{b.level.name.lower()} {charts.limit_text(b.limit, unit)}"
+                       for b in bounds)
     return ChartView(ident, name, _latest(latest), text, svg)
 
 
@@ -143,7 +144,7 @@ def _point(entry: HistoryEntry, key: str, name: str) -> charts.Point:
 
 
 def _latest(measurement: Measurement | None) -> str:
-    if measurement is None or not math.isfinite(measurement.value):
+    if measurement is None or measurement.value is None or not math.isfinite(measurement.value):
         return "–"
     return charts.value_text(measurement.value, measurement.uom)
 

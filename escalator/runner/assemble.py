@@ -37,6 +37,7 @@ class Progress:
         if kind == "plan":
             self.units, self.planned = list(record["units"]), True
             self.errors.extend(record["errors"])
+            self.notices.extend(record.get("notices", ()))
         elif kind == "start":
             self.running[record["id"]] = -1
             self.began[record["id"]] = at
@@ -87,4 +88,5 @@ def _missing(unit: Mapping[str, Any], progress: Progress, duration: float, timeo
     return ScenarioResult(
         feature=unit["feature"], file=unit["file"], line=unit["line"], name=unit["name"],
         outcome=outcome, severity=Severity(unit["severity"]), tags=tuple(unit["tags"]),
-        level=unit["level"], runbook=unit["runbook"], reason=reason, duration=ran)
+        level=unit["level"], runbook=unit["runbook"], reason=reason, duration=ran,
+        host=unit.get("host"), group=unit.get("group"))

@@ -30,6 +30,7 @@ from escalator.options import RunOptions
 from escalator.redact import redactor_for
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
+from escalator.runner.usage import unused_variables
 from escalator.runner.worker import serve
 
 _GRACE = 1.0  # seconds a step may outlive its alarm before its worker is killed
@@ -46,6 +47,7 @@ class _Worker:
     ran: int = 0
     step_index: int = -1
     step_started: float = field(default_factory=time.monotonic)
+    step_limit: float | None = None  # set when the running step extended its own limit
 
     def retire(self) -> None:
         """Close its command pipe: the worker finishes its loop and exits."""
@@ -57,6 +59,7 @@ class _Worker:
 def main(options: RunOptions, out: int) -> None:
     """Entry point in the forked coordinator; never returns (the caller os._exits)."""
     os.setsid()
+    run_deadline = time.monotonic() + options.timeout  # the CLI's, give or take the fork
     _quiet_stdio()
     os.chdir(options.cwd)
     try:
@@ -64,19 +67,25 @@ def main(options: RunOptions, out: int) -> None:
     except LoadError as exc:
         pipe.send(out, {"t": "error", "message": str(exc)})
         return
+    notices = unused_variables(suite, options)
     pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
-                    "errors": suite.errors})
+                    "errors": suite.errors, "notices": notices})
     redactor_for(tuple(options.secrets))  # built once here, inherited by every worker
-    if not suite.errors:
-        _Pool(suite, options, out).run()
+    # A broken file is a run error, but the other files' scenarios still get their verdicts.
+    _Pool(suite, options, out, run_deadline).run()
     pipe.send(out, {"t": "done"})
 
 
 class _Pool:
-    def __init__(self, suite: Suite, options: RunOptions, out: int) -> None:
+    def __init__(self, suite: Suite, options: RunOptions, out: int,
+                 run_deadline: float | None = None) -> None:
         self.suite, self.options, self.out = suite, options, out
+        self.run_deadline = run_deadline
+        for unit in suite.units:
+            if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
+                pipe.send(out, _lost(unit, 0, None))
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
-            (unit, 1, ()) for unit in suite.units)
+            (unit, 1, ()) for unit in suite.units if unit.problem is None)
         self.earlier: dict[int, tuple[str, ...]] = {}
         self.workers: dict[int, _Worker] = {}  # every live worker, by pid
         self.selector = selectors.DefaultSelector()
@@ -118,7 +127,7 @@ class _Pool:
                         os.close(sibling.commands)
                     os.close(sibling.reader.fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                serve(self.suite, self.options, command_read, write_fd)
+                serve(self.suite, self.options, command_read, write_fd, self.run_deadline)
                 code = 0
             finally:
                 os._exit(code)
@@ -141,7 +150,10 @@ class _Pool:
         for record in records:
             if record["t"] == "step":
                 worker.step_index, worker.step_started = record["index"], time.monotonic()
+                worker.step_limit = None
                 pipe.send(self.out, record)
+            elif record["t"] == "extend":
+                worker.step_limit = float(record["limit"])
             elif record["t"] == "result" and worker.unit is not None:
                 self._report(worker, record)
         if closed:
@@ -179,17 +191,21 @@ class _Pool:
             unit = worker.unit
             if unit is None or worker.step_index < 0:
                 continue
-            if now - worker.step_started > unit.step_timeout + _GRACE:
+            limit = worker.step_limit or unit.step_timeout
+            if now - worker.step_started > limit + _GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
                 step = unit.describe()["steps"][worker.step_index]
                 self._reap(worker, f"{step[0]} {step[1]}: step timed out after "
-                                   f"{format_duration(unit.step_timeout)} "
+                                   f"{format_duration(limit)} "
                                    "(it ignored its alarm; the worker was killed)")
 
 
 def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
-    """The record for a scenario whose worker died without sending one."""
-    if killed_reason is not None:
+    """The record for a scenario that cannot run (`unit.problem`) or whose worker died without
+    sending one."""
+    if unit.problem is not None:
+        outcome, reason = Outcome.UNKNOWN, unit.problem
+    elif killed_reason is not None:
         outcome, reason = Outcome.FAILED, killed_reason
     else:
         how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
@@ -199,7 +215,8 @@ def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
     scenario = ScenarioResult(
         feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
         outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
+        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason, host=desc["host"],
+        group=desc["group"])
     return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
 
 

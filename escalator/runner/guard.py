@@ -5,6 +5,10 @@ private BaseException so no library's `except Exception` retry loop can swallow 
 does); the wrapper turns it into `StepTimeout`, an AssertionError, because a target that does not
 answer in time is broken: the scenario fails with its severity. A step stuck in C code that
 ignores the alarm is killed by the coordinator a second later.
+
+Every step passes through here, so this is also where numeric arguments written `${name}`
+(escalator.steps.types) are resolved against the environment, and where a step that asks for
+more time (`Session.extend`, e.g. a hundred requests) gets its alarm re-armed (`rearm`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from escalator.durations import format_duration
+from escalator.variables import resolve
 
 
 class _Alarm(BaseException):
@@ -36,7 +41,9 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
         limit = getattr(session, "step_timeout", default)
         if session is not None:
             session.step_deadline = session.clock() + limit  # clients budget within it
+            session.step_limit = limit
             session.doing = None
+            kwargs = resolve(kwargs, session.variables)
         try:
             previous = signal.signal(signal.SIGALRM, _on_alarm)
             signal.setitimer(signal.ITIMER_REAL, limit)
@@ -46,12 +53,18 @@ def with_timeout(func: Callable[..., Any], default: float) -> Callable[..., Any]
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, previous)
         except _Alarm:
+            limit = getattr(session, "step_limit", None) or limit
             doing = getattr(session, "doing", None)
             during = f" during {doing}" if doing else ""
             raise StepTimeout(f"step timed out after {format_duration(limit)}{during}") from None
 
     guarded.escalator_guarded = True  # type: ignore[attr-defined]
     return guarded
+
+
+def rearm(seconds: float) -> None:
+    """Move the running step's alarm to `seconds` from now (Session.extend calls this)."""
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
 
 
 def install(registry: Any, default: float) -> None:

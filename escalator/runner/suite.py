@@ -2,8 +2,11 @@
 
 Runs in the coordinator process only (behave is never imported by the CLI process). The result is
 a `Suite`: behave's Runner ready to run single scenarios, the selected `Unit`s in feature/line
-order, and the run-level errors that stop the run before anything executes (parse errors, an
-undefined tag, a bad tag expression, an unknown ladder level).
+order, and the run-level errors: a file that does not parse, and a scenario that cannot run
+(bad tags, an unknown ladder level, an outline without rows, an `@each` group that cannot be
+read), which is also a `Unit` with a `problem`: UNKNOWN with that reason, without a worker.
+Such errors make the run UNKNOWN but stop nothing else: every other scenario gets its verdict.
+Steps that cannot load and a bad tag expression raise `LoadError`: nothing can run.
 """
 
 from __future__ import annotations
@@ -11,14 +14,18 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalator.inventory import InventoryError
 from escalator.runner import guard, keywords
-from escalator.tags import ScenarioMeta, scenario_meta
+from escalator.runner.fanout import Fleet
+from escalator.tags import ScenarioMeta, meta_of
 
 if TYPE_CHECKING:
+    from escalator.inventory import Host
     from escalator.options import RunOptions
 
 
@@ -38,18 +45,34 @@ class Unit:
     step_timeout: float
     retries: int
     branch: tuple[Any, ...] = ()  # feature run items from the feature down to the scenario
+    host: Host | None = None  # a fan-out unit (@each.<group>): the host it checks
+    problem: str | None = None  # why it cannot run (it is UNKNOWN with this reason)
+
+    @property
+    def group(self) -> str | None:
+        return self.meta.group if self.host is not None else None
 
     @property
     def name(self) -> str:
-        """The scenario's name as people read it: behave names an outline row
-        "<name> -- @1.1 <examples name>", with a trailing space when the examples have no name,
-        and that space would end up in every label and key."""
-        return str(self.scenario.name).strip()
+        """The scenario's name as people read it; a fan-out unit's says its host:
+        `Backup [db-7]`. behave names an outline row "<name> -- @1.1 <examples name>", with a
+        trailing space when the examples have no name, and that space would end up in every
+        label and key."""
+        base = str(self.scenario.name).strip()
+        return f"{base} [{self.host.name}]" if self.host is not None else base
+
+    @property
+    def variables(self) -> dict[str, str]:
+        """The host's variables, over the environment's (none for a plain scenario)."""
+        if self.host is None or self.group is None:
+            return {}
+        return self.host.scenario_variables(self.group)
 
     def describe(self) -> dict[str, Any]:
         sc = self.scenario
         return {
             "id": self.id, "file": self.file, "line": sc.line, "name": self.name,
+            "host": self.host.name if self.host else None, "group": self.group,
             "feature": str(self.feature.name), "tags": sorted(str(t) for t in sc.effective_tags),
             "severity": self.meta.severity.value, "level": self.meta.level,
             "runbook": self.meta.runbook, "step_timeout": self.step_timeout,
@@ -64,6 +87,7 @@ class Suite:
     units: list[Unit] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     probes: set[str] = field(default_factory=set)
+    features: list[Any] = field(default_factory=list)  # every parsed feature, selected or not
 
 
 def load_suite(options: RunOptions) -> Suite:
@@ -78,11 +102,10 @@ def load_suite(options: RunOptions) -> Suite:
     runner.path_manager.__enter__()  # this process exists only for this run
     _setup(runner)
     suite = Suite(runner)
-    features = _parse(runner, options, suite.errors)
-    _select(suite, features, options)
-    if not suite.errors:
-        _find_probes(suite)
-        guard.install(runner.step_registry, options.step_timeout)
+    suite.features = _parse(runner, options, suite.errors)
+    _select(suite, suite.features, options)
+    _find_probes(suite)
+    guard.install(runner.step_registry, options.step_timeout)
     return suite
 
 
@@ -144,7 +167,7 @@ def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
             continue
         if not parsed:
             errors.append(f"{name}: no Feature in this file")
-        elif not any(True for _ in parsed[0].walk_scenarios()):
+        elif not any(True for _ in parsed[0].walk_scenarios(with_outlines=True)):
             errors.append(f"{name}: no scenarios (is a keyword misspelled?)")
         features.extend(parsed)
     return features
@@ -188,26 +211,60 @@ def _parse_file(locations: list[Any], language: str | None) -> list[Any]:
     return [collector.build_feature()]
 
 
+_NO_EXAMPLES = ("a Scenario Outline without Examples rows runs nothing: add an Examples table "
+                "with at least one row")
+
+
 def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
-    ladder = options.config.ladder
+    environment = options.config.environments.get(options.environment or "")
+    fleet = Fleet(environment.inventory if environment else None, options.environment,
+                  deadline=time.monotonic() + options.timeout, clock=time.monotonic)
     for feature in features:
         name = _relative(feature.filename, options.cwd)
-        for scenario in feature.walk_scenarios():
+        for scenario in _runnable(feature):
             if not scenario.should_run(suite.runner.config):
                 continue
-            meta = scenario_meta(scenario.effective_tags,
-                                 [*scenario.description, *feature.description])
-            where = f"{name}:{scenario.line}"
-            suite.errors.extend(f"{where}: {problem}" for problem in meta.problems)
-            if ladder is not None and meta.level and meta.level not in ladder.level_ids:
-                known = ", ".join(ladder.level_ids)
-                suite.errors.append(f"{where}: @escalate.{meta.level}: no such ladder level "
-                                    f"(levels: {known})")
-            suite.units.append(Unit(
-                id=len(suite.units), scenario=scenario, feature=feature, file=name, meta=meta,
-                step_timeout=meta.step_timeout or options.step_timeout,
-                retries=meta.retries if meta.retries is not None else options.retries,
-                branch=_branch(feature, scenario)))
+            meta = meta_of(scenario)
+            problem = _problem(scenario, meta, options)
+            hosts: tuple[Host | None, ...] = (None,)
+            if problem is None and meta.group is not None:
+                try:
+                    hosts = fleet.hosts(meta.group)
+                except InventoryError as exc:
+                    problem = f"@each.{meta.group}: {exc}"
+            if problem is not None:  # bad input: the run is UNKNOWN, and says where
+                suite.errors.append(f"{name}:{scenario.line}: {problem}")
+                hosts = (None,)
+            for host in hosts:  # one unit per host of a fan-out (escalator.runner.fanout)
+                suite.units.append(Unit(
+                    id=len(suite.units), scenario=scenario, feature=feature, file=name,
+                    meta=meta, step_timeout=meta.step_timeout or options.step_timeout,
+                    retries=meta.retries if meta.retries is not None else options.retries,
+                    branch=_branch(feature, scenario), host=host, problem=problem))
+
+
+def _runnable(feature: Any) -> Any:
+    """Every scenario and outline row in file order, and each outline that has no rows (it
+    would otherwise vanish silently: behave runs nothing for it)."""
+    for item in feature.walk_scenarios(with_outlines=True):
+        if hasattr(item, "scenarios"):  # an outline: its rows follow, unless it has none
+            if not item.scenarios:
+                yield item
+            continue
+        yield item
+
+
+def _problem(scenario: Any, meta: ScenarioMeta, options: RunOptions) -> str | None:
+    """Why a selected scenario cannot run, or None."""
+    if meta.problems:
+        return "; ".join(meta.problems)
+    ladder = options.config.ladder
+    if ladder is not None and meta.level and meta.level not in ladder.level_ids:
+        known = ", ".join(ladder.level_ids)
+        return f"@escalate.{meta.level}: no such ladder level (levels: {known})"
+    if hasattr(scenario, "scenarios"):
+        return _NO_EXAMPLES
+    return None
 
 
 def _branch(container: Any, scenario: Any) -> tuple[Any, ...]:

@@ -11,6 +11,8 @@ to one line), so no secret leaves the worker, whole or in part.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from escalator import pipe
@@ -18,18 +20,23 @@ from escalator.errors import SetupError
 from escalator.options import RunOptions
 from escalator.redact import Redactor
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
+from escalator.runner import guard
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
 from escalator.text import one_line
+from escalator.variables import overlay
 
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
 
 class _StepTracker:
-    """A behave formatter that reports each step as it starts, so a hung step can be named."""
+    """A behave formatter that reports each step as it starts, so a hung step can be named,
+    and notes which step crossed a warning limit (`Session.warnings`), so the result can say."""
 
-    def __init__(self, unit: Unit, fd: int) -> None:
+    def __init__(self, unit: Unit, fd: int, session: Session) -> None:
         self.unit, self.fd, self.index, self.active = unit, fd, 0, False
+        self.session = session
+        self.warned: dict[int, str] = {}  # step index -> the first warning that step gave
 
     def scenario(self, scenario: Any) -> None:
         self.active = scenario is self.unit.scenario
@@ -40,18 +47,22 @@ class _StepTracker:
 
     def result(self, step: Any) -> None:
         if self.active:
+            warning = self.session.step_warning()
+            if warning is not None:
+                self.warned[self.index] = warning
             self.index += 1
 
     def __getattr__(self, name: str) -> Any:  # uri, feature, background, step, eof, close...
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: RunOptions, commands: int, out: int) -> None:
+def serve(suite: Suite, options: RunOptions, commands: int, out: int,
+          run_deadline: float | None = None) -> None:
     """Run each unit id that arrives on `commands`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
             unit = suite.units[int(line)]
-            pipe.send(out, run_unit(suite, unit, options, out))
+            pipe.send(out, run_unit(suite, unit, options, out, run_deadline))
 
 
 def _focus(unit: Unit) -> None:
@@ -67,40 +78,62 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
+             run_deadline: float | None = None) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
     runner = suite.runner
-    session = Session(variables=options.variables, step_timeout=unit.step_timeout,
-                      environment=options.environment, secrets=tuple(options.secrets))
+    session = Session(variables=overlay(options.variables, unit.variables),
+                      step_timeout=unit.step_timeout, environment=options.environment,
+                      run_deadline=run_deadline, secrets=tuple(options.secrets))
+
+    def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the pool
+        guard.rearm(left)
+        pipe.send(fd, {"t": "extend", "id": unit.id, "limit": session.step_limit})
+
+    session.on_extend = extended
+    tracker = _StepTracker(unit, fd, session)
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
-    runner.formatters = [_StepTracker(unit, fd)]
+    runner.formatters = [tracker]
     try:
         runner.run_model([unit.feature])
     finally:
         session.close()
-    result = scenario_result(unit, session)
+    result = scenario_result(unit, session, tracker.warned)
     redactor = session.redactor
     return {"t": "result", "id": unit.id, "scenario": redactor.value(result.to_dict()),
             "notices": list(dict.fromkeys(redactor.text(n) for n in session.notices))}
 
 
-def scenario_result(unit: Unit, session: Session) -> ScenarioResult:
-    return model_result(unit.feature, unit.scenario, unit.file, unit.meta,
-                        tuple(session.measurements), session.redactor)
+def scenario_result(unit: Unit, session: Session, warned: Mapping[int, str] | None = None
+                    ) -> ScenarioResult:
+    result = model_result(unit.feature, unit.scenario, unit.file, unit.meta,
+                          tuple(session.measurements), session.redactor, warned)
+    # a fan-out unit (@each.<group>) is named for its host and carries host and group as data
+    return replace(result, name=unit.name, host=unit.host.name if unit.host else None,
+                   group=unit.group)
 
 
 def model_result(feature: Any, sc: Any, file: str, meta: Any,
-                 measurements: tuple[Measurement, ...], redactor: Redactor) -> ScenarioResult:
+                 measurements: tuple[Measurement, ...], redactor: Redactor,
+                 warned: Mapping[int, str] | None = None) -> ScenarioResult:
     """A scenario of behave's model, after it ran, as a result (also for the behave
-    formatters of `escalator.behave_formats`); error text is redacted before it is cut."""
-    steps = tuple(_step(step, redactor) for step in sc.all_steps)
+    formatters of `escalator.behave_formats`); error text is redacted before it is cut.
+    `warned` maps a step's index to the warning it gave: a step that crossed only a warning
+    limit passed for behave; here it is a `warning` step, and a scenario with nothing worse is
+    FAILED as `warning_only` (WARNING whatever its tags)."""
+    warned = warned or {}
+    steps = tuple(_step(step, redactor, warned.get(n)) for n, step in enumerate(sc.all_steps))
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
-    failing = next((s for s in steps if s.error), None)
+    warning_only = outcome is Outcome.PASSED and bool(warned)
+    if warning_only:
+        outcome = Outcome.FAILED
+    failing = next((s for s in steps if s.error and s.status != "warning"), None) or next(
+        (s for s in steps if s.error), None)
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
@@ -116,13 +149,15 @@ def model_result(feature: Any, sc: Any, file: str, meta: Any,
         severity=meta.severity, tags=tuple(sorted(str(t) for t in sc.effective_tags)),
         level=meta.level,
         runbook=meta.runbook, steps=steps, reason=reason,
-        measurements=measurements, duration=sc.duration)
+        measurements=measurements, duration=sc.duration, warning_only=warning_only)
 
 
-def _step(step: Any, redactor: Redactor) -> StepResult:
+def _step(step: Any, redactor: Redactor, warning: str | None = None) -> StepResult:
     status = step.status.name
     error, detail = None, None
-    if status == "undefined":
+    if warning is not None and status == "passed":
+        status, error = "warning", redactor.text(warning)
+    elif status == "undefined":
         error = _UNDEFINED
     elif status == "pending":
         error = "step not implemented yet (pending)"

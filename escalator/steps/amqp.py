@@ -7,7 +7,9 @@ cucumber-nagios did. Literal parts of a URL are percent-decoded; `${name}` value
 are, so a secret needs no escaping. `I want to check on the <queue> queue` asks the broker
 (`escalator.probes.amqp`: a passive declare, so the queue must exist and nothing is created) and
 records `<queue> messages` (ready, not yet delivered) and `<queue> consumers`; the Then steps
-judge them and give those measurements their limits. cucumber-nagios's bugs are fixed: the
+judge them and give those measurements their limits (whole counts: "less than 400" is the range
+`399`), a warning clause's too ("less than 400 messages, warning above 100"); the
+per-consumer phrase records `<queue> messages per consumer`. cucumber-nagios's bugs are fixed: the
 consumer steps read the consumer count (they read a variable that was always 0), "less than N
 messages per consumer" is no longer inverted, and "at least N consumers" (its README's example)
 exists. "It should" and "it should" both work.
@@ -16,6 +18,7 @@ exists. "It should" and "it should" both work.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -23,14 +26,24 @@ from urllib.parse import unquote
 import parse
 from behave import given, register_type, then, when
 
+from escalator.limits import Limit
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, earlier, expand, record, session
+from escalator.steps.support import (
+    StepSetupError,
+    earlier,
+    expand,
+    judge,
+    record,
+    restate,
+    session,
+    stated,
+)
 
 if TYPE_CHECKING:
     from escalator.probes.amqp import AmqpTarget, QueueStatus
-    from escalator.results import Measurement
 
 PROBES = ("escalator.probes.amqp",)
+VARIABLES = ("tls_verify", "tls_ca_bundle")  # for amqps://, as HTTPS reads them
 
 _PIECES = re.compile(r"(\$\{[^}]*\})")
 _PORTS = {"amqp": 5672, "amqps": 5671}
@@ -153,8 +166,11 @@ def _status(context: Any) -> QueueStatus:
     return found
 
 
-def _limit(context: Any, what: str, low: int | None = None, high: int | None = None) -> None:
-    """Narrow the range the measurement `what` should be in, and give perfdata that range."""
+def _limit(context: Any, what: str, low: int | None = None, high: int | None = None,
+           said: str = "", warn: Limit | None = None) -> None:
+    """Narrow the range the count `what` should be in (counts are whole: "less than 400" is
+    at most 399), give its measurement that range (and a warning limit), and judge it; `said`
+    is the phrase's own wording of its limit."""
     _status(context)
     bounds = context.amqp_bounds[what]
     if low is not None:
@@ -162,21 +178,15 @@ def _limit(context: Any, what: str, low: int | None = None, high: int | None = N
     if high is not None:
         bounds[1] = high if bounds[1] is None else min(bounds[1], high)
     lo, hi = bounds
-    threshold = f"{lo}:{hi}" if lo is not None and hi is not None else (
-        f"{lo}:" if lo is not None else f"{hi}")
-    measurements: list[Measurement] = session(context).measurements
+    if lo is not None and hi is not None and lo > hi:
+        raise StepSetupError(f"no {what} count is {said} and within the earlier steps' limits")
+    crit = Limit(lo or 0, math.inf if hi is None else hi)
     old = context.amqp_measurements[what]
-    new = dataclasses.replace(old, threshold=threshold)
-    measurements[measurements.index(old)] = new
+    new = restate(context, old, *stated(crit, warn if warn is not None else old.warn))
     context.amqp_measurements[what] = new
-
-
-def _judge(context: Any, what: str, ok: bool, expected: str) -> None:
-    status = _status(context)
-    count = status.messages if what == "messages" else status.consumers
-    target = status.target
-    assert ok, (f"the queue {target.queue!r} on {target.address} has {count} {what}, "
-                f"expected {expected}")
+    target = _status(context).target
+    judge(context, new, f"the queue {target.queue!r} on {target.address} has "
+                        f"{new.value:g} {what}", wanted=said)
 
 
 def _messages(context: Any) -> int:
@@ -195,44 +205,64 @@ def step_it_should_have_less_than_messages(context: Any, it: str, n: int) -> Non
 
     Messages ready in the queue (delivered but unacknowledged ones do not count).
     """
-    _limit(context, "messages", high=n - 1)
-    _judge(context, "messages", _messages(context) < n, f"less than {n}")
+    _limit(context, "messages", high=n - 1, said=f"less than {n}")
 
 
 @then("{it:It} should have at least {n:Int} messages")
 def step_it_should_have_at_least_messages(context: Any, it: str, n: int) -> None:
     """Then it should have at least 1 messages"""
-    _limit(context, "messages", low=n)
-    _judge(context, "messages", _messages(context) >= n, f"at least {n}")
+    _limit(context, "messages", low=n, said=f"at least {n}")
 
 
 @then("{it:It} should have more than {n:Int} messages")
 def step_it_should_have_more_than_messages(context: Any, it: str, n: int) -> None:
     """Then it should have more than 0 messages"""
-    _limit(context, "messages", low=n + 1)
-    _judge(context, "messages", _messages(context) > n, f"more than {n}")
+    _limit(context, "messages", low=n + 1, said=f"more than {n}")
 
 
 @then("{it:It} should have {n:Int} messages")
 def step_it_should_have_messages(context: Any, it: str, n: int) -> None:
     """Then it should have 0 messages"""
-    _limit(context, "messages", n, n)
-    _judge(context, "messages", _messages(context) == n, f"exactly {n}")
+    _limit(context, "messages", n, n, said=f"exactly {n}")
+
+
+@then("{it:It} should have less than {n:Int} messages, warning above {w:Int}")
+def step_it_should_have_less_than_messages_warning(context: Any, it: str, n: int, w: int
+                                                   ) -> None:
+    """Then it should have less than 400 messages, warning above 100
+
+    The queue's depth: WARNING above W messages, CRITICAL at N or more.
+    """
+    _limit(context, "messages", high=n - 1, said=f"less than {n}", warn=Limit.at_most(w))
+
+
+def _per_consumer(context: Any, crit: Limit, warn: Limit | None = None) -> None:
+    stated(crit, warn)
+    status = _status(context)
+    messages, consumers, target = _messages(context), _consumers(context), status.target
+    where = f"the queue {target.queue!r} on {target.address}"
+    share = round(messages / consumers, 3) if consumers else None
+    measured = record(context, f"{target.queue} messages per consumer", share, "", crit, 0,
+                      warn=warn)
+    assert consumers, f"{where} has no consumers ({messages} messages waiting)"
+    judge(context, measured, f"{where} has {messages} messages for {consumers} consumers, "
+                             f"{messages / consumers:.1f} per consumer")
 
 
 @then("{it:It} should have less than {n:Int} messages per consumer")
 def step_it_should_have_less_than_messages_per_consumer(context: Any, it: str, n: int) -> None:
     """Then it should have less than 50 messages per consumer
 
-    Fails when the queue has no consumer at all.
+    Records `<queue> messages per consumer`; fails when the queue has no consumer at all.
     """
-    status = _status(context)
-    messages, consumers, target = _messages(context), _consumers(context), status.target
-    where = f"the queue {target.queue!r} on {target.address}"
-    assert consumers, f"{where} has no consumers ({messages} messages waiting)"
-    share = messages / consumers
-    assert share < n, (f"{where} has {messages} messages for {consumers} consumers, "
-                       f"{share:.1f} per consumer, expected less than {n}")
+    _per_consumer(context, Limit.below(n))
+
+
+@then("{it:It} should have less than {n:Int} messages per consumer, warning above {w:Number}")
+def step_it_should_have_less_than_messages_per_consumer_warning(context: Any, it: str, n: int,
+                                                                w: float) -> None:
+    """Then it should have less than 50 messages per consumer, warning above 20"""
+    _per_consumer(context, Limit.below(n), Limit.at_most(w))
 
 
 # ---- consumers ------------------------------------------------------------------------------
@@ -240,26 +270,32 @@ def step_it_should_have_less_than_messages_per_consumer(context: Any, it: str, n
 @then("{it:It} should have {n:Int} consumers")
 def step_it_should_have_consumers(context: Any, it: str, n: int) -> None:
     """Then it should have 2 consumers"""
-    _limit(context, "consumers", n, n)
-    _judge(context, "consumers", _consumers(context) == n, f"exactly {n}")
+    _limit(context, "consumers", n, n, said=f"exactly {n}")
 
 
 @then("{it:It} should have less than {n:Int} consumers")
 def step_it_should_have_less_than_consumers(context: Any, it: str, n: int) -> None:
     """Then it should have less than 10 consumers"""
-    _limit(context, "consumers", high=n - 1)
-    _judge(context, "consumers", _consumers(context) < n, f"less than {n}")
+    _limit(context, "consumers", high=n - 1, said=f"less than {n}")
 
 
 @then("{it:It} should have more than {n:Int} consumers")
 def step_it_should_have_more_than_consumers(context: Any, it: str, n: int) -> None:
     """Then it should have more than 0 consumers"""
-    _limit(context, "consumers", low=n + 1)
-    _judge(context, "consumers", _consumers(context) > n, f"more than {n}")
+    _limit(context, "consumers", low=n + 1, said=f"more than {n}")
 
 
 @then("{it:It} should have at least {n:Int} consumers")
 def step_it_should_have_at_least_consumers(context: Any, it: str, n: int) -> None:
     """Then it should have at least 5 consumers"""
-    _limit(context, "consumers", low=n)
-    _judge(context, "consumers", _consumers(context) >= n, f"at least {n}")
+    _limit(context, "consumers", low=n, said=f"at least {n}")
+
+
+@then("{it:It} should have at least {n:Int} consumers, warning below {w:Int}")
+def step_it_should_have_at_least_consumers_warning(context: Any, it: str, n: int, w: int
+                                                   ) -> None:
+    """Then it should have at least 2 consumers, warning below 4
+
+    WARNING below W consumers, CRITICAL below N.
+    """
+    _limit(context, "consumers", low=n, said=f"at least {n}", warn=Limit.at_least(w))

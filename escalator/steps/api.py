@@ -5,11 +5,15 @@ A step gets the scenario's `Session` with `session(context)` (variables, setting
 timeout, per-scenario resources), expands `${name}` with `expand`, asks the probes through
 `http_request`, `dns_lookup`, `ssh_run` and `run_command` (each within the step's time budget,
 with the environment's settings: TLS verification, the nameserver, the SSH user and known_hosts),
-and records what it measured with `record(context, name, value, uom, threshold)`. It asserts
-with `assert ..., "<one-line reason>"` (the target is broken: the scenario fails) and raises
-`StepSetupError` for our own mistakes (the scenario is UNKNOWN). A reason that quotes what a
-target said cuts it with `shown(context, text, limit)`, which masks the secrets first: a
-secret cut in half cannot be recognised afterwards.
+and records what it measured with `record(context, name, value, uom, crit=Limit...,
+warn=Limit...)`; `judge` gives the verdict on that measurement by the same limits (the step
+fails past `crit`, the scenario ends WARNING past only `warn`), so perfdata and the verdict
+agree. Other checks assert with `assert ..., "<one-line reason>"` (the target is broken: the
+scenario fails) and raise `StepSetupError` for our own mistakes (the scenario is UNKNOWN).
+A reason that quotes what a target said cuts it with `shown(context, text, limit)`, which
+masks the secrets first: a secret cut in half cannot be recognised afterwards. A module of site
+steps that reads variables of its own names them in `VARIABLES`, so `escalator run` does not
+report them as used by no step.
 
 Probe results are frozen dataclasses that never raise for a broken target: `HttpResult`
 (`escalator.probes.http`), `DnsResult` (`escalator.probes.dns`), SSH and local
@@ -21,15 +25,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from escalator.limits import Limit
 from escalator.steps.support import (
     Session,
     StepSetupError,
     earlier,
     expand,
+    judge,
     record,
     resolve_url,
+    restate,
     session,
     shown,
+    stated,
 )
 
 if TYPE_CHECKING:
@@ -39,9 +47,9 @@ if TYPE_CHECKING:
     from escalator.probes.http import HttpResult
     from escalator.probes.ssh import Connection
 
-__all__ = ["Session", "StepSetupError", "dns_lookup", "earlier", "expand", "http_request",
-           "last_response", "record", "resolve_url", "run_command", "session", "shown",
-           "ssh_connection", "ssh_run", "variable"]
+__all__ = ["Limit", "Session", "StepSetupError", "dns_lookup", "earlier", "expand",
+           "http_request", "judge", "last_response", "record", "resolve_url", "restate",
+           "run_command", "session", "shown", "ssh_connection", "ssh_run", "stated", "variable"]
 
 
 def variable(context: Any, name: str, default: str | None = None) -> str | None:
@@ -70,8 +78,9 @@ def last_response(context: Any) -> HttpResult:
 def dns_lookup(context: Any, name: str, rdtype: str = "A", record_time: bool = True
                ) -> DnsResult:
     """Ask the scenario's nameserver (a Given step's, else the environment's `nameserver`, else
-    the system's) for one record type; `lookup_time` is recorded when it answered (unless
-    `record_time` is off: a lookup that only prepares the check)."""
+    the system's) for one record type; `lookup_time` is recorded (without a value when no
+    answer came), and is what "the lookup should take less than" judges, unless `record_time`
+    is off: a lookup that only prepares the check."""
     from escalator.probes.dns import DnsTarget, lookup
 
     chosen = getattr(context, "dns_nameserver", None) or variable(context, "nameserver") or None
@@ -79,8 +88,9 @@ def dns_lookup(context: Any, name: str, rdtype: str = "A", record_time: bool = T
                        session(context).client_timeout, tcp=getattr(context, "dns_tcp", False))
     with session(context).busy(f"looking up {target.rdtype} {target.name}"):
         result = lookup(target)
-    if result.answered and record_time:
-        record(context, "lookup_time", round(result.elapsed * 1000, 3), "ms")
+    if record_time:
+        elapsed = round(result.elapsed * 1000, 3) if result.answered else None
+        context.dns_time = record(context, "lookup_time", elapsed, "ms")
     return result
 
 

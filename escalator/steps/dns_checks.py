@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from behave import given, then, when
 
+from escalator.limits import Limit
 from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from escalator.probes.dns import DnsResult
 
 PROBES = ("escalator.probes.dns",)
+VARIABLES = ("nameserver",)  # read by api.dns_lookup
 
 _NO_ANSWER = ("timeout",)
 
@@ -60,7 +62,6 @@ def step_i_send_a_query_for(context: Any, rdtype: str, name: str) -> None:
     """
     result = api.dns_lookup(context, name, rdtype)
     context.dns_result = result
-    context.dns_time = None
     assert result.rcode is not None, result.error
 
 
@@ -120,6 +121,16 @@ def step_the_answer_should_not_be_dnssec_validated(context: Any) -> None:
     assert not found, f"{_asked(result)} is DNSSEC-validated (AD flag set)"
 
 
+def _ttl(context: Any, comparison: Comparison, warn: Limit | None = None) -> None:
+    result = _last(context)
+    assert result.status == "answer" and result.records, result.error or (
+        f"{_asked(result)}: no records")
+    worst = comparison.worst([float(record.ttl) for record in result.records])
+    measured = api.record(context, "ttl", worst, "s", comparison.limit, warn=warn)
+    api.judge(context, measured, f"{_asked(result)} has a TTL of {worst:g} s", unit="seconds",
+              wanted=f"{comparison.describe()} seconds")
+
+
 @then("the TTL should be {op:Comparison} {n:Number} seconds")
 def step_the_ttl_should_be(context: Any, op: str, n: float) -> None:
     """Then the TTL should be at least 300 seconds
@@ -127,15 +138,18 @@ def step_the_ttl_should_be(context: Any, op: str, n: float) -> None:
     Of every record of the last answer (at most, less than, more than... too); records `ttl`,
     the one that decides, with the limit.
     """
-    result = _last(context)
-    assert result.status == "answer" and result.records, result.error or (
-        f"{_asked(result)}: no records")
+    _ttl(context, Comparison(op, n))
+
+
+@then("the TTL should be {op:Comparison} {n:Number} seconds, warning {side:Side} {w:Seconds}")
+def step_the_ttl_should_be_warning(context: Any, op: str, n: float, side: str, w: float
+                                   ) -> None:
+    """Then the TTL should be at least 300 seconds, warning below 3600 seconds
+
+    WARNING past W, CRITICAL past N (the unit after W may be left out).
+    """
     comparison = Comparison(op, n)
-    ttls = [float(record.ttl) for record in result.records]
-    worst = comparison.worst(ttls)
-    api.record(context, "ttl", worst, "s", comparison.threshold)
-    assert all(comparison.holds(ttl) for ttl in ttls), (
-        f"{_asked(result)} has a TTL of {worst:g} s, wanted {comparison.describe()} seconds")
+    _ttl(context, comparison, comparison.warning(side, w))
 
 
 # ---- SOA serials across a zone's nameservers ----------------------------------------------
@@ -154,9 +168,12 @@ def _serials(context: Any, zone: str, servers: list[str]) -> None:
         assert result.status == "answer", f"{server}: {result.error}"
         found.append((server, int(result.records[0].text.split()[2])))
     serials = {serial for _, serial in found}
-    api.record(context, "soa_serial_spread", max(serials) - min(serials), "", "0")
-    assert len(serials) == 1, (f"the SOA serials of {zone} differ: "
-                               + ", ".join(f"{server} has {serial}" for server, serial in found))
+    agree = Limit.at_most(0)  # the spread of the serials: any at all alerts
+    spread = max(serials) - min(serials)
+    api.record(context, "soa_serial_spread", spread, "", agree)
+    assert not agree.alerts(spread), (f"the SOA serials of {zone} differ: "
+                                      + ", ".join(f"{server} has {serial}"
+                                                  for server, serial in found))
 
 
 def _nameservers(context: Any, zone: str) -> list[str]:

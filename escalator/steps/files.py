@@ -8,7 +8,8 @@ by, mode, and the directory variants) run unchanged, with their bugs fixed: the 
 lines, and the directory owner step looks at the directory named (it looked under an undefined
 temporary directory). The new phrases say `the file "..."` and can also name a host. The probe is
 `escalator.probes.files`; every phrase is a single Then step that looks and judges. The size
-phrases record the file's size (perfdata `size <path>`, in bytes) with the limit as threshold.
+phrases record the file's size (perfdata `size <path>`, in bytes) with its limits, a warning
+clause's too (", warning above 50 MB").
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from typing import Any, Protocol
 import parse
 from behave import register_type, then
 
+from escalator.limits import Limit
 from escalator.probes import files
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, expand, record
+from escalator.steps.support import StepSetupError, expand, judge, record, stated
 
 PROBES = ("escalator.probes.files",)
+VARIABLES: tuple[str, ...] = ()
 
 _KIND = {"file": "a file", "directory": "a directory", "other": "not a regular file"}
 _UNITS = {"b": 1, "byte": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
@@ -163,15 +166,18 @@ def limit_bytes(n: float, unit: str) -> int:
 
 
 def should_be_sized(context: Any, place: Place, path: str, n: float, unit: str,
-                    at_most: bool) -> None:
-    limit = limit_bytes(n, unit)
+                    at_most: bool, warning: tuple[float, str] | None = None) -> None:
+    """At most (or at least) `n` `unit`; `warning` is the (number, unit) of a warning clause
+    ("warning above 50 MB"), on the same side."""
+    bound = Limit.at_most if at_most else Limit.at_least
+    crit = bound(limit_bytes(n, unit))
+    warn_unit = warning[1] if warning else "B"
+    warn, scale = (bound(limit_bytes(*warning)) if warning else None), limit_bytes(1, warn_unit)
+    stated(crit, warn, warn_unit, scale)
     state = should_exist(place, path, "file")
-    size = state.size or 0
-    record(context, f"size {path}", size, "B", f"{limit}" if at_most else f"{limit}:", 0)
-    if at_most:
-        assert size <= limit, f"{state.name} is {_size(size)}, more than {n:g} {unit}"
-    else:
-        assert size >= limit, f"{state.name} is {_size(size)}, less than {n:g} {unit}"
+    measured = record(context, f"size {path}", state.size or 0, "B", crit, 0, warn=warn)
+    judge(context, measured, f"{state.name} is {_size(state.size or 0)}", unit=warn_unit,
+          scale=scale, wanted=f"{'at most' if at_most else 'at least'} {n:g} {unit}")
 
 
 def _size(n: int) -> str:
@@ -344,7 +350,23 @@ def step_the_file_should_be_at_most(context: Any, path: str, n: float, unit: str
     should_be_sized(context, HERE, expand(context, path), n, unit, at_most=True)
 
 
+@then('the file "{path:Q}" should be at most {n:Number} {unit:w}, warning above {w:Number} '
+      "{wunit:w}")
+def step_the_file_should_be_at_most_warning(context: Any, path: str, n: float, unit: str,
+                                            w: float, wunit: str) -> None:
+    """Then the file "/var/log/app.log" should be at most 100 MB, warning above 50 MB"""
+    should_be_sized(context, HERE, expand(context, path), n, unit, True, (w, wunit))
+
+
 @then('the file "{path:Q}" should be at least {n:Number} {unit:w}')
 def step_the_file_should_be_at_least(context: Any, path: str, n: float, unit: str) -> None:
     """Then the file "/var/backups/db.dump" should be at least 1 MB"""
     should_be_sized(context, HERE, expand(context, path), n, unit, at_most=False)
+
+
+@then('the file "{path:Q}" should be at least {n:Number} {unit:w}, warning below {w:Number} '
+      "{wunit:w}")
+def step_the_file_should_be_at_least_warning(context: Any, path: str, n: float, unit: str,
+                                             w: float, wunit: str) -> None:
+    """Then the file "/var/backups/db.dump" should be at least 1 MB, warning below 10 MB"""
+    should_be_sized(context, HERE, expand(context, path), n, unit, False, (w, wunit))

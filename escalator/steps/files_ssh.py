@@ -16,6 +16,7 @@ from behave import then
 from escalator.probes import files
 from escalator.steps import files as judge
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
+from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
 from escalator.steps.ssh import monitor_connection
 from escalator.steps.support import expand, session
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from escalator.probes.ssh import Connection
 
 PROBES = ("escalator.probes.ssh", "escalator.probes.ssh_files")
+VARIABLES = SSH_VARIABLES
 
 
 class Remote:
@@ -113,8 +115,27 @@ def step_the_remote_file_should_be_at_most(context: Any, path: str, host: str, n
     judge.should_be_sized(context, _on(context, host), expand(context, path), n, unit, True)
 
 
+@then('the file "{path:Q}" on "{host:Q}" should be at most {n:Number} {unit:w}, warning above '
+      "{w:Number} {wunit:w}")
+def step_the_remote_file_should_be_at_most_warning(context: Any, path: str, host: str, n: float,
+                                                   unit: str, w: float, wunit: str) -> None:
+    """Then the file "/var/log/syslog" on "web1" should be at most 500 MiB, warning above 200 MiB"""
+    judge.should_be_sized(context, _on(context, host), expand(context, path), n, unit, True,
+                          (w, wunit))
+
+
 @then('the file "{path:Q}" on "{host:Q}" should be at least {n:Number} {unit:w}')
 def step_the_remote_file_should_be_at_least(context: Any, path: str, host: str, n: float,
                                             unit: str) -> None:
     """Then the file "/backup/db.dump" on "db1" should be at least 1 GB"""
     judge.should_be_sized(context, _on(context, host), expand(context, path), n, unit, False)
+
+
+@then('the file "{path:Q}" on "{host:Q}" should be at least {n:Number} {unit:w}, warning below '
+      "{w:Number} {wunit:w}")
+def step_the_remote_file_should_be_at_least_warning(context: Any, path: str, host: str,
+                                                    n: float, unit: str, w: float, wunit: str
+                                                    ) -> None:
+    """Then the file "/backup/db.dump" on "db1" should be at least 1 GB, warning below 2 GB"""
+    judge.should_be_sized(context, _on(context, host), expand(context, path), n, unit, False,
+                          (w, wunit))

@@ -16,16 +16,19 @@ from typing import TYPE_CHECKING, Any
 import parse
 from behave import register_type, then
 
+from escalator.limits import Limit
 from escalator.sizes import is_size_unit, parse_size
 from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 )
+from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
 
 if TYPE_CHECKING:
     from escalator.probes.host_state import Output, Run
 
 PROBES = ("escalator.probes.host_state", "escalator.probes.ssh")
+VARIABLES = SSH_VARIABLES  # `on "<host>"` logs in with them
 
 
 @parse.with_pattern(r'(?: on "[^"]*")?')
@@ -183,6 +186,16 @@ def _disk(context: Any, path: str, host: str | None) -> tuple[Any, str]:
     return state, where
 
 
+def _percent_free(context: Any, path: str, host: str | None, crit: Limit,
+                  warn: Limit | None = None) -> None:
+    api.stated(crit, warn, "%")
+    state, where = _disk(context, path, host)
+    measured = api.record(context, "disk_free", round(state.free_percent, 2), "%", crit, 0, 100,
+                          warn)
+    api.judge(context, measured, f"the filesystem of {state.path} ({state.mounted_on}) on "
+                                 f"{where} has {state.free_percent:.1f}% free")
+
+
 @then('the filesystem of "{path:Q}" should have at least {n:Number}% free{host:OnHost}')
 def step_the_filesystem_should_have_percent_free(context: Any, path: str, n: float,
                                                  host: str | None) -> None:
@@ -190,11 +203,36 @@ def step_the_filesystem_should_have_percent_free(context: Any, path: str, n: flo
 
     As df counts it (root's reserve left out); records `disk_free` (%) with the limit.
     """
+    _percent_free(context, path, host, Limit.at_least(n))
+
+
+@then('the filesystem of "{path:Q}" should have at least {n:Number}% free{host:OnHost}, '
+      "warning below {w:Percent}")
+def step_the_filesystem_should_have_percent_free_warning(context: Any, path: str, n: float,
+                                                         host: str | None, w: float) -> None:
+    """Then the filesystem of "/var" should have at least 10% free, warning below 20%
+
+    WARNING below W% free, CRITICAL below N%; also `on "<host>"` before the comma.
+    """
+    _percent_free(context, path, host, Limit.at_least(n), Limit.at_least(w))
+
+
+def _bytes(n: float, unit: str) -> int:
+    if not is_size_unit(unit):
+        raise api.StepSetupError(f"unknown size unit {unit!r}: write MB, GB, MiB, GiB...")
+    return parse_size(f"{n:g} {unit}")
+
+
+def _bytes_free(context: Any, path: str, host: str | None, n: float, unit: str,
+                warn: Limit | None = None, warn_unit: str = "B") -> None:
+    """`warn_unit` words the warning limit as the phrase did ("warning below 5 GiB")."""
+    crit, scale = Limit.at_least(_bytes(n, unit)), _bytes(1, warn_unit)
+    api.stated(crit, warn, warn_unit, scale)
     state, where = _disk(context, path, host)
-    free = state.free_percent
-    api.record(context, "disk_free", round(free, 2), "%", f"{n:g}:")
-    assert free >= n, (f"the filesystem of {state.path} ({state.mounted_on}) on {where} has "
-                       f"{free:.1f}% free, wanted at least {n:g}%")
+    measured = api.record(context, "disk_available", state.available, "B", crit, warn=warn)
+    api.judge(context, measured, f"the filesystem of {state.path} ({state.mounted_on}) on "
+                                 f"{where} has {state.available / 1024**3:.2f} GiB available",
+              unit=warn_unit, scale=scale, wanted=f"at least {n:g} {unit}")
 
 
 @then('the filesystem of "{path:Q}" should have at least {n:Number} {unit:w} free{host:OnHost}')
@@ -204,11 +242,13 @@ def step_the_filesystem_should_have_bytes_free(context: Any, path: str, n: float
 
     Space an unprivileged process may still write; records `disk_available` (B).
     """
-    if not is_size_unit(unit):
-        raise api.StepSetupError(f"unknown size unit {unit!r}: write MB, GB, MiB, GiB...")
-    limit = parse_size(f"{n:g} {unit}")
-    state, where = _disk(context, path, host)
-    api.record(context, "disk_available", state.available, "B", f"{limit}:")
-    assert state.available >= limit, (
-        f"the filesystem of {state.path} ({state.mounted_on}) on {where} has "
-        f"{state.available / 1024**3:.2f} GiB available, wanted at least {n:g} {unit}")
+    _bytes_free(context, path, host, n, unit)
+
+
+@then('the filesystem of "{path:Q}" should have at least {n:Number} {unit:w} free{host:OnHost}, '
+      "warning below {w:Number} {wunit:w}")
+def step_the_filesystem_should_have_bytes_free_warning(context: Any, path: str, n: float,
+                                                       unit: str, host: str | None, w: float,
+                                                       wunit: str) -> None:
+    """Then the filesystem of "/var" should have at least 2 GiB free, warning below 5 GiB"""
+    _bytes_free(context, path, host, n, unit, Limit.at_least(_bytes(w, wunit)), wunit)

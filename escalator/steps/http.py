@@ -20,6 +20,7 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import StepSetupError, expand, resolve_url, session
 
 PROBES = ("escalator.probes.http",)
+VARIABLES = web.VARIABLES
 
 
 # ---- requests ---------------------------------------------------------------------------
@@ -170,25 +171,43 @@ def step_i_should_have_been_redirected_to(context: Any, url: str) -> None:
 
 # ---- page text --------------------------------------------------------------------------
 
-def _seen(context: Any, text: str) -> bool:
-    """Literal text, in the raw body or in what a reader sees (entities decoded, tags gone)."""
+_HTML = ("text/html", "application/xhtml+xml")
+_AROUND = 20  # characters of context shown before a match (and a little more after it)
+
+
+def _searched(context: Any) -> tuple[str, str]:
+    """What "see" looks in, and what to call it: the visible text of an HTML page (entities
+    decoded, tags, attributes and scripts gone), else the body as it came."""
     result = web.answered(context)
-    if text in result.text:
-        return True
-    if result.media_type in ("text/html", "application/xhtml+xml"):
-        return " ".join(text.split()) in web.page(context).visible_text()
-    return False
+    if result.media_type in _HTML:
+        return web.page(context).visible_text(), "visible text"
+    return result.text, "body"
+
+
+def _find(context: Any, text: str) -> tuple[int, str, str]:
+    """Where literal `text` is in what a reader sees (-1 if nowhere), that text, its name."""
+    haystack, name = _searched(context)
+    wanted = " ".join(text.split()) if name == "visible text" else text
+    return haystack.find(wanted), haystack, name
+
+
+def _around(haystack: str, index: int, length: int) -> str:
+    """The match with a little context, on one line, for a reason."""
+    start, end = max(0, index - _AROUND), min(len(haystack), index + length + _AROUND + 7)
+    shown = " ".join(haystack[start:end].split())
+    return ("..." if start else "") + shown + ("..." if end < len(haystack) else "")
 
 
 @then('I should see "{text:Q}"')
 def step_i_should_see(context: Any, text: str) -> None:
     """Then I should see "Welcome"
 
-    Literal text (not a regular expression) in the page or the body of the last response.
+    Literal text (not a regular expression) that a reader sees on an HTML page, or anywhere in
+    the body (markup too, as cucumber-nagios matched the raw body).
     """
     wanted = expand(context, text)
-    if not _seen(context, wanted):
-        result = web.last_response(context)
+    result = web.answered(context)
+    if wanted not in result.text and _find(context, wanted)[0] < 0:
         raise AssertionError(f"{wanted!r} not found in {result.size()} body of "
                              f"{result.final_url} ({result.status}, {result.elapsed_ms:.0f} ms); "
                              f"{web.excerpt(context, result)}")
@@ -196,11 +215,17 @@ def step_i_should_see(context: Any, text: str) -> None:
 
 @then('I should not see "{text:Q}"')
 def step_i_should_not_see(context: Any, text: str) -> None:
-    """Then I should not see "Internal Server Error\""""
+    """Then I should not see "Internal Server Error"
+
+    Fails on what a reader sees: the visible text of an HTML page (`class="notice"` in the
+    markup is not seen), or the body of any other answer; the reason shows the match.
+    """
     wanted = expand(context, text)
-    result = web.answered(context)
-    assert not _seen(context, wanted), (
-        f"{wanted!r} found in the {result.size()} body of {result.final_url} ({result.status})")
+    index, haystack, name = _find(context, wanted)
+    if index >= 0:
+        result = web.last_response(context)
+        raise AssertionError(f"{wanted!r} found in the {name} of {result.final_url} "
+                             f"({result.status}): {_around(haystack, index, len(wanted))!r}")
 
 
 @then("I should see an {kind:w} message")
@@ -210,7 +235,7 @@ def step_i_should_see_an_message(context: Any, kind: str) -> None:
     cucumber-nagios's phrase: an element with the class "error" (or "notice"...) is on the page.
     """
     found = web.page(context).has_class(kind)
-    assert found, f'no element of class "{kind}" on {web.last_response(context).final_url}'
+    assert found, f'no element of class "{kind}" on {web.where(web.last_response(context))}'
 
 
 @then("I should see a {kind:w} message")

@@ -3,18 +3,20 @@
 Every HTTP step module goes through here so that all of them agree on the settings of an
 environment (`tls_verify`, `tls_ca_bundle`, the client timeout, credentials given by a Given
 step), record a `response_time` for each request, and keep one "last response" and one "current
-page" per scenario on the behave context (`context.http_response`, `context.http_page`). It
-registers no phrases. The probe modules are imported inside functions: step modules stay light
-until a scenario needs them.
+page" per scenario on the behave context (`context.http_response`, `context.http_page`). A
+request that got no answer records its `response_time` as failed (no value: "U" in perfdata),
+never as the time it took to be refused. It registers no phrases. The probe modules are
+imported inside functions: step modules stay light until a scenario needs them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import TYPE_CHECKING, Any
 
+from escalator.limits import Limit
 from escalator.results import Measurement
+from escalator.steps import support
 from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session, shown
 
 if TYPE_CHECKING:
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
     from escalator.probes.http import HttpResult
 
 PROBES = ("escalator.probes.http",)
+# The settings every HTTP step may read (escalator.runner.usage names the unused ones); the
+# client certificate's are read through escalator.steps.tls.client_certificate.
+VARIABLES = ("base_url", "tls_verify", "tls_ca_bundle", "tls_client_cert", "tls_client_key",
+             "http_proxy", "http_max_body")
 
 TLS_OFF = "TLS verification is off in this environment"
 _EXCERPT = 160
@@ -115,11 +121,25 @@ def request(context: Any, text: str, method: str = "GET",
     the last response, and record its time."""
     result = send(context, resolve_url(context, text) if resolve else text, method, data,
                   body=body, headers=headers, files=files)
-    remember(context, result, record(context, "response_time", result.elapsed_ms, "ms"))
+    remember(context, result, record(context, "response_time", elapsed_ms(result), "ms"))
     if getattr(context, "http_timing_phases", False) and result.phases:
         for phase, _ in result.phases:
             phase_time(context, phase)
     return result
+
+
+def elapsed_ms(result: HttpResult) -> float | None:
+    """The response time to record: none for a request that got no answer."""
+    return result.elapsed_ms if result.status is not None else None
+
+
+def where(result: HttpResult) -> str:
+    """Where a page came from, for reasons; an error answer says so ("the 503 Service
+    Unavailable answer of https://shop/login"), so no reason reads as if the page were fine."""
+    if result.status is not None and result.status >= 400:
+        status = f"{result.status} {result.reason}".strip()
+        return f"the {status} answer of {result.final_url}"
+    return result.final_url
 
 
 def remember(context: Any, result: HttpResult, timing: Measurement) -> None:
@@ -150,7 +170,7 @@ def page(context: Any) -> Page:
     found: Page | None = getattr(context, "http_page", None)
     if found is None:
         result = answered(context)
-        found = Page(result.body, result.final_url, result.charset)
+        found = Page(result.body, result.final_url, result.charset, where(result))
         context.http_page = found
     return found
 
@@ -168,32 +188,27 @@ def excerpt(context: Any, result: HttpResult) -> str:
     return f"body starts: {cut!r}" if cut != flat else f"body: {cut!r}"
 
 
-def restate(context: Any, threshold: str) -> Measurement:
-    """Give the last timing the limit a step stated, so perfdata carries it (no duplicate)."""
-    timing: Measurement = earlier(context, "http_timing",
-                                  "no request made yet in this scenario to take the time of")
-    measurements = session(context).measurements
-    stated = dataclasses.replace(timing, threshold=threshold)
-    for index, existing in enumerate(measurements):
-        if existing is timing:
-            measurements[index] = stated
-    context.http_timing = stated
-    return stated
+def restate(context: Any, crit: Limit, warn: Limit | None = None) -> Measurement:
+    """Give the last timing the limits a step stated, so perfdata carries them (no duplicate)."""
+    found: Measurement = earlier(context, "http_timing",
+                                 "no request made yet in this scenario to take the time of")
+    limited = support.restate(context, found, crit, warn)
+    context.http_timing = limited
+    return limited
 
 
-def phase_time(context: Any, phase: str, threshold: str | None = None) -> Measurement:
+def phase_time(context: Any, phase: str, crit: Limit | None = None, warn: Limit | None = None
+               ) -> Measurement:
     """The last response's time in one phase (connect, tls, firstbyte, transfer) as the
-    measurement `time_<phase>` (ms): recorded once per response, restated with a limit."""
+    measurement `time_<phase>` (ms): recorded once per response, restated with its limits."""
     result = answered(context)
     seconds = result.phase(phase)
     assert seconds is not None, f"no timing of the {phase} phase: {result.summary()}"
     kept: dict[str, Measurement] = getattr(context, "http_phase_times", None) or {}
     context.http_phase_times = kept
     if phase not in kept:
-        kept[phase] = record(context, f"time_{phase}", round(seconds * 1000, 3), "ms", threshold)
-    elif threshold is not None:
-        measurements = session(context).measurements
-        stated = dataclasses.replace(kept[phase], threshold=threshold)
-        measurements[measurements.index(kept[phase])] = stated
-        kept[phase] = stated
+        kept[phase] = record(context, f"time_{phase}", round(seconds * 1000, 3), "ms", crit,
+                             warn=warn)
+    elif crit is not None:
+        kept[phase] = support.restate(context, kept[phase], crit, warn)
     return kept[phase]

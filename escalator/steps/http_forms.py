@@ -18,6 +18,7 @@ from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int 
 from escalator.steps.support import StepSetupError, expand
 
 PROBES = ("escalator.probes.http", "escalator.probes.forms")
+VARIABLES = web.VARIABLES
 
 
 # ---- links ------------------------------------------------------------------------------

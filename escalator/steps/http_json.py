@@ -14,9 +14,10 @@ from behave import then
 
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import expand, record, shown
+from escalator.steps.support import age_limit, expand, judge, record, shown, stated
 
 PROBES = ("escalator.probes.http", "escalator.probes.jsonpath")
+VARIABLES = web.VARIABLES
 
 _FUTURE_SLACK = 60.0  # seconds a peer's clock may run ahead of ours before a time is "future"
 
@@ -66,19 +67,37 @@ def _age(context: Any, path: str, values: list[Any]) -> float:
     return time.time() - max(times).timestamp()
 
 
+def _fresh(context: Any, path: str, n: float, w: float | None = None) -> None:
+    crit, size = age_limit(n, "minutes")
+    warn = age_limit(w, "minutes")[0] if w is not None else None
+    stated(crit, warn, "minutes", size)
+    values = _values(context, path)
+    age = _age(context, path, values)
+    measured = record(context, "json_age", round(age, 3), "s", crit, warn=warn)
+    assert age >= -_FUTURE_SLACK, (
+        f"{path} is {_shown(context, values)}, {-age / 60:.0f} minutes in the future")
+    judge(context, measured, f"{path} is {_shown(context, values)}, {_ago(age)} old",
+          unit="minutes", scale=size, wanted=f"within the last {n:g} minutes")
+
+
 @then('the JSON at "{path:Q}" should be a time within the last {n:Number} minutes')
 def step_the_json_at_should_be_a_recent_time(context: Any, path: str, n: float) -> None:
     """Then the JSON at "$.last_backup" should be a time within the last 60 minutes
 
     The newest time found is at most N minutes old; records `json_age` (s) with limit N*60.
     """
-    values = _values(context, path)
-    age = _age(context, path, values)
-    record(context, "json_age", round(age, 1), "s", f"{n * 60:g}")
-    assert age >= -_FUTURE_SLACK, (
-        f"{path} is {_shown(context, values)}, {-age / 60:.0f} minutes in the future")
-    assert age <= n * 60, (f"{path} is {_shown(context, values)}, {_ago(age)} old, "
-                           f"wanted within the last {n:g} minutes")
+    _fresh(context, path, n)
+
+
+@then('the JSON at "{path:Q}" should be a time within the last {n:Number} minutes, '
+      "warning above {w:Minutes}")
+def step_the_json_at_should_be_a_recent_time_warning(context: Any, path: str, n: float,
+                                                     w: float) -> None:
+    """Then the JSON at "$.last_backup" should be a time within the last 60 minutes, warning above 30 minutes
+
+    WARNING once the newest time is older than W minutes, CRITICAL older than N.
+    """  # noqa: E501 - the example is one line of a feature file
+    _fresh(context, path, n, w)
 
 
 def _ago(seconds: float) -> str:

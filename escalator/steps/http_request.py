@@ -28,9 +28,10 @@ from escalator.steps import http_client as web
 from escalator.steps.http import _normal as normal_url  # the redirect phrases' comparison
 
 PROBES = ("escalator.probes.http",)
+VARIABLES = web.VARIABLES
 
 _METHOD = re.compile(r"[A-Za-z]+")
-_VARIABLE = re.compile(r"\$\{[^}]*\}")
+_VARIABLE = re.compile(r"\$?\$\{[^}]*\}")  # `$${name}` too: `expand` keeps it literal
 _TEXT = "text/plain; charset=utf-8"
 _JSON = "application/json"
 

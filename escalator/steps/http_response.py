@@ -5,7 +5,7 @@ sets the session cookie), the last one of a name winning, as a browser would; re
 attributes, never a cookie's value. The body size is the body as delivered (after gzip), read
 up to `http_max_body`. Phase timings come from the HTTP probe (`escalator.probes.http_hops`
 says what each one measures) and are recorded as `time_connect`, `time_tls`, `time_firstbyte`
-and `time_transfer` (ms).
+and `time_transfer` (ms). Each limit phrase has a warning variant (", warning above 150 ms").
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from behave import given, then
 
+from escalator.limits import Limit
 from escalator.sizes import is_size_unit, parse_size
 from escalator.steps import (
     api,
@@ -22,6 +23,7 @@ from escalator.steps import (
 from escalator.steps import http_client as web
 
 PROBES = ("escalator.probes.http",)
+VARIABLES = web.VARIABLES
 
 _FLAGS = ("secure", "httponly", "partitioned")
 
@@ -107,6 +109,26 @@ def step_the_cookie_should_not_have_the_attribute(context: Any, name: str, attri
 
 # ---- size -------------------------------------------------------------------------------
 
+def _bytes(n: float, unit: str) -> int:
+    if not is_size_unit(unit):
+        raise api.StepSetupError(f"unknown size unit {unit!r}: write B, KB, KiB, MB, MiB...")
+    return parse_size(f"{n:g} {unit}")
+
+
+def _body_size(context: Any, n: float, unit: str, warn: Limit | None = None,
+               warn_unit: str = "B") -> None:
+    """`warn_unit` words the warning limit as the phrase did ("warning above 256 KiB")."""
+    crit, scale = Limit.below(_bytes(n, unit)), _bytes(1, warn_unit)
+    api.stated(crit, warn, warn_unit, scale)
+    result = web.answered(context)
+    measured = api.record(context, "body_size", len(result.body), "B", crit, warn=warn)
+    more = " or more (cut off at http_max_body)" if result.truncated else ""
+    said = f"the body of {result.final_url} is {result.size().split(',')[0]}{more}"
+    assert not result.truncated, f"{said}, wanted less than {n:g} {unit}"
+    api.judge(context, measured, said, unit=warn_unit, scale=scale,
+              wanted=f"less than {n:g} {unit}")
+
+
 @then("the response body should be smaller than {n:Number} {unit:w}")
 def step_the_response_body_should_be_smaller_than(context: Any, n: float, unit: str) -> None:
     """Then the response body should be smaller than 512 KiB
@@ -114,16 +136,18 @@ def step_the_response_body_should_be_smaller_than(context: Any, n: float, unit: 
     The body as delivered (after decompression); records `body_size` (B) with the limit. A body
     cut off at `http_max_body` is at least that big.
     """
-    if not is_size_unit(unit):
-        raise api.StepSetupError(f"unknown size unit {unit!r}: write B, KB, KiB, MB, MiB...")
-    limit = parse_size(f"{n:g} {unit}")
-    result = web.answered(context)
-    size = len(result.body)
-    api.record(context, "body_size", size, "B", f"{limit}")
-    more = " or more (cut off at http_max_body)" if result.truncated else ""
-    assert size < limit and not result.truncated, (
-        f"the body of {result.final_url} is {result.size().split(',')[0]}{more}, "
-        f"limit {n:g} {unit}")
+    _body_size(context, n, unit)
+
+
+@then("the response body should be smaller than {n:Number} {unit:w}, warning above "
+      "{w:Number} {wunit:w}")
+def step_the_response_body_should_be_smaller_than_warning(context: Any, n: float, unit: str,
+                                                          w: float, wunit: str) -> None:
+    """Then the response body should be smaller than 512 KiB, warning above 256 KiB
+
+    WARNING above W, CRITICAL at N or more.
+    """
+    _body_size(context, n, unit, Limit.at_most(_bytes(w, wunit)), wunit)
 
 
 # ---- phases -----------------------------------------------------------------------------
@@ -139,11 +163,10 @@ def step_i_am_timing_each_phase(context: Any) -> None:
     context.http_timing_phases = True
 
 
-def _phase(context: Any, phase: str, n: float, what: str) -> None:
-    measured = web.phase_time(context, phase, f"{n:g}")
-    result = web.last_response(context)
-    assert measured.value < n, (f"{what} took {measured.value:.1f} ms, limit {n:g} ms: "
-                                f"{result.summary()}")
+def _phase(context: Any, phase: str, what: str, crit: Limit, warn: Limit | None = None) -> None:
+    measured = web.phase_time(context, phase, *api.stated(crit, warn, "ms"))
+    api.judge(context, measured, f"{what} took {measured.value:.1f} ms",
+              web.last_response(context).summary())
 
 
 @then("the time to connect should be less than {n:Number} ms")
@@ -152,13 +175,27 @@ def step_the_time_to_connect_should_be_less_than(context: Any, n: float) -> None
 
     Name resolution and TCP handshake of the last request (0 on a reused connection).
     """
-    _phase(context, "connect", n, "connecting")
+    _phase(context, "connect", "connecting", Limit.below(n))
+
+
+@then("the time to connect should be less than {n:Number} ms, warning above {w:Ms}")
+def step_the_time_to_connect_should_be_less_than_warning(context: Any, n: float, w: float
+                                                         ) -> None:
+    """Then the time to connect should be less than 100 ms, warning above 50 ms"""
+    _phase(context, "connect", "connecting", Limit.below(n), Limit.at_most(w))
 
 
 @then("the TLS handshake should take less than {n:Number} ms")
 def step_the_tls_handshake_should_take_less_than(context: Any, n: float) -> None:
     """Then the TLS handshake should take less than 200 ms"""
-    _phase(context, "tls", n, "the TLS handshake")
+    _phase(context, "tls", "the TLS handshake", Limit.below(n))
+
+
+@then("the TLS handshake should take less than {n:Number} ms, warning above {w:Ms}")
+def step_the_tls_handshake_should_take_less_than_warning(context: Any, n: float, w: float
+                                                         ) -> None:
+    """Then the TLS handshake should take less than 200 ms, warning above 100 ms"""
+    _phase(context, "tls", "the TLS handshake", Limit.below(n), Limit.at_most(w))
 
 
 @then("the time to first byte should be less than {n:Number} ms")
@@ -167,4 +204,11 @@ def step_the_time_to_first_byte_should_be_less_than(context: Any, n: float) -> N
 
     From the request sent to the status line and headers read: the server's own time.
     """
-    _phase(context, "firstbyte", n, "the first byte")
+    _phase(context, "firstbyte", "the first byte", Limit.below(n))
+
+
+@then("the time to first byte should be less than {n:Number} ms, warning above {w:Ms}")
+def step_the_time_to_first_byte_should_be_less_than_warning(context: Any, n: float, w: float
+                                                            ) -> None:
+    """Then the time to first byte should be less than 300 ms, warning above 150 ms"""
+    _phase(context, "firstbyte", "the first byte", Limit.below(n), Limit.at_most(w))

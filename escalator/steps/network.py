@@ -6,17 +6,18 @@ what comes back until the server closes or falls silent; `When I connect to port
 only listens (a banner); the UDP phrase sends one datagram and waits for one. The reply is
 `context.net_reply`, judged by the Then steps as text, literally or by a regular expression.
 Measurements: `connect_time` and `reply_time` (ms); the limits for a TCP connect, and for ping's
-`rtt` and `packet_loss` (recorded by `When I ping`), restate or record those measurements.
+`rtt` and `packet_loss` (recorded by `When I ping`), restate or record those measurements; each
+limit phrase has a warning variant (", warning above 50 ms").
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from typing import TYPE_CHECKING, Any
 
 from behave import then, when
 
+from escalator.limits import Limit
 from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from escalator.results import Measurement
 
 PROBES = ("escalator.probes.tcp", "escalator.probes.udp")
+VARIABLES: tuple[str, ...] = ()
 
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|[rnt0\\])")
 _SIMPLE = {"r": "\r", "n": "\n", "t": "\t", "0": "\0", "\\": "\\"}
@@ -138,14 +140,25 @@ def step_the_reply_should_match(context: Any, pattern: str) -> None:
 
 # ---- limits -----------------------------------------------------------------------------
 
-def _restate(context: Any, name: str, threshold: str) -> Measurement | None:
-    """The scenario's last measurement `name`, given a limit (None when there is none)."""
-    measurements = api.session(context).measurements
-    for index in range(len(measurements) - 1, -1, -1):
-        if measurements[index].name == name:
-            measurements[index] = dataclasses.replace(measurements[index], threshold=threshold)
-            return measurements[index]
-    return None
+def _last(context: Any, name: str) -> Measurement | None:
+    """The scenario's last measurement `name` (a limit restates it), or None."""
+    return next((m for m in reversed(api.session(context).measurements) if m.name == name), None)
+
+
+def _connect_time(context: Any, port: int, host: str, crit: Limit, warn: Limit | None = None
+                  ) -> None:
+    from escalator.probes.tcp import TcpTarget, connect
+
+    api.stated(crit, warn, "ms")
+    target = TcpTarget(api.expand(context, host).strip(), port,
+                       api.session(context).client_timeout)
+    with api.session(context).busy(f"connecting to port {port} on {target.host}"):
+        result = connect(target)
+    took = round(result.elapsed * 1000, 3) if result.is_open else None
+    measured = api.record(context, "connect_time", took, "ms", crit, warn=warn)
+    assert result.is_open, result.error
+    api.judge(context, measured, f"connecting to port {port} on {target.host} took "
+                                 f"{measured.value:.1f} ms")
 
 
 @then('the connection to port {port:Int} on "{host:Q}" should take less than {n:Number} ms')
@@ -155,17 +168,18 @@ def step_the_connection_should_take_less_than(context: Any, port: int, host: str
 
     The TCP handshake (and name resolution); records `connect_time` with the limit.
     """
-    from escalator.probes.tcp import TcpTarget, connect
+    _connect_time(context, port, host, Limit.below(n))
 
-    target = TcpTarget(api.expand(context, host).strip(), port,
-                       api.session(context).client_timeout)
-    with api.session(context).busy(f"connecting to port {port} on {target.host}"):
-        result = connect(target)
-    assert result.is_open, result.error
-    took = result.elapsed * 1000
-    api.record(context, "connect_time", round(took, 3), "ms", f"{n:g}")
-    assert took < n, (f"connecting to port {port} on {target.host} took {took:.1f} ms, "
-                      f"limit {n:g} ms")
+
+@then('the connection to port {port:Int} on "{host:Q}" should take less than {n:Number} ms, '
+      "warning above {w:Ms}")
+def step_the_connection_should_take_less_than_warning(context: Any, port: int, host: str,
+                                                      n: float, w: float) -> None:
+    """Then the connection to port 443 on "www.example.com" should take less than 100 ms, warning above 50 ms
+
+    WARNING above W, CRITICAL at N or more.
+    """  # noqa: E501 - the example is one line of a feature file
+    _connect_time(context, port, host, Limit.below(n), Limit.at_most(w))
 
 
 def _ping(context: Any) -> PingResult:
@@ -174,19 +188,50 @@ def _ping(context: Any) -> PingResult:
     return found
 
 
+def _limited(context: Any, name: str, value: float, uom: str, crit: Limit, warn: Limit | None,
+             minimum: float | None = None, maximum: float | None = None) -> Measurement:
+    """Ping's measurement `name` with the limits a step states: restated when `When I ping`
+    recorded it, else recorded now."""
+    found = _last(context, name)
+    if found is None:
+        return api.record(context, name, value, uom, crit, minimum, maximum, warn)
+    return api.restate(context, found, crit, warn)
+
+
+def _round_trip(context: Any, crit: Limit, warn: Limit | None = None) -> None:
+    api.stated(crit, warn, "ms")
+    result = _ping(context)
+    assert result.rtt_ms is not None, result.error or (
+        f"{result.target.host} did not answer {result.transmitted} echo requests")
+    measured = _limited(context, "rtt", result.rtt_ms, "ms", crit, warn)
+    api.judge(context, measured, f"round trip to {result.target.host} took "
+                                 f"{result.rtt_ms:g} ms on average")
+
+
 @then("the round trip time should be less than {n:Number} ms")
 def step_the_round_trip_time_should_be_less_than(context: Any, n: float) -> None:
     """Then the round trip time should be less than 50 ms
 
     The average of the last ping's replies; restates its `rtt` with the limit.
     """
+    _round_trip(context, Limit.below(n))
+
+
+@then("the round trip time should be less than {n:Number} ms, warning above {w:Ms}")
+def step_the_round_trip_time_should_be_less_than_warning(context: Any, n: float, w: float
+                                                         ) -> None:
+    """Then the round trip time should be less than 50 ms, warning above 20 ms"""
+    _round_trip(context, Limit.below(n), Limit.at_most(w))
+
+
+def _loss(context: Any, crit: Limit, warn: Limit | None = None) -> None:
+    api.stated(crit, warn, "%")
     result = _ping(context)
-    assert result.rtt_ms is not None, result.error or (
-        f"{result.target.host} did not answer {result.transmitted} echo requests")
-    if _restate(context, "rtt", f"{n:g}") is None:
-        api.record(context, "rtt", result.rtt_ms, "ms", f"{n:g}")
-    assert result.rtt_ms < n, (f"round trip to {result.target.host} took {result.rtt_ms:g} ms "
-                               f"on average, limit {n:g} ms")
+    assert result.transmitted, result.error or f"no echo request sent to {result.target.host}"
+    measured = _limited(context, "packet_loss", round(result.loss, 1), "%", crit, warn, 0, 100)
+    lost = result.transmitted - result.received
+    api.judge(context, measured, f"{lost} of {result.transmitted} echo requests to "
+                                 f"{result.target.host} were lost ({result.loss:.0f}%)")
 
 
 @then("the packet loss should be less than {n:Number}%")
@@ -195,11 +240,10 @@ def step_the_packet_loss_should_be_less_than(context: Any, n: float) -> None:
 
     Of the last ping's echo requests; restates (or records) `packet_loss` with the limit.
     """
-    result = _ping(context)
-    assert result.transmitted, result.error or f"no echo request sent to {result.target.host}"
-    if _restate(context, "packet_loss", f"{n:g}") is None:
-        api.record(context, "packet_loss", round(result.loss, 1), "%", f"{n:g}")
-    lost = result.transmitted - result.received
-    assert result.loss < n, (f"{lost} of {result.transmitted} echo requests to "
-                             f"{result.target.host} were lost ({result.loss:.0f}%), "
-                             f"limit {n:g}%")
+    _loss(context, Limit.below(n))
+
+
+@then("the packet loss should be less than {n:Number}%, warning above {w:Percent}")
+def step_the_packet_loss_should_be_less_than_warning(context: Any, n: float, w: float) -> None:
+    """Then the packet loss should be less than 20%, warning above 5%"""
+    _loss(context, Limit.below(n), Limit.at_most(w))

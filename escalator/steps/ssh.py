@@ -22,15 +22,26 @@ from behave import given, then, when
 
 from escalator.hostport import split_host_port
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, earlier, expand, record, session, shown
+from escalator.steps.support import (
+    StepSetupError,
+    age_limit,
+    earlier,
+    expand,
+    judge,
+    record,
+    session,
+    shown,
+    stated,
+)
 
 if TYPE_CHECKING:
     from escalator.probes.command_result import CommandResult
     from escalator.probes.ssh import Connection, Login, SshTarget
 
 PROBES = ("escalator.probes.ssh",)
+VARIABLES = ("ssh_user", "ssh_key", "ssh_password", "ssh_key_passphrase", "known_hosts",
+             "ssh_host_key_check", "ssh_jump_host")
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _NO_CHECK = ("SSH host key checking is off (ssh_host_key_check = false): "
              "the servers' identity is not verified")
 
@@ -135,8 +146,7 @@ def _connect(context: Any, target: SshTarget) -> tuple[Login, Connection | None]
 
     with session(context).busy(f"ssh to {target.address}"):
         login, connection = connect(target)
-    if login.ok:
-        record(context, f"ssh {login.address}", login.elapsed, "s")
+    record(context, f"ssh {login.address}", login.elapsed if login.ok else None, "s")
     if connection is not None:
         session(context).resource(f"ssh:{id(connection)}", lambda: connection, Connection.close)
     return login, connection
@@ -182,8 +192,7 @@ def _login_all(context: Any, targets: list[SshTarget]) -> list[Login]:
         if isinstance(result, Exception):
             raise result
     for login in results:
-        if login.ok:
-            record(context, f"ssh {login.address}", login.elapsed, "s")
+        record(context, f"ssh {login.address}", login.elapsed if login.ok else None, "s")
     return results
 
 
@@ -336,15 +345,26 @@ def step_the_host_key_should_have_the_fingerprint(context: Any, host: str,
 
 # ---- files --------------------------------------------------------------------------------
 
-def _limit(n: float, unit: str) -> float:
-    size = _UNITS.get(unit.strip().lower().removesuffix("s"))
-    if size is None:
-        raise StepSetupError(f"unknown unit {unit!r}: write minutes or hours (or seconds, days)")
-    return n * size
+def _remote_age(context: Any, path: str, host: str, n: float, unit: str,
+                warning: tuple[float, str] | None = None) -> None:
+    crit, size = age_limit(n, unit)
+    warn = age_limit(*warning)[0] if warning else None
+    stated(crit, warn, unit, size)
+    remote = expand(context, path)
+    login, connection = _connect(context, _env_target(context, host))
+    assert connection is not None, login.reason
+    with session(context).busy(f"reading {remote} on {connection.target.address}"):
+        age = connection.file_age(remote, session(context).client_timeout)
+    measured = record(context, f"age {remote}", None if age.age is None else round(age.age, 3),
+                      "s", crit, warn=warn)
+    assert age.age is not None, age.error
+    judge(context, measured, f"{remote} on {age.address} was last modified "
+                             f"{format_age(age.age)} ago", unit=unit, scale=size,
+          wanted=f"within the last {n:g} {unit}")
 
 
 @then('the file "{path:Q}" on "{host:Q}" should have been modified within the last '
-      "{n:Number} {unit}")
+      "{n:Number} {unit:w}")
 def step_the_remote_file_should_be_recent(context: Any, path: str, host: str, n: float,
                                           unit: str) -> None:
     """Then the file "/backup/db.dump" on "db1" should have been modified within the last 24 hours
@@ -352,16 +372,18 @@ def step_the_remote_file_should_be_recent(context: Any, path: str, host: str, n:
     The backup monitor: logs in as the environment's ssh_user and reads the file's mtime by
     SFTP; the age is recorded (perfdata) with the limit as its threshold.
     """
-    limit = _limit(n, unit)
-    remote = expand(context, path)
-    login, connection = _connect(context, _env_target(context, host))
-    assert connection is not None, login.reason
-    with session(context).busy(f"reading {remote} on {connection.target.address}"):
-        age = connection.file_age(remote, session(context).client_timeout)
-    assert age.age is not None, age.error
-    record(context, f"age {remote}", round(age.age, 1), "s", f"{limit:g}")
-    assert age.age <= limit, (f"{remote} on {age.address} was last modified "
-                              f"{format_age(age.age)} ago, longer than {n:g} {unit}")
+    _remote_age(context, path, host, n, unit)
+
+
+@then('the file "{path:Q}" on "{host:Q}" should have been modified within the last '
+      "{n:Number} {unit:w}, warning above {w:Number} {wunit:w}")
+def step_the_remote_file_should_be_recent_warning(context: Any, path: str, host: str, n: float,
+                                                  unit: str, w: float, wunit: str) -> None:
+    """Then the file "/backup/db.dump" on "db1" should have been modified within the last 24 hours, warning above 12 hours
+
+    WARNING once the file is older than W, CRITICAL older than N.
+    """  # noqa: E501 - the example is one line of a feature file
+    _remote_age(context, path, host, n, unit, (w, wunit))
 
 
 def format_age(seconds: float) -> str:

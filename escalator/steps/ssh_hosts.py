@@ -19,12 +19,14 @@ from escalator.steps import (
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 )
 from escalator.steps.matching import compile_pattern
+from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
 from escalator.steps.ssh import parse_address
 
 if TYPE_CHECKING:
     from escalator.probes.ssh import Identification
 
 PROBES = ("escalator.probes.ssh",)
+VARIABLES = SSH_VARIABLES
 
 
 @given('I ssh through the jump host "{host:Q}"')

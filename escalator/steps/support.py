@@ -2,27 +2,31 @@
 
 The runner attaches one `Session` to each scenario's behave context as `context.escalator`.
 Steps read variables and settings from it, keep per-scenario clients in it (closed when the
-scenario ends) and record measurements into it. Steps never print.
+scenario ends) and record measurements into it. A step that states a limit records it with the
+measurement (`record(..., crit=Limit...)`) and lets `judge` give the verdict, so the verdict and
+the perfdata range come from the same `escalator.limits.Limit`. Steps never print.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
+from escalator import variables as env_variables
 from escalator.errors import SetupError
+from escalator.limits import Limit
 from escalator.redact import Redactor, redactor_for
 from escalator.results import Measurement
 
 T = TypeVar("T")
 
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _FALSE = {"0", "false", "no", "off"}
+_AGE_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
 class StepSetupError(SetupError):
@@ -36,10 +40,15 @@ class Session:
     variables: Mapping[str, str] = field(default_factory=dict)
     step_timeout: float = 10.0
     step_deadline: float | None = None  # monotonic; set by the runner's guard as a step starts
+    step_limit: float | None = None  # the running step's limit: step_timeout unless extended
+    run_deadline: float | None = None  # monotonic; when the runner ends the whole run
+    on_extend: Callable[[float], None] | None = None  # the runner's: re-arm the step's alarm
     doing: str | None = None  # what the step is waiting on; named if its time runs out
     environment: str | None = None
     secrets: tuple[str, ...] = ()  # values masked in everything the scenario reports
     measurements: list[Measurement] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # limits crossed only as far as warning
+    warnings_seen: int = 0  # how many of them `step_warning` has handed out
     notices: list[str] = field(default_factory=list)
     resources: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
@@ -66,10 +75,45 @@ class Session:
         say *why* it gave up (no answer, no banner, no end of the key exchange) before the
         step's alarm would replace that with a bare "step timed out" on a busy machine.
         """
+        return max(0.2, self.time_left())
+
+    def time_left(self) -> float:
+        """What is left of the running step less the margin (negative once it is used up)."""
         margin = min(1.0, max(0.25, self.step_timeout * 0.25))
         left = (self.step_timeout if self.step_deadline is None
                 else self.step_deadline - self.clock())
-        return max(0.2, left - margin)
+        return left - margin
+
+    def run_left(self, margin: float = 1.0) -> float | None:
+        """Seconds until the run's deadline less `margin` (for the result to get out), or None
+        when the run has none."""
+        if self.run_deadline is None:
+            return None
+        return max(0.0, self.run_deadline - self.clock() - margin)
+
+    def extend(self, limit: float) -> float:
+        """Give the running step `limit` seconds from its start instead of the step timeout (a
+        step that sends many requests); capped by the run's deadline. Returns the limit set."""
+        if self.step_deadline is None or self.step_limit is None:
+            return self.step_timeout  # not under the runner's guard: nothing to extend
+        started = self.step_deadline - self.step_limit
+        left = self.run_left()
+        if left is not None:
+            limit = min(limit, self.clock() - started + left)
+        limit = max(limit, self.step_limit)
+        if limit > self.step_limit:
+            self.step_limit, self.step_deadline = limit, started + limit
+            if self.on_extend is not None:
+                self.on_extend(self.step_deadline - self.clock())
+        return limit
+
+    def step_warning(self) -> str | None:
+        """The first warning given since the last call, or None: asked as each step ends (by
+        the runner's step tracker and plain behave's `after_step` hook alike), it is that
+        step's, which makes it a `warning` step in the result."""
+        new = self.warnings[self.warnings_seen:]
+        self.warnings_seen = len(self.warnings)
+        return new[0] if new else None
 
     @contextlib.contextmanager
     def busy(self, what: str) -> Iterator[None]:
@@ -122,17 +166,9 @@ def earlier(context: Any, name: str, missing: str) -> Any:
 
 
 def expand(context: Any, text: str) -> str:
-    """Replace `${name}` with the environment's variable; an unknown name is our error."""
-    variables = session(context).variables
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in variables:
-            known = ", ".join(sorted(variables)) or "none"
-            raise StepSetupError(f"unknown variable ${{{name}}} (known: {known})")
-        return variables[name]
-
-    return _VARIABLE.sub(value, text)
+    """Replace `${name}` with the environment's variable (`$${name}` stays `${name}`); an
+    unknown name or an unset secret is our error (VariableError: the scenario is UNKNOWN)."""
+    return env_variables.expand(text, session(context).variables)
 
 
 def shown(context: Any, text: str, limit: int, tail: bool = False) -> str:
@@ -153,14 +189,76 @@ def resolve_url(context: Any, text: str) -> str:
     return urljoin(base.rstrip("/") + "/", url.lstrip("/"))
 
 
-def record(context: Any, name: str, value: float, uom: str = "", threshold: str | None = None,
-           minimum: float | None = None, maximum: float | None = None) -> Measurement:
-    """Keep a measurement for perfdata, JSON and reports; the name is unique in the scenario."""
+def record(context: Any, name: str, value: float | None, uom: str = "",
+           crit: Limit | None = None, minimum: float | None = None,
+           maximum: float | None = None, warn: Limit | None = None) -> Measurement:
+    """Keep a measurement for perfdata, JSON and reports; the name is unique in the scenario.
+    `value` None marks a measurement that failed (no answer to time): perfdata shows "U"."""
     measurements = session(context).measurements
     taken = {m.name for m in measurements}
     unique, n = name, 2
     while unique in taken:
         unique, n = f"{name}_{n}", n + 1
-    measurement = Measurement(unique, float(value), uom, threshold, minimum, maximum)
+    measurement = Measurement(unique, None if value is None else float(value), uom, crit,
+                              minimum, maximum, warn)
     measurements.append(measurement)
     return measurement
+
+
+def restate(context: Any, measurement: Measurement, crit: Limit, warn: Limit | None = None
+            ) -> Measurement:
+    """Give a measurement an earlier step recorded the limits this step states (a response
+    time, then "should be less than 500 ms"), in place: perfdata shows it once, with them."""
+    limited = dataclasses.replace(measurement, crit=crit, warn=warn)
+    measurements = session(context).measurements
+    for index, existing in enumerate(measurements):
+        if existing is measurement:
+            measurements[index] = limited
+    return limited
+
+
+def stated(crit: Limit, warn: Limit | None, unit: str = "", scale: float = 1.0
+           ) -> tuple[Limit, Limit | None]:
+    """The limits a phrase stated; StepSetupError when the warning would never come first
+    ("less than 500 ms, warning above 600 ms")."""
+    edge = crit.start if crit.end == float("inf") else crit.end
+    if warn is not None and not warn.alerts(edge):
+        raise StepSetupError(f"the warning limit ({warn.violation(unit, scale)}) must be crossed "
+                             f"before the critical one ({crit.describe(unit, scale)})")
+    return crit, warn
+
+
+def age_limit(n: float, unit: str) -> tuple[Limit, float]:
+    """"Within the last N <unit>" as a limit on an age in seconds (which may be negative: a
+    clock ahead of ours), and the seconds in one <unit>, to word the limit back.
+
+    >>> limit, size = age_limit(24, "hours")
+    >>> str(limit), limit.describe("hours", size)
+    ('~:86400', 'at most 24 hours')
+    """
+    size = _AGE_UNITS.get(unit.strip().lower().removesuffix("s"))
+    if size is None:
+        raise StepSetupError(f"unknown unit {unit!r}: use seconds, minutes, hours or days")
+    return Limit.at_most(n * size, start=float("-inf")), size
+
+
+def judge(context: Any, measurement: Measurement, said: str, detail: str = "",
+          unit: str | None = None, scale: float = 1.0, wanted: str | None = None) -> None:
+    """The verdict on a measurement: past its critical limit the step fails (AssertionError,
+    "took 612 ms, wanted less than 500 ms"); past only its warning limit the scenario goes on
+    and ends WARNING unless something worse happens ("took 350 ms, warning above 300 ms").
+    `said` states the value, `detail` follows after a colon; `unit` and `scale` word the limit
+    (a limit kept in seconds said in hours), or `wanted` words the critical one as the phrase
+    did ("within the last 24 hours"). The recorded value is what is judged: record it no
+    rounder than perfdata writes it (3 decimals), or the edge would move."""
+    value = measurement.value
+    if value is None:
+        raise AssertionError(f"{said}: {detail}" if detail else said)
+    words = measurement.uom if unit is None else unit
+    tail = f": {detail}" if detail else ""
+    if measurement.crit is not None and measurement.crit.alerts(value):
+        wanted = wanted or measurement.crit.describe(words, scale)
+        raise AssertionError(f"{said}, wanted {wanted}{tail}")
+    if measurement.warn is not None and measurement.warn.alerts(value):
+        session(context).warnings.append(
+            f"{said}, warning {measurement.warn.violation(words, scale)}{tail}")

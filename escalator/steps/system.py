@@ -4,7 +4,8 @@ The command phrases keep cucumber-nagios's single quotes, which also keeps them 
 SSH module's `I run "..."`. A command runs through `/bin/sh -c` under the step's client timeout
 (`escalator.probes.command`) and its result is `context.command_result`; the ping result is
 `context.ping_result`. File and port phrases are single Then steps that probe and assert.
-Measurements: `command_time`, `file_age`, `connect_time`, `rtt` and `packet_loss`.
+Measurements: `command_time`, `file_age`, `connect_time` (marked failed when the port is not
+open), `rtt` and `packet_loss`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 from behave import then, when
 
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, earlier, expand, record, session, shown
+from escalator.steps.support import (
+    StepSetupError,
+    age_limit,
+    earlier,
+    expand,
+    judge,
+    record,
+    session,
+    shown,
+    stated,
+)
 
 if TYPE_CHECKING:
     from escalator.probes.command_result import CommandResult
@@ -23,8 +34,8 @@ if TYPE_CHECKING:
 
 PROBES = ("escalator.probes.command", "escalator.probes.files", "escalator.probes.tcp",
           "escalator.probes.ping")
+VARIABLES: tuple[str, ...] = ()
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _SHOWN = 200  # characters of output quoted in a reason
 _STREAMS = ("stdout", "stderr")
 
@@ -144,11 +155,18 @@ def step_should_appear_on_times(context: Any, first: str, second: str, times: in
 
 # ---- files ------------------------------------------------------------------------------
 
-def _seconds(n: float, unit: str) -> float:
-    factor = _UNITS.get(unit.lower().removesuffix("s"))
-    if factor is None:
-        raise StepSetupError(f"unknown unit {unit!r}: use seconds, minutes, hours or days")
-    return n * factor
+def _file_age(context: Any, path: str, n: float, unit: str,
+              warning: tuple[float, str] | None = None) -> None:
+    from escalator.probes.files import FileTarget, stat_file
+
+    crit, size = age_limit(n, unit)
+    warn = age_limit(*warning)[0] if warning else None
+    stated(crit, warn, unit, size)
+    result = stat_file(FileTarget(expand(context, path)))
+    assert result.error is None and result.age is not None, result.error
+    measured = record(context, "file_age", round(result.age, 3), "s", crit, warn=warn)
+    judge(context, measured, f"{result.target.path} was last modified {_ago(result.age)} ago",
+          unit=unit, scale=size, wanted=f"within the last {n:g} {unit}")
 
 
 @then('the file "{path:Q}" should have been modified within the last {n:Number} {unit:w}')
@@ -158,14 +176,19 @@ def step_the_file_should_have_been_modified_within(context: Any, path: str, n: f
 
     A file on this machine (a directory counts too); records its age as `file_age`.
     """
-    from escalator.probes.files import FileTarget, stat_file
+    _file_age(context, path, n, unit)
 
-    limit = _seconds(n, unit)
-    result = stat_file(FileTarget(expand(context, path)))
-    assert result.error is None and result.age is not None, result.error
-    record(context, "file_age", round(result.age, 1), "s", f"{limit:g}")
-    assert result.age <= limit, (f"{result.target.path} was last modified {_ago(result.age)} "
-                                 f"ago, limit {n:g} {unit}")
+
+@then('the file "{path:Q}" should have been modified within the last {n:Number} {unit:w}, '
+      "warning above {w:Number} {wunit:w}")
+def step_the_file_should_have_been_modified_within_warning(context: Any, path: str, n: float,
+                                                            unit: str, w: float, wunit: str
+                                                            ) -> None:
+    """Then the file "/srv/db.dump" should have been modified within the last 24 hours, warning above 12 hours
+
+    WARNING once the file is older than W, CRITICAL older than N.
+    """  # noqa: E501 - the example is one line of a feature file
+    _file_age(context, path, n, unit, (w, wunit))
 
 
 def _ago(seconds: float) -> str:
@@ -192,8 +215,9 @@ def step_port_on_should_be_open(context: Any, port: int, host: str) -> None:
     A TCP connection can be opened within the client timeout; records `connect_time`.
     """
     result = _connect(context, port, host)
+    record(context, "connect_time", round(result.elapsed * 1000, 3) if result.is_open else None,
+           "ms")
     assert result.is_open, result.error
-    record(context, "connect_time", round(result.elapsed * 1000, 3), "ms")
 
 
 @then('port {port:Int} on "{host:Q}" should be closed')

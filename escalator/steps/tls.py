@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from behave import given, then
 
+from escalator.limits import Limit
 from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from escalator.probes.tls import CertResult, TlsTarget
 
 PROBES = ("escalator.probes.tls",)
+VARIABLES = ("tls_verify", "tls_ca_bundle", "tls_client_cert", "tls_client_key")
 
 _VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -98,6 +100,23 @@ def step_i_use_the_client_certificate(context: Any, cert: str, key: str) -> None
 
 # ---- the chain, the version, stapling ------------------------------------------------------
 
+def _chain(context: Any, host: str, crit: Limit, warn: Limit | None = None) -> None:
+    from escalator.steps.http_tls import _when  # the certificate phrase's wording of dates
+
+    api.stated(crit, warn, "days")
+    result = _certificate(context, host)
+    earliest = result.earliest()
+    assert earliest is not None, f"no certificate chain from {_where(result.target)}"
+    cert, days = earliest
+    measured = api.record(context, "chain_days_left", round(days, 3), "", crit, warn=warn)
+    until = cert.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    which = f"the certificate {cert.subject or '(no subject)'} in the chain of " + _where(
+        result.target)
+    assert days >= 0, f"{which} {_when(days)} (not after {until})"
+    assert result.verify_error is None, f"{_where(result.target)}: {result.verify_error}"
+    api.judge(context, measured, f"{which} {_when(days)} ({until})", unit="days")
+
+
 @then('the TLS certificate chain of "{host:Q}" should be valid for at least {n:Int} days')
 def step_the_tls_chain_should_be_valid_for_at_least(context: Any, host: str, n: int) -> None:
     """Then the TLS certificate chain of "www.example.com" should be valid for at least 14 days
@@ -105,19 +124,18 @@ def step_the_tls_chain_should_be_valid_for_at_least(context: Any, host: str, n: 
     Every certificate of the chain (the verified one, up to the trusted root; else what the
     server sent), so an intermediate about to expire is caught; records `chain_days_left`.
     """
-    from escalator.steps.http_tls import _when  # the certificate phrase's wording of dates
+    _chain(context, host, Limit.at_least(n))
 
-    result = _certificate(context, host)
-    earliest = result.earliest()
-    assert earliest is not None, f"no certificate chain from {_where(result.target)}"
-    cert, days = earliest
-    api.record(context, "chain_days_left", round(days, 1), "", f"{n}:")
-    until = cert.not_after.strftime("%Y-%m-%d %H:%M UTC")
-    which = f"the certificate {cert.subject or '(no subject)'} in the chain of " + _where(
-        result.target)
-    assert days >= 0, f"{which} {_when(days)} (not after {until})"
-    assert result.verify_error is None, f"{_where(result.target)}: {result.verify_error}"
-    assert days >= n, f"{which} {_when(days)} ({until}), wanted at least {n} days"
+
+@then('the TLS certificate chain of "{host:Q}" should be valid for at least {n:Int} days, '
+      "warning below {w:Days}")
+def step_the_tls_chain_should_be_valid_for_at_least_warning(context: Any, host: str, n: int,
+                                                            w: float) -> None:
+    """Then the TLS certificate chain of "www.example.com" should be valid for at least 14 days, warning below 30
+
+    WARNING below W days left in the chain, CRITICAL below N.
+    """  # noqa: E501 - the example is one line of a feature file
+    _chain(context, host, Limit.at_least(n), Limit.at_least(w))
 
 
 def _version(text: str) -> str:

@@ -3,9 +3,10 @@
 A number is compared as a number: `"7.50"` in a JSON document equals 7.5, and a command that
 prints `42` is 42. Regular expressions (Python's `re`, searched anywhere in the text, `(?i)` for
 any case) are used only by the phrases that say "should match /.../"; every other phrase keeps
-to literal text. Each compared number is recorded with its limit (perfdata). The results judged
-are the ones earlier steps left: the last HTTP response, the last local command
-(`I run '...'`), the last SSH command (`I run "..."`), the last DNS answer.
+to literal text. Each compared number is recorded with its limit (perfdata); a comparison may
+carry a warning limit (", warning above 80"). The results judged are the ones earlier steps
+left: the last HTTP response, the last local command (`I run '...'`), the last SSH command
+(`I run "..."`), the last DNS answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from behave import then
 
+from escalator.limits import Limit
 from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from escalator.probes.dns import DnsResult
 
 PROBES = ("escalator.probes.http", "escalator.probes.jsonpath")
+VARIABLES = web.VARIABLES
 
 
 def _label(text: str) -> str:
@@ -40,17 +43,16 @@ def _label(text: str) -> str:
     return re.sub(r"_?\._?", ".", cleaned).strip("_.") or "value"
 
 
-def _compare(context: Any, name: str, what: str, values: list[Any], comparison: Comparison
-             ) -> None:
-    """Every value is a number meeting the comparison; the deciding one is recorded."""
+def _compare(context: Any, name: str, what: str, values: list[Any], comparison: Comparison,
+             warn: Limit | None = None) -> None:
+    """Every value is a number meeting the comparison (and, short of failing, its warning
+    limit); the deciding one is recorded with both limits and judged."""
     numbers = [as_number(v) for v in values]
     bad = [v for v, n in zip(values, numbers, strict=True) if n is None]
     assert not bad, f"{what} is {quoted(context, str(bad[0]), 60)}, not a number"
-    found = [n for n in numbers if n is not None]
-    worst = comparison.worst(found)
-    api.record(context, name, worst, "", comparison.threshold)
-    assert all(comparison.holds(n) for n in found), (
-        f"{what} is {worst:g}, wanted {comparison.describe()}")
+    worst = comparison.worst([n for n in numbers if n is not None])
+    measured = api.record(context, name, worst, "", comparison.limit, warn=warn)
+    api.judge(context, measured, f"{what} is {worst:g}", wanted=comparison.describe())
 
 
 def _matches(context: Any, what: str, text: str, pattern: str, wanted: bool = True) -> None:
@@ -81,6 +83,21 @@ def step_the_json_at_should_compare(context: Any, path: str, op: str, n: float) 
     path = api.expand(context, path)
     _compare(context, f"json_{_label(path)}", path, _json_values(context, path),
              Comparison(op, n))
+
+
+@then('the JSON at "{path:Q}" should be {op:Comparison} {n:Number}, warning {side:Side} '
+      "{w:Number}")
+def step_the_json_at_should_compare_warning(context: Any, path: str, op: str, n: float,
+                                            side: str, w: float) -> None:
+    """Then the JSON at "$.queue_depth" should be less than 100, warning above 80
+
+    One measurement, two limits: WARNING past W, CRITICAL past N (above with less than / at
+    most, below with more than / at least).
+    """
+    comparison = Comparison(op, n)
+    path = api.expand(context, path)
+    _compare(context, f"json_{_label(path)}", path, _json_values(context, path), comparison,
+             comparison.warning(side, w))
 
 
 @then('the JSON at "{path:Q}" should be {n:Number}')
@@ -196,6 +213,16 @@ def step_stream_should_compare(context: Any, stream: str, op: str, n: float) -> 
     _compare(context, stream, label, [_number_text(output)], Comparison(op, n))
 
 
+@then("'{stream:SQ}' should be {op:Comparison} {n:Number}, warning {side:Side} {w:Number}")
+def step_stream_should_compare_warning(context: Any, stream: str, op: str, n: float, side: str,
+                                       w: float) -> None:
+    """Then 'stdout' should be less than 90, warning above 80"""
+    _, output, label = _local(context, stream)
+    comparison = Comparison(op, n)
+    _compare(context, stream, label, [_number_text(output)], comparison,
+             comparison.warning(side, w))
+
+
 @then("the output should match /{pattern:Regex}/")
 def step_the_output_should_match(context: Any, pattern: str) -> None:
     """Then the output should match /load average: \\d/
@@ -214,6 +241,16 @@ def step_the_output_should_compare(context: Any, op: str, n: float) -> None:
     """
     result, label = _remote(context)
     _compare(context, "output", label, [_number_text(result.output)], Comparison(op, n))
+
+
+@then("the output should be {op:Comparison} {n:Number}, warning {side:Side} {w:Number}")
+def step_the_output_should_compare_warning(context: Any, op: str, n: float, side: str, w: float
+                                           ) -> None:
+    """Then the output should be at most 5, warning above 3"""
+    result, label = _remote(context)
+    comparison = Comparison(op, n)
+    _compare(context, "output", label, [_number_text(result.output)], comparison,
+             comparison.warning(side, w))
 
 
 # ---- DNS answers ------------------------------------------------------------------------

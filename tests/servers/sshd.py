@@ -3,7 +3,8 @@
 `running_sshd()` is a context manager yielding an `Sshd`: the port, the user (key and password
 login), client keys (plain, passphrase-protected, one the server does not accept), known_hosts
 files (right and wrong key), and a directory of files with chosen ages for the backup monitor.
-It runs `/usr/sbin/sshd -D` as root on 127.0.0.1 and a free port, with its own host keys and
+It runs `/usr/sbin/sshd -D` as root on 127.0.0.1 (or another loopback address: a fleet of
+them on 127.0.0.2, 127.0.0.3 ...) and a free port, with its own host keys and
 config in a temporary directory (see shared/research/real-components.md section 1). sshd stops
 when the context ends, at interpreter exit, and when this process dies (PR_SET_PDEATHSIG).
 The test user is created when missing and removed again when this instance created it.
@@ -43,7 +44,7 @@ class Sshd:
     client_key: Path        # accepted, no passphrase
     locked_key: Path        # accepted, encrypted with `passphrase`
     stranger_key: Path      # not in authorized_keys
-    known_hosts: Path       # the server's ed25519 key under `[127.0.0.1]:port`
+    known_hosts: Path       # the server's ed25519 key under `[host]:port`
     ecdsa_known_hosts: Path  # only the server's ecdsa key
     wrong_known_hosts: Path  # another key under the same name
     empty_known_hosts: Path
@@ -100,9 +101,9 @@ def _remove_user() -> None:
         time.sleep(0.25)
 
 
-def _free_port() -> int:
+def _free_port(host: str) -> int:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -111,10 +112,10 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def _config(work: Path, port: int) -> Path:
+def _config(work: Path, host: str, port: int) -> Path:
     config = work / "sshd_config"
     config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1",
+        f"Port {port}", f"ListenAddress {host}",
         f"HostKey {work}/host_ed25519", f"HostKey {work}/host_ecdsa", "PidFile none",
         f"AuthorizedKeysFile {work}/authorized_keys", "StrictModes no",
         "PubkeyAuthentication yes", "PasswordAuthentication yes",
@@ -125,11 +126,12 @@ def _config(work: Path, port: int) -> Path:
     return config
 
 
-def _wait_for_banner(port: int, proc: subprocess.Popen[bytes], limit: float = 10.0) -> bool:
+def _wait_for_banner(host: str, port: int, proc: subprocess.Popen[bytes], limit: float = 10.0
+                     ) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            with socket.create_connection((host, port), timeout=1) as sock:
                 if sock.recv(4).startswith(b"SSH-"):
                     return True
         except OSError:
@@ -147,16 +149,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
-def _start(work: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _start(work: Path, host: str) -> tuple[subprocess.Popen[bytes], int]:
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
     for _ in range(3):  # a free port can be taken between our probe and sshd's bind
-        port = _free_port()
-        config = _config(work, port)
+        port = _free_port(host)
+        config = _config(work, host, port)
         with open(work / "sshd.log", "ab") as log:
             proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stdin=subprocess.DEVNULL,
                                     stdout=log, stderr=log, preexec_fn=_die_with_parent)
         atexit.register(_stop, proc)
-        if _wait_for_banner(port, proc):
+        if _wait_for_banner(host, port, proc):
             return proc, port
         _stop(proc)
     log_text = (work / "sshd.log").read_text(errors="replace")[-2000:]
@@ -174,8 +176,8 @@ def _files(work: Path) -> Path:
     return files
 
 
-def _known_hosts(work: Path, port: int) -> dict[str, Path]:
-    name = f"[127.0.0.1]:{port}"
+def _known_hosts(work: Path, host: str, port: int) -> dict[str, Path]:
+    name = f"[{host}]:{port}"
     other = _keygen(work / "other_host", "ed25519")
     ed = (work / "host_ed25519.pub").read_text().split()[1]
     ec_line = (work / "host_ecdsa.pub").read_text().split()
@@ -190,8 +192,9 @@ def _known_hosts(work: Path, port: int) -> dict[str, Path]:
 
 
 @contextlib.contextmanager
-def running_sshd() -> Iterator[Sshd]:
-    """Start sshd for the test user on a free loopback port; stop it and clean up on exit."""
+def running_sshd(host: str = "127.0.0.1") -> Iterator[Sshd]:
+    """Start sshd for the test user on a free port of the loopback address `host`; stop it
+    and clean up on exit."""
     reason = available()
     if reason:
         raise RuntimeError(reason)
@@ -211,11 +214,11 @@ def running_sshd() -> Iterator[Sshd]:
             "".join(f"ssh-ed25519 {key} escalator-test\n" for key in authorized))
         (work / "authorized_keys").chmod(0o644)
         files = _files(work)
-        proc, port = _start(work)
-        known = _known_hosts(work, port)
+        proc, port = _start(work, host)
+        known = _known_hosts(work, host, port)
         fingerprints = {"ssh-ed25519": _fingerprint(work / "host_ed25519.pub"),
                         "ecdsa-sha2-nistp256": _fingerprint(work / "host_ecdsa.pub")}
-        yield Sshd("127.0.0.1", port, USER, PASSWORD, PASSPHRASE, keys / "client_key",
+        yield Sshd(host, port, USER, PASSWORD, PASSPHRASE, keys / "client_key",
                    keys / "locked_key", keys / "stranger_key", known["known_hosts"],
                    known["ecdsa_known_hosts"], known["wrong_known_hosts"],
                    known["empty_known_hosts"], fingerprints, files)
