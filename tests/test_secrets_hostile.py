@@ -291,3 +291,18 @@ def test_a_command_step_keeps_the_secret_out_of_argv(tmp_path: Path) -> None:
     assert proc.returncode == 0, out + err
     assert seen_sleep, "the command never ran"
     assert holding == []
+
+
+def test_icinga_s_answer_in_a_notice_is_masked_before_it_is_cut() -> None:
+    """A host-results notice quotes 120 characters of what Icinga 2 (or a proxy before it)
+    answered; an answer that echoes the API password leaves no piece of it."""
+    from escalator.hostresults.icinga2 import _status_text
+    from escalator.redact import Redactor
+
+    quoted = _status_text("x" * 100 + " " + PASSWORD + " end", Redactor((PASSWORD,)))
+    assert quoted == "x" * 100 + " *** end"
+    quoted = _status_text("y" * 200 + " " + PASSWORD, Redactor((PASSWORD,)))
+    assert quoted == "y" * 117 + "..."
+    cut = _status_text('{"status": "' + "z" * 90 + " " + json.dumps(PASSWORD)[1:-1] + '"}',
+                       Redactor((PASSWORD,)))
+    assert cut == "z" * 90 + " ***" and _leaks(cut) == []
