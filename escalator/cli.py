@@ -26,8 +26,8 @@ from escalator.exit_codes import ExitCode
 from escalator.options import DEFAULT_LABEL
 from escalator.text import one_line
 
-COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "ladder", "init",
-            "demo")
+COMMANDS = ("run", "check", "status", "report", "steps", "escalate", "watch", "converge",
+            "ladder", "init", "demo")
 
 
 class _Parser(argparse.ArgumentParser):

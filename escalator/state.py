@@ -11,7 +11,9 @@ files. Layout under the state directory (0700, files 0600, via `escalator.storag
 A run without an environment is stored as "default". History lines keep only what the reports
 need over time (each scenario's outcome, state, duration and measured values, at most
 MARK_VALUES of them), so a bounded file holds many runs. Lines written before measurements were
-kept (no "m") are read as runs that measured nothing.
+kept (no "m") are read as runs that measured nothing. A deploy gate's or a converge's run also
+keeps what made it (`o`, see `origin_of`) and, for a gate, when each scenario turned green
+(`g`): the deployment report reads them.
 
 >>> import tempfile
 >>> from escalator.results import RunResult, ScenarioResult, Outcome
@@ -35,7 +37,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -92,6 +94,7 @@ class ScenarioMark:
     status: Status
     duration: float = 0.0
     values: tuple[tuple[str, float], ...] = ()
+    green_after: float | None = None  # a gate's run: seconds from its start to this passing
 
     def value(self, name: str) -> float | None:
         """The value the measurement `name` had in this run, if it was taken."""
@@ -102,14 +105,18 @@ class ScenarioMark:
                                 "status": self.status.name, "duration": self.duration}
         if self.values:
             data["m"] = dict(self.values)
+        if self.green_after is not None:
+            data["g"] = self.green_after
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScenarioMark:
         values = tuple((str(name), float(value)) for name, value in data.get("m", {}).items()
                        if isinstance(value, int | float))
+        green = data.get("g")
         return cls(str(data["key"]), Outcome(data["outcome"]), Status[data["status"]],
-                   float(data.get("duration", 0.0)), values)
+                   float(data.get("duration", 0.0)), values,
+                   float(green) if isinstance(green, int | float) else None)
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,7 @@ class HistoryEntry:
     duration: float
     status: Status
     marks: tuple[ScenarioMark, ...]
+    origin: Mapping[str, str | float] = field(default_factory=dict)  # see `origin_of`
 
     def mark(self, key: str) -> ScenarioMark | None:
         """The verdict of the scenario with this `ScenarioResult.key`, if it ran."""
@@ -132,30 +140,60 @@ class HistoryEntry:
         return {m.key: m for m in reversed(self.marks)}
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "v": FORMAT_VERSION, "stored_at": self.stored_at, "started": self.started,
             "duration": self.duration, "status": self.status.name,
             "scenarios": [m.to_dict() for m in self.marks],
         }
+        if self.origin:
+            data["o"] = dict(self.origin)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HistoryEntry:
         marks = tuple(ScenarioMark.from_dict(m) for m in data.get("scenarios", ()))
         return cls(float(data["stored_at"]), float(data.get("started", 0.0)),
-                   float(data.get("duration", 0.0)), Status[data["status"]], marks)
+                   float(data.get("duration", 0.0)), Status[data["status"]], marks,
+                   origin_of(data.get("o")))
 
     @classmethod
     def of(cls, run: RunResult, stored_at: float) -> HistoryEntry:
+        green = run.extra.get("green_after")
+        green = green if isinstance(green, Mapping) else {}
         return cls(stored_at, run.started, run.duration, run.status,
-                   tuple(_mark(s) for s in run.scenarios))
+                   tuple(_mark(s, green.get(s.key)) for s in run.scenarios),
+                   origin_of(run.extra.get("origin")))
 
 
-def _mark(scenario: ScenarioResult) -> ScenarioMark:
+def origin_of(data: Any) -> dict[str, str | float]:
+    """What made a run, as its history keeps it: `kind` ("gate" from `run --until-green`,
+    "converge" from `escalator converge`), `by` (a gate's deploy name), `began` (when the
+    gate or converge began), `run_id` and `after` (converge: the level the run followed, ""
+    before the first). Set in `RunResult.extra["origin"]`; text is cut, other keys dropped.
+
+    >>> origin_of({"kind": "gate", "by": "v1.4.3", "began": 10, "other": [1]})
+    {'kind': 'gate', 'by': 'v1.4.3', 'began': 10.0}
+    >>> origin_of("nonsense")
+    {}
+    """
+    if not isinstance(data, Mapping):
+        return {}
+    kept: dict[str, str | float] = {}
+    for key in ("kind", "by", "run_id", "after"):
+        if isinstance(data.get(key), str):
+            kept[key] = data[key][:_VALUE_NAME]
+    if isinstance(data.get("began"), int | float) and math.isfinite(data["began"]):
+        kept["began"] = float(data["began"])
+    return kept
+
+
+def _mark(scenario: ScenarioResult, green_after: Any = None) -> ScenarioMark:
     # None (or not-a-number) means nothing was measured; JSON has no NaN anyway.
     values = tuple((m.name[:_VALUE_NAME], m.value) for m in scenario.measurements
                    if m.value is not None and math.isfinite(m.value))
+    green = float(green_after) if isinstance(green_after, int | float) else None
     return ScenarioMark(scenario.key, scenario.outcome, scenario.status, scenario.duration,
-                        values[:MARK_VALUES])
+                        values[:MARK_VALUES], green)
 
 
 class ResultStore:

@@ -125,7 +125,8 @@ def test_html_escapes_what_targets_sent_and_links_only_web_runbooks() -> None:
     assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt;" in page
     doc = lxml.html.fromstring(page)
     assert len(doc.xpath("//script")) == 1                      # only the page's own filter
-    assert [a.get("href") for a in doc.xpath("//a")] == ["https://wiki.example/login"]
+    assert [a.get("href") for a in doc.xpath("//a")] == ["deployment.html",  # the page's own
+                                                         "https://wiki.example/login"]
     assert "javascript:alert(1)" in doc.find_class("scenario")[2].text_content()
     reason = doc.find_class("reason")[0].text_content()
     assert reason == f'Then I should see "Welcome": text not found in body: {XSS}'
@@ -165,11 +166,12 @@ def test_report_command_writes_every_file_readable_by_others(tmp_path: Path) -> 
     code, out, err = report(tmp_path, now=T0 + 90)
     out_dir = tmp_path / "out" / "reports"
     assert (code, out, err) == (
-        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json to {out_dir}\n",
-        "")
+        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json, "
+           f"deployment.html to {out_dir}\n", "")
     files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out_dir.iterdir()}
     assert files == dict.fromkeys(
-        ["index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json"], 0o644)
+        ["index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json",
+         "deployment.html"], 0o644)
     assert (out_dir / "metrics.prom").read_text() == render("prometheus", run)
     promtool((out_dir / "metrics.prom").read_text())
     assert json.loads((out_dir / "results.json").read_text()) == json.loads(render("json", run))
@@ -222,8 +224,9 @@ def test_each_environment_gets_its_own_report_directory_and_an_overview(tmp_path
     out_dir = tmp_path / "out"
     assert report(elsewhere, "-c", config, "-e", "production", now=T0 + 60)[0] == 0
     assert report(elsewhere, "-c", config, "-e", "staging", now=T0 + 60) == (
-        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json to "
-           f"{out_dir / 'staging'}\nwrote the overview (index.html, metrics.prom) to {out_dir}\n",
+        0, f"wrote index.html, summary.txt, metrics.prom, junit.xml, results.json, "
+           f"deployment.html to {out_dir / 'staging'}\n"
+           f"wrote the overview (index.html, metrics.prom) to {out_dir}\n",
         "")
     assert (out_dir / "production" / "metrics.prom").read_text() == render("prometheus", prod)
     assert (out_dir / "staging" / "metrics.prom").read_text() == render("prometheus", staging)
@@ -252,7 +255,7 @@ def test_report_without_e_renders_every_environment_of_the_project(tmp_path: Pat
     reports = tmp_path / "reports"
     assert (code, out) == (0, "no stored result for environment 'production' yet\n"
                               "wrote index.html, summary.txt, metrics.prom, junit.xml, "
-                              f"results.json to {reports / 'staging'}\n"
+                              f"results.json, deployment.html to {reports / 'staging'}\n"
                               f"wrote the overview (index.html, metrics.prom) to {reports}\n")
     assert sorted(p.name for p in reports.iterdir()) == ["index.html", "metrics.prom", "staging"]
 

@@ -1,13 +1,28 @@
 """`escalator check`: the Nagios/Icinga plugin. One status line with perfdata, long output,
-exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; every error is still a valid UNKNOWN line."""
+exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; every error is still a valid UNKNOWN line.
+
+With `--until-green --within D` it waits as `run --until-green` does (the gate's lines go to
+stderr) and answers with one Nagios status of the final state."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from escalator.commands.common import DEFAULT_LABEL, add_run_arguments, load_run_options
-from escalator.commands.output import check_formats, send_metrics, store_run, write_outputs
+from escalator.commands.common import (
+    DEFAULT_LABEL,
+    add_gate_arguments,
+    add_run_arguments,
+    gate_policy,
+    load_run_options,
+)
+from escalator.commands.output import (
+    check_formats,
+    say_to,
+    send_metrics,
+    store_run,
+    write_outputs,
+)
 from escalator.env import Env
 from escalator.errors import UsageError
 from escalator.exit_codes import ExitCode
@@ -19,6 +34,7 @@ def register(subparsers: Any) -> None:
         "check", help="the Nagios plugin: one status line, perfdata, exit 0/1/2/3",
         description="Run the selected scenarios as a Nagios/Icinga check.")
     add_run_arguments(parser)
+    add_gate_arguments(parser)
     parser.add_argument("--host-results", action="append", choices=TARGETS, metavar="TARGET",
                         help="also send each host's result of a fleet check (@each) as a "
                              "passive check result: icinga2 (REST API) or nagios (command "
@@ -30,9 +46,15 @@ def main(args: argparse.Namespace, env: Env) -> int:
     options = load_run_options(args, env)
     check_formats(options)
     targets = _host_result_targets(args, options.config.host_results)
-    from escalator.runner import run_suite
+    gate = gate_policy(args)
+    if gate is not None:
+        from escalator.runner.gate import until_green
 
-    run = run_suite(options, env)
+        run = until_green(options, env, gate, say_to(env)).run
+    else:
+        from escalator.runner import run_suite
+
+        run = run_suite(options, env)
     if targets:
         from escalator.hostresults import send
 

@@ -8,7 +8,7 @@ command line or the config file itself.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalator.config import Config, Environment, load_config
 from escalator.durations import positive_duration
@@ -19,7 +19,11 @@ from escalator.hostport import split_host_port
 # RunOptions is the runner's input and lives below it; re-exported for older imports.
 from escalator.options import DEFAULT_LABEL as DEFAULT_LABEL
 from escalator.options import RunOptions as RunOptions
+from escalator.text import one_line
 from escalator.variables import Variables
+
+if TYPE_CHECKING:
+    from escalator.runner.gate import GatePolicy
 
 
 class _FormatAction(argparse.Action):
@@ -68,6 +72,38 @@ def add_run_arguments(parser: argparse.ArgumentParser, formats: bool = True) -> 
                             help="also send the metrics to carbon (Graphite plaintext over TCP)")
         parser.add_argument("--graphite-prefix", default="escalator", metavar="PREFIX",
                             help="first nodes of every Graphite path (default escalator)")
+
+
+def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
+    """--until-green, --within, --every, --deploy: `run` and `check` as a deploy gate."""
+    parser.add_argument("--until-green", action="store_true",
+                        help="re-run the scenarios that have not passed until all have or "
+                             "--within is up (a deploy gate)")
+    parser.add_argument("--within", metavar="DURATION",
+                        help="with --until-green: how long the gate waits, e.g. 10m")
+    parser.add_argument("--every", metavar="DURATION",
+                        help="with --until-green: from the start of one round to the next "
+                             "(default 5s)")
+    parser.add_argument("--deploy", metavar="NAME",
+                        help="with --until-green: what the gate waits for (a release, a "
+                             "commit), named in the report")
+
+
+def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
+    """The gate `args` ask for; None without --until-green; UsageError for a half-given one."""
+    from escalator.runner.gate import GatePolicy
+
+    if not args.until_green:
+        given = [o for o, v in (("--within", args.within), ("--every", args.every),
+                                ("--deploy", args.deploy)) if v is not None]
+        if given:
+            raise UsageError(f"{given[0]}: only with --until-green")
+        return None
+    if args.within is None:
+        raise UsageError("--until-green: give --within DURATION, e.g. --within 10m")
+    return GatePolicy(within=duration_option(args.within, "--within"),
+                      every=duration_option(args.every, "--every") if args.every else 5.0,
+                      deploy=one_line(args.deploy or "", 200))
 
 
 def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:

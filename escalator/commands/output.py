@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from escalator.commands.common import RunOptions
@@ -105,6 +106,17 @@ def store_run(options: RunOptions, run: RunResult) -> RunResult:
 def _not_stored(run: RunResult, why: str) -> RunResult:
     notice = f"the result could not be stored: {why}"
     return dataclasses.replace(run, notices=(*run.notices, notice))
+
+
+def say_to(env: Env) -> Callable[[str], None]:
+    """Lines for the person or CI log watching a long command (a gate's progress): stderr,
+    flushed at once, so stdout keeps only the formats asked for."""
+
+    def say(text: str) -> None:
+        env.stderr.write(text + "\n")
+        env.stderr.flush()
+
+    return say
 
 
 def run_exit_code(run: RunResult) -> int:

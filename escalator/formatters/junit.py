@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from itertools import groupby
 from pathlib import PurePosixPath
 
+from escalator.durations import format_duration
 from escalator.formatters import FormatOptions, cut, detail_lines, measured, one_line, reason
 from escalator.results import Outcome, RunResult, ScenarioResult
 
@@ -35,11 +37,12 @@ _FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 def render(run: RunResult, options: FormatOptions) -> str:
     root = ET.Element("testsuites", name="escalator")
+    gate = gate_lines(run)
     for _, group in groupby(run.scenarios, key=lambda s: s.file):
         scenarios = list(group)
         suite = _suite(root, scenarios[0].feature, scenarios)
         for scenario in scenarios:
-            _testcase(suite, scenario, options)
+            _testcase(suite, scenario, options, gate.get(scenario.key, []))
     errors = run.errors or (() if run.scenarios else ("no scenario selected",))
     if errors:
         _error_suite(root, errors)
@@ -89,7 +92,8 @@ def _count(element: ET.Element, items: list[ET.Element] | list[ScenarioResult],
     element.set("time", f"{duration:.3f}")
 
 
-def _testcase(suite: ET.Element, scenario: ScenarioResult, options: FormatOptions) -> None:
+def _testcase(suite: ET.Element, scenario: ScenarioResult, options: FormatOptions,
+              before: list[str]) -> None:
     case = ET.SubElement(suite, "testcase", classname=xml_text(classname(scenario.file)),
                          name=xml_text(scenario.name), time=f"{scenario.duration:.3f}")
     if scenario.outcome is not Outcome.PASSED:
@@ -97,9 +101,42 @@ def _testcase(suite: ET.Element, scenario: ScenarioResult, options: FormatOption
                                                                                      "unknown")
         problem = ET.SubElement(case, tag, message=xml_text(reason(scenario)), type=kind)
         problem.text = xml_text("\n".join(_problem_lines(scenario, options)))
-    out = _output_lines(scenario)
+    out = before + _output_lines(scenario)
     if out:
         ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
+
+
+def gate_lines(run: RunResult) -> dict[str, list[str]]:
+    """What a deploy gate (`run --until-green`) recorded of each scenario, by key: when it
+    turned green, when it turned red again, or that it was still red when the gate ended.
+
+    >>> from escalator.results import Outcome, RunResult, ScenarioResult
+    >>> api = ScenarioResult("Web", "w.feature", 3, "API", Outcome.PASSED)
+    >>> shop = ScenarioResult("Web", "w.feature", 7, "Shop", Outcome.FAILED)
+    >>> run = RunResult((api, shop), extra={"green_after": {api.key: 4.06}, "gate": {
+    ...     "verdict": "deadline", "within": 10, "flapped": {api.key: [[1.0, 2.5]]}}})
+    >>> for key, lines in gate_lines(run).items():
+    ...     print(key, lines)
+    w.feature::API ['gate: passed after 1.0s, red again after 2.5s', 'gate: green after 4.1s']
+    w.feature::Shop ['gate: still red at the deadline (10s)']
+    """
+    gate, green = run.extra.get("gate"), run.extra.get("green_after")
+    if not isinstance(gate, Mapping) or not isinstance(green, Mapping):
+        return {}
+    flapped = gate.get("flapped")
+    flapped = flapped if isinstance(flapped, Mapping) else {}
+    lines: dict[str, list[str]] = {}
+    for scenario in run.scenarios:
+        key = scenario.key
+        out = [f"gate: passed after {g:.1f}s, red again after {r:.1f}s"
+               for g, r in flapped.get(key, ())]
+        if key in green:
+            out.append(f"gate: green after {green[key]:.1f}s")
+        elif gate.get("verdict") == "deadline":
+            out.append(f"gate: still red at the deadline "
+                       f"({format_duration(float(gate.get('within', 0)))})")
+        lines[key] = out
+    return lines
 
 
 def _problem_lines(scenario: ScenarioResult, options: FormatOptions) -> list[str]:

@@ -121,10 +121,15 @@ class Engine:
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
         self._take_resume()
+        return self.guarded(lambda run_id: self._engage(run_id, first))
+
+    def guarded(self, body: Callable[[str], Engagement]) -> Engagement:
+        """Run `body` as one engagement with a new run id: a stop signal or an error that cuts
+        it short still ends it through `end` (`interrupted`, `error`). Also used by converge."""
         self.steps, self.plan, self.running = [], None, None
         run_id = _run_id(self.now())
         try:
-            return self._engage(run_id, first)
+            return body(run_id)
         except stop.Stopped as stopped:
             where = f" while level {self.running} ran" if self.running else ""
             reason = f"stopped by {stopped.name}{where}"
@@ -225,7 +230,10 @@ class Engine:
         return self.end(run_id, "latched", reason, FAILING)
 
     # -- cascade and verify -----------------------------------------------------------------
-    def _cascade(self, run_id: str, plan: Plan) -> None:
+    def _cascade(self, run_id: str, plan: Plan,
+                 after: Callable[[str, ActionResult], bool] | None = None) -> None:
+        """Each level of `plan` once, in order, quiesce after each; stop at the first that
+        fails, or when `after(level, result)` (converge: it observes) says so."""
         for level_id in plan.levels:
             window = decide.active_window(self.config, self.env.now())
             if window is not None:
@@ -234,9 +242,12 @@ class Engine:
                 return
             result = step.run_level(self, run_id, plan, level_id)
             self.env.sleep(self.config.level(level_id).quiesce)
+            go_on = after is None or after(level_id, result)
             if not result.ok:
                 self.store.audit("cascade_stopped", run_id, f"level {level_id} "
                                  f"{result.status}", level=level_id)
+                return
+            if not go_on:
                 return
 
     def add_step(self, run_id: str, level_id: str, result: ActionResult) -> None:

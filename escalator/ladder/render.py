@@ -27,7 +27,8 @@ from escalator.timestamps import TABLE, utc
 HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
                   "self_healed", "transient", "would_run", "reconverge", "state_recovered",
                   "state_corrupt", "no_action", "ended", "step_interrupted", "level_orphaned",
-                  "level_killed", "state_rebuilt", "resume_ignored", "io_error")
+                  "level_killed", "state_rebuilt", "resume_ignored", "io_error",
+                  "converge_progress")
 
 
 def when(ts: float | None) -> str:

@@ -9,6 +9,8 @@ the project has several environments; nothing here writes files. The files:
 - `summary.txt`  plain tables (`escalator.reports.tables`)
 - `metrics.prom` node_exporter textfile (the prometheus formatter)
 - `junit.xml`, `results.json`  the junit and json formatters, from the stored run
+- `deployment.html`  when each requirement first turned green and what made it, which are
+                 still red (`escalator.reports.deployment`)
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from escalator.state import HistoryEntry, StoredRun
 if TYPE_CHECKING:
     from escalator.reports.ladder_view import LadderView
 
-FILES = ("index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json")
+FILES = ("index.html", "summary.txt", "metrics.prom", "junit.xml", "results.json",
+         "deployment.html")
 DRAWN_RUNS = 300  # the latest runs the charts draw (escalator.reports.page uses the same)
 
 
@@ -29,7 +32,7 @@ def render_all(stored: StoredRun, history: Sequence[HistoryEntry], now: float,
                ladder: LadderView | None = None, drawn: int = DRAWN_RUNS) -> dict[str, str]:
     """File name -> text for every report of the stored run."""
     from escalator.formatters import render
-    from escalator.reports import html, tables
+    from escalator.reports import deployment, html, tables
 
     return {
         "index.html": html.render(stored, history, now, ladder, drawn),
@@ -37,4 +40,5 @@ def render_all(stored: StoredRun, history: Sequence[HistoryEntry], now: float,
         "metrics.prom": render("prometheus", stored.run),
         "junit.xml": render("junit", stored.run),
         "results.json": render("json", stored.run),
+        "deployment.html": deployment.render(stored, history, now, ladder),
     }

@@ -32,17 +32,42 @@ if TYPE_CHECKING:  # the ladder's values, handed in by `escalator report`
 
 
 @dataclass(frozen=True)
+class LevelRun:
+    """A level that ran, when it ended and how (the deployment page: what made a requirement
+    green is the level that ended between its last red run and its first green one)."""
+
+    level: str
+    ended: float
+    status: str
+    run_id: str = ""
+
+
+@dataclass(frozen=True)
 class LadderView:
     """The ladder of one environment as the page shows it."""
 
     latch: Latch | None = None
     window: Maintenance | None = None
     events: tuple[Marker, ...] = ()
+    levels: tuple[LevelRun, ...] = ()
 
 
 def view(latch: Latch | None, window: Maintenance | None,
          records: Iterable[Mapping[str, Any]]) -> LadderView:
-    return LadderView(latch, window, events(records))
+    records = list(records)
+    return LadderView(latch, window, events(records), level_runs(records))
+
+
+def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
+    """Every level's end (`step_finished`) in the audit records, oldest first."""
+    out = []
+    for record in records:
+        at, data = _time(record.get("ts")), record.get("data")
+        if record.get("event") == "step_finished" and at is not None and isinstance(
+                data, Mapping):
+            out.append(LevelRun(str(data.get("level", "?")), at, str(data.get("status", "?")),
+                                str(record.get("run_id") or "")))
+    return tuple(sorted(out, key=lambda run: run.ended))
 
 
 def events(records: Iterable[Mapping[str, Any]]) -> tuple[Marker, ...]:
