@@ -59,7 +59,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
         from escalator.hostresults import send
 
         run = send(run, targets, options.config.host_results, env.environ, options.label)
-    store_run(options, run)
+    run = store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)

@@ -58,7 +58,8 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
         raise ConfigError(f"{config.source or 'the config'}: no [ladder] table: the ladder "
                           "is not configured (docs/ladder.md)")
     name = name or "default"
-    store = LadderStore(ladder_dir(config.state_dir(env.cwd), name), name, secrets,
-                        now=env.now)
+    state_dir = config.state_dir(env.cwd)
+    store = LadderStore(ladder_dir(state_dir, name), name, secrets, now=env.now,
+                        state_dir=state_dir)
     return LadderSession(config.ladder, name, store, env, checks)
 
