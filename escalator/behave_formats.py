@@ -24,7 +24,7 @@ from typing import Any
 from behave.formatter.base import Formatter
 
 from escalator.formatters import FormatOptions, render
-from escalator.redact import redact_run
+from escalator.redact import redact_run, redactor_for
 from escalator.results import RunResult, ScenarioResult
 
 _NOT_RUN = ("skipped", "untested", "untested_pending", "untested_undefined")
@@ -47,15 +47,18 @@ class _EscalatorFormat(Formatter):  # type: ignore[misc]
         from escalator.tags import meta_of
 
         found = []
+        secrets = tuple(getattr(self.config, "escalator_secrets", ()))
         for feature in self.features:
             file = os.path.relpath(feature.filename, Path.cwd())
             for scenario in feature.walk_scenarios():
                 if scenario.status.name in _NOT_RUN:
                     continue
                 meta = meta_of(scenario)
+                # the scenario's secrets include what its steps hid (a basic-auth token)
+                redactor = redactor_for(tuple(getattr(scenario, "escalator_secrets", secrets)))
                 found.append(model_result(feature, scenario, file, meta,
                                           getattr(scenario, "escalator_measurements", ()),
-                                          getattr(scenario, "escalator_warned", None)))
+                                          redactor, getattr(scenario, "escalator_warned", None)))
         return found
 
     def _notices(self) -> tuple[str, ...]:

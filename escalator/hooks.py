@@ -9,9 +9,11 @@ The environment comes from escalator.toml in the working directory, chosen like 
 -e`: `python -m behave -D env=production` (or ESCALATOR_ENV=production); `-D config=FILE` (or
 ESCALATOR_CONFIG) names another config file, and any other `-D key=value` overrides a variable.
 Secrets are read from the process environment as `escalator run` reads them, and are masked
-(***) in every step's reason before behave's formatters see it. Each step runs under the
-runner's own step guard (`escalator.runner.guard`): the step timeout of `[run]`, and numeric
-arguments written `${name}` resolved (`$${name}` is a literal), as under `escalator run`.
+(***) in every step's reason before behave's formatters see it, with what a step hid (a
+basic-auth token) and before the steps cut a target's text (the scenario's `Session` knows
+them). Each step runs under the runner's own step guard (`escalator.runner.guard`): the step
+timeout of `[run]`, and numeric arguments written `${name}` resolved (`$${name}` is a
+literal), as under `escalator run`.
 Measurements, and which step crossed only a warning limit, are kept on the scenario for
 `escalator.behave_formats`, which judge them as the runner does (a warning-only scenario is
 WARNING; behave itself, knowing no warnings, counts it as passed). There is no parallelism,
@@ -58,16 +60,19 @@ def _options(context: Any) -> Any:
 
 
 def redacting(func: Callable[..., Any], secrets: tuple[str, ...]) -> Callable[..., Any]:
-    """`func` with the secrets masked in the message of whatever it raises."""
-    from escalator.redact import redact_text
+    """`func` with the secrets masked in the message of whatever it raises: the scenario
+    session's (which knows what its steps hid), else `secrets`."""
+    from escalator.redact import redactor_for
 
     @functools.wraps(func)
     def step(context: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(context, *args, **kwargs)
         except Exception as exc:
+            found = getattr(context, "escalator", None)
+            redactor = found.redactor if isinstance(found, Session) else redactor_for(secrets)
             text = str(exc)
-            masked = redact_text(text, secrets)
+            masked = redactor.text(text)
             if masked == text:
                 raise
             try:
@@ -111,7 +116,8 @@ def before_scenario(context: Any, scenario: Any) -> None:
     meta = meta_of(scenario)
     context.escalator = Session(variables=options.variables,
                                 step_timeout=meta.step_timeout or options.step_timeout,
-                                environment=options.environment)
+                                environment=options.environment,
+                                secrets=tuple(options.secrets))
     scenario.escalator_session = context.escalator
     scenario.escalator_warned = {}  # step index -> the warning it gave
 
@@ -135,3 +141,4 @@ def after_scenario(context: Any, scenario: Any) -> None:
     session.close()
     scenario.escalator_measurements = tuple(session.measurements)
     scenario.escalator_notices = tuple(dict.fromkeys(session.notices))
+    scenario.escalator_secrets = session.secrets  # with what its steps hid, for the formatters

@@ -203,6 +203,7 @@ class ResultStore:
                  now: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.state_dir = Path(state_dir)
+        self.tree = storage.Tree(self.state_dir)
         self.history_bytes = history_bytes
         self._now, self._monotonic = now, monotonic
 
@@ -219,18 +220,19 @@ class ResultStore:
                   "boot": boot_id(), "environment": run.environment or DEFAULT_ENVIRONMENT,
                   "run": run.to_dict()}
         text = json.dumps(record, sort_keys=True, default=str, indent=1)
-        storage.atomic_write(self.latest_path(run.environment), text + "\n")
+        self.tree.write(self.latest_path(run.environment), text + "\n")
         path = self.history_path(run.environment)
         self._rotate_if_large(path)
-        storage.append_line(path, HistoryEntry.of(run, stored_at).to_dict())
+        self.tree.append(path, HistoryEntry.of(run, stored_at).to_dict())
 
     def latest(self, environment: str | None) -> StoredRun | None:
         """The latest stored run; None when there is none; StateError when it is unreadable."""
         path = self.latest_path(environment)
         try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            return None
+            text = self.tree.read_text(path)
+            if text is None:
+                return None
+            data = json.loads(text)
         except (OSError, ValueError) as exc:
             raise StateError(f"cannot read stored result {path}: {_reason(exc)}") from None
         try:
@@ -245,7 +247,7 @@ class ResultStore:
     def history(self, environment: str | None, limit: int = 100) -> list[HistoryEntry]:
         """The last `limit` runs of the environment, oldest first; unreadable lines are skipped."""
         path = self.history_path(environment)
-        records = storage.read_lines(_rotated(path)) + storage.read_lines(path)
+        records = self.tree.read_lines(_rotated(path)) + self.tree.read_lines(path)
         entries = []
         for record in records:
             with contextlib.suppress(KeyError, TypeError, ValueError, AttributeError):
@@ -259,13 +261,13 @@ class ResultStore:
         checked again under it so the other does not rotate the fresh file away. An appender
         that opened the file before the rename writes into the old generation, which is read.
         """
-        if _size(path) < self.history_bytes:
+        if self.tree.size(path) < self.history_bytes:
             return
         lock = path.with_name(f".{path.name}.lock")
         try:
-            with storage.exclusive_lock(lock, f"rotation by pid {os.getpid()}"):
-                if _size(path) >= self.history_bytes:
-                    path.replace(_rotated(path))
+            with self.tree.lock(lock, f"rotation by pid {os.getpid()}"):
+                if self.tree.size(path) >= self.history_bytes:
+                    self.tree.replace(path, _rotated(path))
         except storage.LockHeld:
             return  # another run is rotating this very file
 
@@ -282,13 +284,6 @@ def _file_name(environment: str | None) -> str:
 
 def _rotated(path: Path) -> Path:
     return path.with_name(path.name + ".1")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return 0
 
 
 def _reason(exc: Exception) -> str:

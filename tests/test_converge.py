@@ -150,6 +150,22 @@ def test_converge_goes_from_nothing_to_green_through_every_level_once_in_order(
         "level deploy (converge): The shop is deployed"]
 
 
+def test_a_result_that_cannot_be_stored_is_said_and_converging_goes_on(scratch: Path) -> None:
+    """A directory where the results file belongs (the state directory refuses it): each run
+    of the checks says it was not stored, and the environment still converges."""
+    state = scratch / ".escalator"
+    (state / "results" / "test.json").mkdir(parents=True)
+    for directory in (state, state / "results"):
+        directory.chmod(0o700)
+    out = run_cli(["converge", "-e", "test", "--within", "2m"], scratch,
+                  environ={"PATH": os.environ["PATH"]})
+    assert out.code == 0, out.stdout + out.stderr
+    notice = (f"notice: the result could not be stored: state directory {state}: "
+              f"{state}/results/test.json is a directory, not a regular file: refusing to use it")
+    assert out.stdout.splitlines().count(notice) == 6, out.stdout
+    assert (scratch / "ran.log").read_text().split() == list(LEVELS)
+
+
 def test_dry_run_prints_the_plan_and_runs_nothing(scratch: Path) -> None:
     out = run_cli(["converge", "-e", "test", "--dry-run"], scratch,
                   environ={"PATH": os.environ["PATH"]})

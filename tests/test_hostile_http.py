@@ -24,7 +24,7 @@ import pytest
 
 from tests.project import make_project, run_cli, run_escalator_measured
 from tests.servers.hostile import closed_port, silent_server
-from tests.servers.hostile_http import raw_server
+from tests.servers.hostile_http import CHARSETS, raw_server
 from tests.servers.tls import TestCA
 
 STEP_TIMEOUT = "2s"  # for the servers that never finish: each such case waits for it
@@ -91,6 +91,8 @@ class Case:
 
 
 SEE = 'Then I should see "Welcome"'
+JSON_STEP = 'Then the JSON at "$.status" should be "ok"'
+TOO_DEEP = "nested more than 200 levels deep"
 
 CASES = [
     Case("refused", _refused, ("connection refused",)),
@@ -130,6 +132,15 @@ CASES = [
          'Then the TLS certificate of "${host}" should be valid for at least 7 days'),
     Case("cert-self-signed-step", _tls("self-signed"), ("self-signed",),
          'Then the TLS certificate of "${host}" should be valid for at least 7 days'),
+    # A target's answer can make a scenario fail, never make the check unknown (a down,
+    # tagged service would page nobody): charsets that are no text encoding, JSON too deep.
+    *(Case(f"charset-{name}", _raw(f"charset-{name}"), ("503", "Service Unavailable"))
+      for name in CHARSETS),
+    *(Case(f"html-charset-{name}", _raw(f"html-charset-{name}"), ("'Welcome' not found", "503"),
+           SEE) for name in CHARSETS),
+    Case("json-deep-list", _raw("json-deep-list"), ("not JSON", TOO_DEEP), JSON_STEP),
+    Case("json-deep-object", _raw("json-deep-object"), ("not JSON", TOO_DEEP), JSON_STEP),
+    Case("json-huge-number", _raw("json-huge-number"), ("not JSON", "number"), JSON_STEP),
 ]
 
 

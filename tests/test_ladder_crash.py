@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -354,13 +353,14 @@ def test_watch_survives_a_disk_that_fails_for_a_while_and_still_acts(engines: En
     directory = root / ".escalator" / "ladder" / "test"
     state = directory / "state.json"
     wait_for(lambda: events(root).count("observed") >= 2)
-    # Every state write fails for 2.5 s (the file's place is taken by a directory).
-    shutil.move(state, directory / "saved")
-    state.mkdir()
+    # Every state write fails for 2.5 s: a directory takes the name of the engine's temporary
+    # file, so writing it fails with an OSError (a directory in place of state.json itself is
+    # refused as unsafe, like a link or a FIFO: that is not a failing disk).
+    blocker = directory / f".{state.name}.{proc.pid}.tmp"
+    blocker.mkdir()
     wait_for(lambda: "io_error" in events(root))
     time.sleep(2.5)
-    state.rmdir()
-    shutil.move(directory / "saved", state)
+    blocker.rmdir()
     assert proc.poll() is None, proc.communicate()
     (root / "deploy.state").write_text("500")
     wait_for(lambda: ran(root) == ["deploy"])

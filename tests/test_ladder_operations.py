@@ -46,7 +46,8 @@ LATCH = Latch("verify failed after 1 plan(s): 3 passed, 1 failed, 0 unknown of 4
 
 
 def ladder(root: Path) -> LadderStore:
-    return LadderStore(ladder_dir(root / ".escalator", "test"), "test", now=lambda: NOW)
+    return LadderStore(ladder_dir(root / ".escalator", "test"), "test", now=lambda: NOW,
+                       state_dir=root / ".escalator")
 
 
 def results(root: Path) -> ResultStore:
@@ -77,7 +78,7 @@ def test_status_is_unknown_once_the_watcher_stopped_and_says_since_when(tmp_path
     root = project(tmp_path)
     assert run_cli(["watch", "-e", "test", "--interval", "100ms", "--ticks", "1"], root,
                    ENVIRON).code == 0
-    beat = heartbeat.read(ladder(root).directory)
+    beat = heartbeat.read(ladder(root))
     latest = results(root).latest("test")
     assert beat is not None and latest is not None and beat.stopped is not None
     assert (beat.pid, beat.stopped_by, beat.verdict) == (os.getpid(), "done", "healthy")
@@ -101,7 +102,7 @@ def test_status_is_unknown_when_the_watcher_was_killed(tmp_path: Path) -> None:
     gone.kill()
     gone.wait()
     last = time.time()
-    heartbeat.write(ladder(root).directory, heartbeat.Heartbeat(
+    heartbeat.write(ladder(root), heartbeat.Heartbeat(
         gone.pid, socket.gethostname(), boot_id(), last - 600, 60.0, last, last, "healthy",
         pid_start=start))
     status = run_cli(["status", "-e", "test", "--max-age", "1h"], root, ENVIRON)
@@ -197,7 +198,7 @@ def test_the_report_and_its_metrics_show_a_latch_a_failing_notifier_and_the_watc
     beat = heartbeat.Heartbeat(4242, socket.gethostname(), boot_id(), NOW - 3600, 60.0,
                                NOW - 60, NOW - 60, "latched", stopped=NOW - 50,
                                stopped_by="SIGTERM")
-    heartbeat.write(ladder(root).directory, beat)
+    heartbeat.write(ladder(root), beat)
     assert cli(["report", "-e", "test"], root)[0] == 0
     metrics = (root / "reports" / "metrics.prom").read_text()
     promtool(metrics)
@@ -414,10 +415,11 @@ def test_a_heartbeat_written_by_a_running_watch(tmp_path: Path) -> None:
                              "--interval", "200ms"], cwd=root, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=child_environ())
     directory = ladder(root).directory
+    store = ladder(root)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            beat = heartbeat.read(directory)
+            beat = heartbeat.read(store)
             if beat is not None and beat.last_cycle is not None:
                 break
             time.sleep(0.05)
@@ -431,7 +433,7 @@ def test_a_heartbeat_written_by_a_running_watch(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
-    beat = heartbeat.read(directory)
+    beat = heartbeat.read(store)
     assert beat is not None and beat.stopped_by == "SIGTERM"
     events = [json.loads(line)["event"] for line in
               (directory / "audit.jsonl").read_text().splitlines()]

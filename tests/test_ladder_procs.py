@@ -8,12 +8,28 @@ import fcntl
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from escalator.ladder.procs import LevelProcesses, group, holders, lock_held, start_time
+from escalator.storage import Tree
+
+
+def opener(lock: Path) -> Callable[[], int | None]:
+    """The level lock as the store opens it (LadderStore.level_lock)."""
+    return lambda: Tree(lock.parent).open(lock, os.O_RDONLY, in_place=True)
+
+
+def held(lock: Path) -> tuple[bool, list[int]]:
+    fd = opener(lock)()
+    if fd is None:
+        return False, []
+    try:
+        return lock_held(fd), holders(fd)
+    finally:
+        os.close(fd)
 
 
 @pytest.fixture
@@ -32,7 +48,7 @@ def level_group(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]
     yield proc, lock
     proc.kill()
     proc.wait()
-    for pid in holders(lock):
+    for pid in held(lock)[1]:
         os.kill(pid, 9)
 
 
@@ -49,19 +65,20 @@ def test_a_group_is_the_levels_only_with_the_leaders_start_time(
 def test_the_level_lock_is_held_while_any_holder_lives_and_stop_ends_them_all(
         level_group: tuple[subprocess.Popen[bytes], Path]) -> None:
     proc, lock = level_group
-    assert lock_held(lock)
-    assert len(holders(lock)) == 2
-    level = LevelProcesses(proc.pid, start_time(proc.pid), lock)
-    assert level.busy() and set(level.pids()) == set(holders(lock))
+    is_held, holding = held(lock)
+    assert is_held
+    assert len(holding) == 2
+    level = LevelProcesses(proc.pid, start_time(proc.pid), opener(lock))
+    assert level.busy() and set(level.pids()) == set(holding)
     assert level.stop(1.0, time.sleep, time.monotonic) is True
     proc.wait(10)
-    assert not level.busy() and not lock_held(lock) and holders(lock) == []
+    assert not level.busy() and held(lock) == (False, [])
 
 
 def test_without_a_start_time_only_the_lock_counts(tmp_path: Path) -> None:
     stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
     try:
-        level = LevelProcesses(stranger.pid, None, tmp_path / "level.lock")
+        level = LevelProcesses(stranger.pid, None, opener(tmp_path / "level.lock"))
         assert not level.busy() and level.pids() == []
         assert level.stop(0.1, time.sleep, time.monotonic) is True
         assert stranger.poll() is None

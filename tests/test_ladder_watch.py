@@ -17,6 +17,7 @@ import pytest
 
 from escalator.formatters import FormatOptions, render
 from escalator.ladder import heartbeat
+from escalator.ladder.store import LadderStore
 from escalator.state import ResultStore
 from escalator.timestamps import TABLE, utc
 from tests.project import child_environ, ladder_level, ladder_toml, make_project, run_cli
@@ -73,11 +74,11 @@ def wait_for(what: str, condition: Callable[[], object], timeout: float = 60.0) 
 class Cycles:
     """Counts the watcher's cycles that ended with one verdict, from its heartbeat."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory, self.seen = directory, set[float]()
+    def __init__(self, store: LadderStore) -> None:
+        self.store, self.seen = store, set[float]()
 
     def ended(self, verdict: str) -> int:
-        beat = heartbeat.read(self.directory)
+        beat = heartbeat.read(self.store)
         if beat is not None and beat.verdict == verdict and beat.last_cycle is not None:
             self.seen.add(beat.last_cycle)
         return len(self.seen)
@@ -91,23 +92,25 @@ def test_a_watcher_pages_once_resolves_once_and_status_mirrors_it(tmp_path: Path
                              repage="1h", notify={"webhook": f"{receiver}/hook"})
         root = make_project(tmp_path, {"shop.feature": FEATURE}, {"base_url": target},
                             config=config)
-        results, directory = ResultStore(root / ".escalator"), root / ".escalator/ladder/test"
+        results = ResultStore(root / ".escalator")
+        ladder = LadderStore(root / ".escalator/ladder/test", "test",
+                             state_dir=root / ".escalator")
         log = (tmp_path / "watch.log").open("w")
         watch = subprocess.Popen([sys.executable, "-m", "escalator", "watch", "-e", "test",
                                   "--interval", "1s"], cwd=root, stdout=log,
                                  stderr=subprocess.STDOUT, env=child_environ())
         try:
-            healthy = Cycles(directory)
+            healthy = Cycles(ladder)
             wait_for("two healthy cycles", lambda: healthy.ended("healthy") >= 2)
             _status_mirrors(root, results, "ESCALATOR OK - 2 scenarios passed | ")
             site.broken = True
             wait_for("the page", lambda: len(pager.pages) == 1)
-            broken = Cycles(directory)
+            broken = Cycles(ladder)
             wait_for("five cycles while broken", lambda: broken.ended("unactionable") >= 5)
             _status_mirrors(root, results, "ESCALATOR CRITICAL - 2 of 2 scenarios failing: ")
             site.broken = False
             wait_for("the resolve", lambda: len(pager.pages) == 2)
-            healed = Cycles(directory)
+            healed = Cycles(ladder)
             wait_for("three healthy cycles", lambda: healed.ended("healthy") >= 3)
             _status_mirrors(root, results, "ESCALATOR OK - 2 scenarios passed | ")
         finally:
@@ -121,7 +124,7 @@ def test_a_watcher_pages_once_resolves_once_and_status_mirrors_it(tmp_path: Path
     assert pager.pages[0]["summary"] == ("test: mass failure: 2 of 2 scenarios failing (monitor "
                                          "or shared dependency)")
     assert len(results.history("test", 1000)) >= 10  # every run of the watcher was stored
-    beat, stored = heartbeat.read(directory), results.latest("test")
+    beat, stored = heartbeat.read(ladder), results.latest("test")
     assert beat is not None and beat.stopped is not None and stored is not None
     status = run_cli(["status", "-e", "test", "--max-age", "1h"], root)
     assert (status.code, status.stdout) == (3, (

@@ -130,3 +130,51 @@ def test_formatters_by_short_name_through_inits_behave_ini(project: tuple[Path, 
     assert done.returncode == 1, done.stdout + done.stderr
     assert (root / "progress.txt").read_text().splitlines()[0] == "..F"
     assert (root / "lower.xml").read_text().startswith('<?xml version="1.0" encoding="UTF-8"?>')
+
+
+HARD = """\
+Feature: Hard secrets under plain behave
+
+  Scenario: a basic-auth password echoed across the cut of the body excerpt
+    Given I am HTTP basic authenticated with the following credentials:
+      | username | password    |
+      | monitor  | ${password} |
+    When I go to "/authecho?n=140"
+    Then I should see "nothing like this"
+
+  Scenario: a token across the cut of a pattern's quote
+    When I go to "/authecho?n=80&v=${token}"
+    Then the response body should match /nothing like this/
+"""
+
+
+def _auth_echo(req: Request) -> Reply:
+    said = req.query.get("v", [""])[0] or req.headers.get("Authorization", "")
+    return Reply(200, "x" * int(req.query["n"][0]) + " " + said + " end",
+                 {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def test_hard_secrets_are_masked_before_the_steps_cut_under_plain_behave(tmp_path: Path) -> None:
+    """The hooks give each scenario's session the secrets (and what its steps hide, the
+    basic-auth token), so steps mask before they cut, and behave's own output and the
+    formatters see no form of them."""
+    from tests.test_secrets_hostile import PASSWORD, _leaks
+    from tests.test_secrets_hostile import TOKEN as HARD_TOKEN
+
+    assert run_cli(["init", "site"], cwd=tmp_path).code == 0
+    root = tmp_path / "site"
+    (root / "features/hard.feature").write_text(HARD)
+    (root / "features/health.feature").unlink()
+    with serve({"/authecho": _auth_echo}) as base:
+        (root / "escalator.toml").write_text(
+            f'[environments.local]\nbase_url = "{base}"\n'
+            'password = { env = "HARD_PASSWORD" }\ntoken = { env = "HARD_TOKEN" }\n')
+        done = subprocess.run(
+            [sys.executable, "-m", "behave", "--no-color", "-D", "env=local",
+             "-f", "escalator.behave_formats:Json", "-o", "run.json", "-f", "plain"], cwd=root,
+            capture_output=True, text=True, timeout=120, check=False,
+            env=child_environ(HARD_PASSWORD=PASSWORD, HARD_TOKEN=HARD_TOKEN))
+    written = (root / "run.json").read_text()
+    reasons = [s["reason"] for s in json.loads(written)["scenarios"]]
+    assert len(reasons) == 2 and all("***" in r for r in reasons), reasons
+    assert _leaks(done.stdout + done.stderr + written) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from escalator.probes import ProbeSetupError
-from escalator.probes.command import CommandTarget, run
+from escalator.probes.command import CommandTarget, program, run
 from escalator.probes.files import FileTarget, stat_file
 from escalator.probes.ping import PingTarget, parse_summary, ping
 from escalator.probes.tcp import TcpTarget, connect
@@ -98,6 +98,25 @@ def test_death_by_signal_is_reported() -> None:
 
 def test_the_command_runs_in_the_given_directory(tmp_path: Path) -> None:
     assert run(CommandTarget("pwd", timeout=5, cwd=str(tmp_path))).stdout == f"{tmp_path}\n"
+
+
+def test_a_pipe_whose_reader_is_gone_ends_its_writer_quietly() -> None:
+    """As in a terminal: `yes` dies of SIGPIPE, which Python ignores in the worker (a command
+    must not inherit that), instead of complaining on stderr."""
+    result = run(CommandTarget("yes | head -1", timeout=5))
+    assert (result.exit_status, result.stdout, result.stderr) == (0, "y\n", "")
+
+
+def test_a_program_runs_without_a_shell_in_its_own_environment() -> None:
+    result = run(program(["sh", "-c", 'echo "$ONLY" "$HOME"; echo err >&2; exit 4'], timeout=5,
+                         environ={"ONLY": "this", "PATH": "/usr/bin:/bin"},
+                         merge_stderr=True))
+    assert (result.command, result.exit_status, result.stdout, result.stderr) == (
+        "sh -c 'echo \"$ONLY\" \"$HOME\"; echo err >&2; exit 4'", 4, "this \nerr\n", "")  # no HOME
+    missing = run(program(["no-such-tool-here", "-x"], timeout=5, environ={"PATH": "/usr/bin"}))
+    assert (missing.exit_status, missing.stderr) == (127, "no-such-tool-here: not found\n")
+    assert run(program(["sleep", "30"], timeout=0.3)).ended == (
+        "did not finish within 0.3 s and was killed")
 
 
 # ------------------------------------------------------------------------------------- files

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from escalator.probes import ProbeSetupError
+from escalator.redact import Redactor
 from escalator.results import StepResult
 from escalator.runner.worker import _step
 from escalator.steps.support import StepSetupError
@@ -53,4 +54,4 @@ def ended(status: str, error: str | None, detail: str | None = None) -> StepResu
      ended("failed", "hook failed")),
 ])
 def test_how_a_step_ended(case: str, given: SimpleNamespace, expected: StepResult) -> None:
-    assert _step(given) == expected, case
+    assert _step(given, Redactor(())) == expected, case

@@ -5,7 +5,8 @@ level prints the secrets; then every byte that reached a stream or a file is sea
 
 The secret values are plain letters and digits on purpose: an escaping renderer (XML, HTML,
 JSON) cannot hide a leak of them by accident. Encoded forms (a URL's percent-encoding) have
-their own test.
+their own test; tests/test_secrets_hostile.py runs 64-character secrets with backslashes,
+quotes, spaces, tabs, `%` and non-ASCII letters through every form they travel in.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
         from escalator.hostresults import send
 
         run = send(run, targets, options.config.host_results, env.environ, options.label)
-    store_run(options, run)
+    run = store_run(options, run)
     run = send_metrics(run, options)
     if options.config.ladder is not None:
         from escalator.commands.status import with_latch_note

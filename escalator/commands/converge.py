@@ -14,10 +14,13 @@ and runs nothing.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalator.commands.escalate import could_not_run, say
 from escalator.env import Env
+
+if TYPE_CHECKING:
+    from escalator.results import RunResult
 
 
 def register(subparsers: Any) -> None:
@@ -73,14 +76,19 @@ def main(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(text + "\n")
         env.stdout.flush()
 
+    def keep(run: RunResult) -> None:
+        """Store a run; a store that cannot be written is said, and converging goes on."""
+        stored = store_run(options, run)
+        for notice in stored.notices[len(run.notices):]:
+            show(f"notice: {notice}")
+
     with stop.handling():
         try:
             with setup.store.lock("converge"):
                 engine = setup.engine()
                 engine.say = lambda text: say(env, text)
                 engine.recover()
-                result = converge.Converge(engine, within, lambda r: store_run(options, r),
-                                           show, plans).run()
+                result = converge.Converge(engine, within, keep, show, plans).run()
         except LockHeld as exc:
             return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
         except stop.Stopped as stopped:

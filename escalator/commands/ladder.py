@@ -73,7 +73,7 @@ def _status(setup: Any, env: Env) -> str:
 
     boot = boot_id()
     state = decide.rebase(setup.store.peek(), boot, env.monotonic(), env.now())
-    watcher = heartbeat.describe(heartbeat.read(setup.store.directory), boot)
+    watcher = heartbeat.describe(heartbeat.read(setup.store), boot)
     return render.status_text(setup.environment, setup.config, state, env.now(),
                               pending=setup.store.pending_resume(),
                               intent=setup.store.read_intent(), watcher=watcher)

@@ -72,7 +72,8 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
     from escalator.ladder.webhook import secrets_of
 
     secrets = (*secrets, *secrets_of(config.ladder.webhook, env.environ))
-    store = LadderStore(ladder_dir(config.state_dir(env.cwd), name), name, secrets,
-                        now=env.now)
+    state_dir = config.state_dir(env.cwd)
+    store = LadderStore(ladder_dir(state_dir, name), name, secrets, now=env.now,
+                        state_dir=state_dir)
     return LadderSession(config.ladder, name, store, env, checks, record)
 

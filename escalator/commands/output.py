@@ -13,7 +13,7 @@ from pathlib import Path
 
 from escalator.commands.common import RunOptions
 from escalator.env import Env
-from escalator.errors import UsageError
+from escalator.errors import EscalatorError, UsageError
 from escalator.exit_codes import ExitCode
 from escalator.results import Outcome, RunResult
 
@@ -80,17 +80,32 @@ def send_text(host: str, port: int, text: str, timeout: float) -> str | None:
     return None
 
 
-def store_run(options: RunOptions, run: RunResult) -> None:
-    """Keep the result for `escalator status`, the reports and the ladder.
+def store_run(options: RunOptions, run: RunResult) -> RunResult:
+    """Keep the result for `escalator status`, the reports and the ladder; return the run, with
+    a notice when it could not be stored.
 
     A run that could not run (bad input) leaves the stored state as it was: the last real
-    observation is still the truth about the targets.
+    observation is still the truth about the targets. A store that cannot be written (a full
+    disk, a read-only or unsafe state directory) must not cost the run its verdict: a CRITICAL
+    that pages nobody is worse than a missing history line.
     """
     if run.errors or not run.scenarios:
-        return
+        return run
     from escalator.state import ResultStore
 
-    ResultStore(options.state_dir).save(run)
+    try:
+        ResultStore(options.state_dir).save(run)
+    except OSError as exc:
+        return _not_stored(run, f"cannot write {exc.filename or options.state_dir}: "
+                                f"{exc.strerror or exc}")
+    except EscalatorError as exc:
+        return _not_stored(run, str(exc))
+    return run
+
+
+def _not_stored(run: RunResult, why: str) -> RunResult:
+    notice = f"the result could not be stored: {why}"
+    return dataclasses.replace(run, notices=(*run.notices, notice))
 
 
 def say_to(env: Env) -> Callable[[str], None]:

@@ -65,12 +65,12 @@ def main(args: argparse.Namespace, env: Env) -> int:
         texts = render_all(stored, store.history(name, ALL_HISTORY), now,
                            ladder_view(config, store, name, now), args.history)
         out_dir = root / directory_name(store, name) if several else root
-        _write_all(out_dir, texts)
+        _write_all(root, out_dir, texts)
         env.stdout.write(texts["summary.txt"] if args.table
                          else f"wrote {', '.join(texts)} to {out_dir}\n")
     if several:
         texts = _overview(config, store, now)
-        _write_all(root, texts)
+        _write_all(root, root, texts)
         if not args.table:
             env.stdout.write(f"wrote the overview ({', '.join(texts)}) to {root}\n")
     return 0
@@ -104,8 +104,9 @@ def ladder_view(config: Config, store: ResultStore, environment: str | None, now
     from escalator.reports.ladder_view import view
 
     name = environment or "default"
-    ladder = LadderStore(ladder_dir(store.state_dir, name), name, now=lambda: now)
-    state, beat = ladder.peek(), heartbeat.read(ladder.directory)
+    ladder = LadderStore(ladder_dir(store.state_dir, name), name, now=lambda: now,
+                         state_dir=store.state_dir)
+    state, beat = ladder.peek(), heartbeat.read(ladder)
     return view(state.latch, active_window(config.ladder, now), ladder.read_audit(),
                 notifier=state.notifier, pages=state.pages, watcher=beat,
                 watcher_gone=heartbeat.judge(beat, None, boot_id()))
@@ -131,8 +132,14 @@ def _readable(store: ResultStore, environment: str) -> StoredRun | None:
         return None
 
 
-def _write_all(out_dir: Path, texts: dict[str, str]) -> None:
+def _write_all(root: Path, out_dir: Path, texts: dict[str, str]) -> None:
+    """The reports into `out_dir`, opened below the report directory `root` as the state
+    directory is (refused when another user owns or may write it; no link followed)."""
     from escalator.storage import atomic_write
 
     for name, text in texts.items():
-        atomic_write(out_dir / name, text, mode=REPORT_MODE)
+        try:
+            atomic_write(out_dir / name, text, mode=REPORT_MODE, root=root)
+        except OSError as exc:
+            raise EscalatorError(f"cannot write {exc.filename or out_dir / name}: "
+                                 f"{exc.strerror or exc}") from None

@@ -54,7 +54,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
         run = run_suite(options, env, progress=_live(env))
         code = run_exit_code(run)
-    store_run(options, run)
+    run = store_run(options, run)
     run = send_metrics(run, options)
     write_outputs(run, options, env, default="pretty")
     return code

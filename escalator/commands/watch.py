@@ -171,7 +171,7 @@ class Beat:
         from escalator.ladder import heartbeat
 
         with contextlib.suppress(OSError):
-            heartbeat.write(self.store.directory, self.beat)
+            heartbeat.write(self.store, self.beat)
 
 
 

@@ -4,7 +4,9 @@
 TLS is verified (against the Icinga CA when `ca` names it); every request shares one time
 budget (`timeout`), so a slow API cannot hold the check past the monitoring system's timeout.
 The service is addressed as `host!service`, never as a filter expression built from names.
-Returns notices, never raises for what the API does. Called by `escalator.hostresults.send`.
+Returns notices, never raises for what the API does; what the API said is quoted with the
+password (and its basic-auth token) masked before it is cut. Called by
+`escalator.hostresults.send`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from escalator.formatters.host_results import HostResult
 from escalator.hostresults_config import Icinga2Api
+from escalator.redact import Redactor, basic_auth_tokens
 from escalator.text import one_line
 
 _SHOWN = 5
@@ -24,6 +27,7 @@ def submit(results: Sequence[HostResult], api: Icinga2Api, password: str,
     from escalator.probes import ProbeSetupError
     from escalator.probes.http import HttpTarget, close_client, fetch, open_client
 
+    redactor = Redactor((password, *basic_auth_tokens(api.user, password)))
     deadline = clock() + api.timeout
     url = f"{api.url}/v1/actions/process-check-result"
     refused: list[str] = []
@@ -51,10 +55,10 @@ def submit(results: Sequence[HostResult], api: Icinga2Api, password: str,
                 return [f"host results not sent to Icinga 2 at {api.url}: {answer.error}"]
             if answer.status == 401:  # nor would they with a refused login
                 return [f"host results not sent to Icinga 2 at {api.url} as {api.user}: 401 "
-                        f"{_status_text(answer.text) or answer.reason}"]
+                        f"{_status_text(answer.text, redactor) or answer.reason}"]
             if answer.status != 200:
                 refused.append(f"{result.host}!{result.service}: {answer.status} "
-                               f"{_status_text(answer.text) or answer.reason}")
+                               f"{_status_text(answer.text, redactor) or answer.reason}")
     finally:
         close_client(client)
     return _refused(refused, len(results))
@@ -67,17 +71,22 @@ def _payload(result: HostResult) -> dict[str, object]:
             "performance_data": list(result.perfdata), "check_source": "escalator"}
 
 
-def _status_text(body: str) -> str:
-    """Icinga's own words: `{"results": [{"status": ...}]}` or `{"status": ...}`."""
+def _status_text(body: str, redactor: Redactor) -> str:
+    """Icinga's own words: `{"results": [{"status": ...}]}` or `{"status": ...}`, one line."""
     try:
         data = json.loads(body)
     except ValueError:
-        return one_line(body, 120)
+        return _line(body, redactor)
     if isinstance(data, dict):
         found = data.get("results") or [data]
         if isinstance(found, list) and found and isinstance(found[0], dict):
-            return one_line(str(found[0].get("status", "")), 120)
+            return _line(str(found[0].get("status", "")), redactor)
     return ""
+
+
+def _line(text: str, redactor: Redactor) -> str:
+    """Masked first, then cut: a password cut in half could not be recognised."""
+    return redactor.shorten(one_line(redactor.text(text)), 120)
 
 
 def _refused(refused: list[str], total: int) -> list[str]:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from escalator.timestamps import TABLE, utc
 
-# `status` reads the heartbeat on its fast path: /proc (procs) and the writer (storage) are
-# imported where they are needed.
+if TYPE_CHECKING:
+    from escalator.ladder.store import LadderStore
+
+# `status` reads the heartbeat on its fast path: /proc (procs) is imported where it is needed.
 
 FILE = "watch.json"
 
@@ -41,23 +43,19 @@ class Heartbeat:
     stopped_by: str = ""
 
 
-def path(directory: Path) -> Path:
-    return directory / FILE
-
-
-def read(directory: Path) -> Heartbeat | None:
+def read(store: LadderStore) -> Heartbeat | None:
     """The heartbeat, or None when no watcher ever ran here (or the file cannot be read)."""
     try:
-        data = json.loads(path(directory).read_bytes())
+        raw = store.tree.read(store.directory / FILE)
+        data = json.loads(raw) if raw is not None else None
         return Heartbeat(**data) if isinstance(data, dict) else None
     except (OSError, ValueError, TypeError):
         return None
 
 
-def write(directory: Path, beat: Heartbeat) -> None:
-    from escalator import storage
-
-    storage.atomic_write(path(directory), json.dumps(asdict(beat)))
+def write(store: LadderStore, beat: Heartbeat) -> None:
+    """Under the state directory's rules, as every ladder file (`LadderStore.tree`)."""
+    store.tree.write(store.directory / FILE, json.dumps(asdict(beat)))
 
 
 def host() -> str:

@@ -81,7 +81,7 @@ class Keeper:
         intent = self.store.read_intent()
         level = procs.LevelProcesses(intent.pid if intent else None,
                                      intent.pid_start if intent else None,
-                                     self.store.level_lock_path)
+                                     self.store.level_lock)
         level.stop(kill_grace, time.sleep, time.monotonic)
         return ActionResult((), None, 0.0, error=f"the level's keeper {what}")
 

@@ -18,7 +18,7 @@ from escalator.timestamps import TABLE, utc
 def latch_note(state_dir: Path, environment: str | None) -> str | None:
     """'ladder latched since ...: why; ...' while the environment's ladder is latched."""
     name = environment or "default"
-    store = LadderStore(ladder_dir(state_dir, name), name)
+    store = LadderStore(ladder_dir(state_dir, name), name, state_dir=state_dir)
     if not store.state_path.exists():
         return None
     latch = store.peek().latch
@@ -32,4 +32,5 @@ def watcher_gone(state_dir: Path, environment: str | None, stored_at: float,
                  boot: str) -> str | None:
     """Why the watcher that stored the latest result is not there any more, or None."""
     name = environment or "default"
-    return heartbeat.judge(heartbeat.read(ladder_dir(state_dir, name)), stored_at, boot)
+    store = LadderStore(ladder_dir(state_dir, name), name, state_dir=state_dir)
+    return heartbeat.judge(heartbeat.read(store), stored_at, boot)

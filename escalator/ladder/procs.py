@@ -4,7 +4,10 @@ A level runs in its own session, so it outlives an engine that is killed. Its pr
 members of its process group (pgid = the pid in the intent record, checked against the start
 time recorded with it, so a reused pid is never taken for the level) and every process that
 still holds the level lock it inherited (`LadderStore.open_level_lock`), even one that left the
-group. Linux only (/proc); called by the engine's recovery.
+group. The lock is looked at through a descriptor the store opened (`LadderStore.level_lock`:
+no link followed, no second hard link), so nothing planted in its place can make the engine
+signal whoever holds another file open. Linux only (/proc); called by the engine's recovery and
+the level's keeper.
 """
 
 from __future__ import annotations
@@ -62,39 +65,35 @@ def group(pgid: int, leader_start: int) -> list[int]:
     return members
 
 
-def lock_held(path: Path) -> bool:
-    """True while some process holds an flock on `path` (the level lock a level inherited)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
+def lock_held(fd: int) -> bool:
+    """True while some process holds an flock on the file open as `fd` (the level lock a level
+    inherited); `fd` must be an open file description of our own (a fresh open)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EAGAIN, errno.EACCES):
             return True
         raise
-    finally:
-        os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_UN)
     return False
 
 
-def holders(path: Path) -> list[int]:
-    """Live processes with a descriptor open on the file `path` (the level lock)."""
-    try:
-        target = path.stat()
-    except OSError:
-        return []
+def holders(fd: int) -> list[int]:
+    """Live processes with a descriptor open on the file open as `fd` (the level lock), but
+    this one, which holds `fd` to look."""
+    target = os.fstat(fd)
     found = []
     for pid in _pids():
+        if pid == os.getpid():
+            continue
         fd_dir = PROC / str(pid) / "fd"
         try:
             fds = os.listdir(fd_dir)
         except OSError:
             continue
-        for fd in fds:
+        for entry in fds:
             try:
-                info = os.stat(fd_dir / fd)
+                info = os.stat(fd_dir / entry)
             except OSError:
                 continue
             if (info.st_dev, info.st_ino) == (target.st_dev, target.st_ino):
@@ -107,17 +106,35 @@ def holders(path: Path) -> list[int]:
 class LevelProcesses:
     """The processes of one level, as far as /proc can tell, with a way to stop them."""
 
-    def __init__(self, pgid: int | None, leader_start: int | None, lock: Path) -> None:
+    def __init__(self, pgid: int | None, leader_start: int | None,
+                 open_lock: Callable[[], int | None]) -> None:
         # A pid without its start time cannot be told from a reused one: only the lock counts.
         self.pgid = pgid if leader_start is not None else None
-        self.leader_start, self.lock = leader_start, lock
+        self.leader_start, self.open_lock = leader_start, open_lock
 
     def busy(self) -> bool:
         """Any process of the level still lives (in its group, or holding its lock)."""
-        return bool(self.pgid and self._group()) or lock_held(self.lock)
+        if self.pgid and self._group():
+            return True
+        with self._lock() as fd:
+            return fd is not None and lock_held(fd)
 
     def pids(self) -> list[int]:
-        return sorted((set(self._group()) | set(holders(self.lock))) - {os.getpid()})
+        return sorted(set(self._group()) | set(self._holders()))
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[int | None]:
+        """The level lock, opened afresh each time (it is unlinked when the level ends)."""
+        fd = self.open_lock()
+        try:
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _holders(self) -> list[int]:
+        with self._lock() as fd:
+            return [] if fd is None else holders(fd)
 
     def _group(self) -> list[int]:
         if self.pgid is None or self.leader_start is None:
@@ -140,7 +157,6 @@ class LevelProcesses:
         if self.pgid and self._group():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pgid, signum)
-        for pid in holders(self.lock):
-            if pid != os.getpid():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signum)
+        for pid in self._holders():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)

@@ -49,7 +49,7 @@ def _outlive(engine: Engine, intent: Intent) -> None:
         return  # the machine rebooted since: nothing of that level runs
     if engine.store.read_result(intent) is not None:
         return  # its keeper saw it end: what it left in the background is its own business
-    level = LevelProcesses(intent.pid, intent.pid_start, engine.store.level_lock_path)
+    level = LevelProcesses(intent.pid, intent.pid_start, engine.store.level_lock)
     if not level.busy():
         return
     env, store = engine.env, engine.store

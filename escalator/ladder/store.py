@@ -1,12 +1,14 @@
 """The ladder's files for one environment: state, intent record, level lock, audit log, resume
 request, engine lock.
 
-Lives in `<state_dir>/ladder/<environment>/` (0700, files 0600), built on
-`escalator.storage` (atomic replace, fsynced appends, flock). The engine and the `ladder`
-command are the only callers. A state file that cannot be read latches the ladder: its counters
-(and a latch nobody resumed) are rebuilt from the audit log and the bad file is kept aside,
-never silently reset; a lost state file is rebuilt the same way. Damaged audit lines are
-skipped and reported, and a history that could not be read whole keeps the ladder latched.
+Lives in `<state_dir>/ladder/<environment>/` (0700, files 0600), built on a
+`escalator.storage.Tree` rooted at the state directory (atomic replace, fsynced appends, flock,
+nothing opened through a link, no FIFO read, no file with a second hard link changed in place).
+The engine and the `ladder` command are the only callers. A state file that cannot be read
+latches the ladder: its counters (and a latch nobody resumed) are rebuilt from the audit log
+and the bad file is kept aside, never silently reset; a lost state file is rebuilt the same
+way. Damaged audit lines are skipped and reported, and a history that could not be read whole
+keeps the ladder latched.
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ class LadderStore:
     """Reads and writes one environment's ladder files; `now` stamps the audit lines."""
 
     def __init__(self, directory: Path, environment: str, secrets: tuple[str, ...] = (),
-                 now: Callable[[], float] | None = None) -> None:
+                 now: Callable[[], float] | None = None, state_dir: Path | None = None) -> None:
         self.directory, self.environment, self.secrets = directory, environment, secrets
         self.now = now or time.time
+        # every file is opened below the state directory without following a link
+        self.tree = storage.Tree(state_dir or directory)
         self.state_path = directory / "state.json"
         self.intent_path = directory / "intent.json"
         self.level_lock_path = directory / "level.lock"
@@ -68,10 +72,10 @@ class LadderStore:
     @contextlib.contextmanager
     def lock(self, command: str) -> Iterator[None]:
         """One engine per environment; raises storage.LockHeld naming the holder."""
-        storage.private_dir(self.directory)
+        self.tree.ensure(self.directory)
         owner = (f"escalator {command} (pid {os.getpid()} on {os.uname().nodename}, "
                  f"since {iso(self.now())})")
-        with storage.exclusive_lock(self.lock_path, owner):
+        with self.tree.lock(self.lock_path, owner):
             yield
 
     # -- level lock: held by a running level's processes, whatever became of its engine -----
@@ -79,31 +83,39 @@ class LadderStore:
         """A fresh, locked `level.lock` for the level about to start to inherit.
 
         Fresh each time (the old file unlinked first), so a daemon that some earlier level left
-        holding its descriptor locks a file nobody looks at any more.
+        holding its descriptor locks a file nobody looks at any more; created with O_EXCL, so
+        a link planted under its name is removed, never followed.
         """
-        storage.private_dir(self.directory)
-        with contextlib.suppress(FileNotFoundError):
-            self.level_lock_path.unlink()
-        fd = os.open(self.level_lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL,
-                     storage.FILE_MODE)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = self.tree.create_fresh(self.level_lock_path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
         return fd
+
+    def level_lock(self) -> int | None:
+        """A descriptor of the current `level.lock` for `procs` to test and compare, or None
+        when there is none. Opened as every file here is; a file with a second hard link is
+        refused (UnsafeDirectory), so a link to another file cannot make the recovery signal
+        whoever holds that file open."""
+        return self.tree.open(self.level_lock_path, os.O_RDONLY, in_place=True)
 
     def drop_level_lock(self) -> None:
         """The level is over: whoever still holds the old file no longer counts."""
-        with contextlib.suppress(FileNotFoundError):
-            self.level_lock_path.unlink()
+        self.tree.unlink(self.level_lock_path)
 
     # -- a level's result, written by its keeper (keeper.py), read by the next engine -------
     def write_result(self, intent: Intent, result: dict[str, Any]) -> None:
-        storage.atomic_write(self.result_path, json.dumps(
+        self.tree.write(self.result_path, json.dumps(
             {"run_id": intent.run_id, "level": intent.level, **result}))
 
     def read_result(self, intent: Intent) -> dict[str, Any] | None:
         """The recorded end of the level `intent` names, if its keeper recorded one."""
+        raw = self.tree.read(self.result_path)
         try:
-            result = json.loads(self.result_path.read_bytes())
-        except (FileNotFoundError, ValueError):
+            result = None if raw is None else json.loads(raw)
+        except ValueError:
             return None
         if not isinstance(result, dict) or (result.get("run_id"), result.get("level")) != (
                 intent.run_id, intent.level):
@@ -111,15 +123,13 @@ class LadderStore:
         return result
 
     def clear_result(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.result_path.unlink()
+        self.tree.unlink(self.result_path)
 
     # -- state -----------------------------------------------------------------------------
     def load(self) -> LadderState:
         """The stored state; rebuilt from the audit log when lost; latched when unreadable."""
-        try:
-            raw = self.state_path.read_bytes()
-        except FileNotFoundError:
+        raw = self.tree.read(self.state_path)
+        if raw is None:
             return self._rebuild_lost()
         try:
             return state_from_dict(json.loads(raw), self.environment)
@@ -128,10 +138,11 @@ class LadderStore:
 
     def peek(self) -> LadderState:
         """Read-only load for `ladder status`: a corrupt file shows as latched, untouched."""
-        try:
-            return state_from_dict(json.loads(self.state_path.read_bytes()), self.environment)
-        except FileNotFoundError:
+        raw = self.tree.read(self.state_path)
+        if raw is None:
             return LadderState(self.environment)
+        try:
+            return state_from_dict(json.loads(raw), self.environment)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return LadderState(self.environment, latch=Latch(
                 f"corrupt state file: {type(exc).__name__}: {exc}"[:REASON_CHARS],
@@ -140,17 +151,11 @@ class LadderStore:
     def save(self, state: LadderState) -> LadderState:
         """Write `state` atomically with the next generation; returns what was written."""
         state = state.with_(generation=state.generation + 1)
-        storage.atomic_write(self.state_path, json.dumps(state_to_dict(state), indent=1))
+        self.tree.write(self.state_path, json.dumps(state_to_dict(state), indent=1))
         return state
 
     def _recover_corrupt(self, why: str) -> LadderState:
-        aside = self._aside()
-        try:
-            os.link(self.state_path, aside)  # the bad file stays state.json until replaced
-        except OSError:
-            import shutil
-
-            shutil.copyfile(self.state_path, aside)
+        aside = self._keep_aside()
         state, damage = self._from_audit()
         reason = f"corrupt state file (kept as {aside.name}): {why[:160]}" + (
             f"; {damage}" if damage else "")
@@ -182,25 +187,26 @@ class LadderStore:
             return LadderState(self.environment), f"audit.jsonl unreadable: {exc.strerror}"
         return counters_from_audit(records, self.environment, self.now()), damage_note(damaged)
 
-    def _aside(self) -> Path:
-        stamp = int(self.now())
-        aside = self.state_path.with_name(f"state.json.corrupt-{stamp}")
-        n = 1
-        while aside.exists():
-            aside = self.state_path.with_name(f"state.json.corrupt-{stamp}.{n}")
+    def _keep_aside(self) -> Path:
+        """A second name for the bad state file, which stays state.json until replaced: a
+        name nobody has taken (a link planted under one is skipped, never followed)."""
+        stamp, n = int(self.now()), 0
+        while True:
+            aside = self.state_path.with_name(f"state.json.corrupt-{stamp}" + (f".{n}" * bool(n)))
+            with contextlib.suppress(FileExistsError):
+                self.tree.link(self.state_path, aside)
+                return aside
             n += 1
-        return aside
 
     # -- intent ----------------------------------------------------------------------------
     def write_intent(self, intent: Intent) -> None:
-        """Fsynced before the level's process starts (storage.atomic_write fsyncs)."""
-        storage.atomic_write(self.intent_path, json.dumps(intent.__dict__))
+        """Fsynced before the level's process starts (storage.Tree.write fsyncs)."""
+        self.tree.write(self.intent_path, json.dumps(intent.__dict__))
 
     def read_intent(self) -> Intent | None:
         """The interrupted level, if any; an unreadable record counts as non-idempotent."""
-        try:
-            raw = self.intent_path.read_bytes()
-        except FileNotFoundError:
+        raw = self.tree.read(self.intent_path)
+        if raw is None:
             return None
         try:
             return Intent(**json.loads(raw))
@@ -209,29 +215,28 @@ class LadderStore:
                           started=0.0)
 
     def clear_intent(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.intent_path.unlink()
+        self.tree.unlink(self.intent_path)
 
     # -- resume requests (from `ladder resume` while an engine holds the lock) -------------
     def request_resume(self, who: str, why: str, latch: Latch, reset: bool = False) -> None:
         """File a request that releases `latch`, and no later one (`reset`: and clears the
         loop breaker's and the budget's counters)."""
-        storage.atomic_write(self.resume_path, json.dumps(
+        self.tree.write(self.resume_path, json.dumps(
             {"who": who, "why": why, "at": self.now(), "latch": latch.key,
              "reset_counters": reset}))
 
     def pending_resume(self) -> dict[str, Any] | None:
         """The request waiting for the running engine, if any (`ladder status`)."""
+        raw = self.tree.read(self.resume_path)
         try:
-            request = json.loads(self.resume_path.read_bytes())
-        except (FileNotFoundError, ValueError):
+            request = None if raw is None else json.loads(raw)
+        except ValueError:
             return None
         return request if isinstance(request, dict) else None
 
     def take_resume(self) -> dict[str, Any] | None:
         request = self.pending_resume()
-        with contextlib.suppress(FileNotFoundError):
-            self.resume_path.unlink()
+        self.tree.unlink(self.resume_path)
         return request
 
     # -- audit -----------------------------------------------------------------------------
@@ -239,11 +244,11 @@ class LadderStore:
               **data: Any) -> None:
         record = {"ts": iso(self.now()), "env": self.environment, "run_id": run_id,
                   "event": event, "actor": actor, "reason": reason, "data": data}
-        storage.append_line(self.audit_path, redact_value(record, self.secrets))
+        self.tree.append(self.audit_path, redact_value(record, self.secrets))
 
     def read_audit(self, damaged: list[int] | None = None) -> list[dict[str, Any]]:
         """The audit records; the numbers of damaged lines are appended to `damaged`."""
-        return storage.read_lines(self.audit_path, damaged)
+        return self.tree.read_lines(self.audit_path, damaged)
 
 
 def state_to_dict(state: LadderState) -> dict[str, Any]:

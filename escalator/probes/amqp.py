@@ -25,6 +25,8 @@ import pika.exceptions as amqp_errors
 from pika.adapters.select_connection import SelectConnection
 from pika.adapters.utils.connection_workflow import AMQPConnectorStackTimeout
 
+from escalator.text import one_line
+
 # pika logs every failed connection attempt (with tracebacks); here each failure is result data
 logging.getLogger("pika").addHandler(logging.NullHandler())
 logging.getLogger("pika").propagate = False
@@ -204,8 +206,8 @@ def _describe(exc: BaseException, target: AmqpTarget, phase: str) -> str:
         return f"{where} is not an AMQP 0-9-1 broker, or it dropped the connection while {phase}"
     if isinstance(root, OSError) and root.strerror:
         return f"{root.strerror.lower()} ({where}) while {phase}"
-    text = " ".join(str(root).split()) or type(root).__name__
-    return f"AMQP failed at {where} while {phase}: {text[:200]}"
+    # cut with a mark: the runner's redaction then masks a secret's piece at the cut
+    return f"AMQP failed at {where} while {phase}: {one_line(root, 200)}"
 
 
 def _closed(code: int, text: str, target: AmqpTarget, where: str) -> str:

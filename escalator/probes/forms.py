@@ -48,6 +48,20 @@ def _listing(names: list[str]) -> str:
     return shown + (f" and {len(names) - 10} more" if len(names) > 10 else "") or "none"
 
 
+def _parse(body: bytes, charset: str) -> Any:
+    """The document tree; an empty page when the body is not HTML at all. A charset Python
+    decodes but libxml2 does not know (cp037, utf-8-sig) is decoded here first."""
+    try:
+        try:
+            parser = lxml.html.HTMLParser(encoding=charset)
+        except LookupError:
+            body, parser = (body.decode(charset, errors="replace").encode(),
+                            lxml.html.HTMLParser(encoding="utf-8"))
+        return lxml.html.document_fromstring(body or b"<html></html>", parser=parser)
+    except (etree.ParserError, ValueError, LookupError):
+        return lxml.html.document_fromstring(b"<html></html>")
+
+
 class Page:
     """One HTML page and the state of its forms; `url` is where it was fetched from, `where`
     how reasons name it (an error page says it is one)."""
@@ -56,11 +70,7 @@ class Page:
                  ) -> None:
         self.url = url
         self.where = where or url
-        parser = lxml.html.HTMLParser(encoding=charset)
-        try:
-            self.root: Any = lxml.html.document_fromstring(body or b"<html></html>", parser=parser)
-        except (etree.ParserError, ValueError):
-            self.root = lxml.html.document_fromstring(b"<html></html>")
+        self.root: Any = _parse(body, charset)
         base = self.root.find(".//base[@href]")
         self.base = urljoin(url, base.get("href")) if base is not None else url
         self.attached: dict[Any, tuple[str, bytes]] = {}  # file field -> (file name, content)

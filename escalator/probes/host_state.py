@@ -2,7 +2,8 @@
 packages, mounts and disk space.
 
 Called by `escalator.steps.host_state`. Each probe takes a `Run` (argv in, `Output` out), so the
-same code reads this machine (`run_locally`, no shell) and a host over SSH (the steps pass the SSH
+same code reads this machine (`run_locally`: no shell, under the command probe's keeper, so a
+tool never outlives the check) and a host over SSH (the steps pass the SSH
 connection's `run`, where stdout and stderr come back together). The tools are the ones every
 Linux host has: `pgrep` (procps), `systemctl`, `dpkg-query` or `rpm`, `/proc/self/mounts` and
 `df -P`. A state that is not what a step wants is data (`PackageState(installed=False)`); a host
@@ -16,9 +17,10 @@ where the question cannot be asked (no systemd running, no package manager, no p
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from escalator.probes import command
 
 
 @dataclass(frozen=True)
@@ -37,21 +39,20 @@ def run_locally(timeout: float) -> Run:
     """A `Run` for this machine: argv without a shell, stderr with stdout, bounded in time."""
 
     def run(argv: list[str]) -> Output:
-        try:
-            done = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, errors="replace",
-                                  timeout=timeout, check=False, env={"LC_ALL": "C",
-                                                                     "PATH": _PATH})
-        except FileNotFoundError:
-            return Output(127, f"{argv[0]}: not found")
-        except subprocess.TimeoutExpired:
+        done = command.run(command.program(argv, timeout, environ=_ENVIRON, merge_stderr=True,
+                                           max_output=_MAX_OUTPUT))
+        if done.timed_out:
             return Output(None, "", f"`{argv[0]}` did not finish within {timeout:.1f} s")
-        return Output(done.returncode, done.stdout)
+        if done.error is not None:
+            return Output(None, "", done.error)
+        status = done.exit_status if done.signal is None else -done.signal
+        return Output(status, done.stdout)
 
     return run
 
 
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_ENVIRON = {"LC_ALL": "C", "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+_MAX_OUTPUT = 4 << 20  # a host with thousands of mounts (containers) lists them all
 
 
 def _last_line(text: str) -> str:

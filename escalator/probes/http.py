@@ -105,20 +105,26 @@ class HttpResult:
 
     @property
     def charset(self) -> str:
-        """The declared charset, UTF-8 when none is declared or Python does not know it."""
+        """The declared charset; UTF-8 when none is declared or the name is not a text charset
+        Python can decode any bytes with (a target may declare base64, zlib or idna).
+
+        >>> [HttpResult("GET", "u", "u", headers=(("Content-Type", f"text/plain; charset={c}"),)
+        ...             ).charset for c in ("koi8-r", "base64", "idna", "no-such")]
+        ['koi8-r', 'utf-8', 'utf-8', 'utf-8']
+        """
         for param in (self.header("Content-Type") or "").split(";")[1:]:
             key, _, value = param.partition("=")
             name = value.strip().strip('"')
             if key.strip().lower() == "charset" and name:
-                try:
-                    return codecs.lookup(name).name
-                except LookupError:
-                    break
+                return _text_charset(name)
         return "utf-8"
 
     @property
     def text(self) -> str:
-        return self.body.decode(self.charset, errors="replace")
+        try:
+            return self.body.decode(self.charset, errors="replace")
+        except (UnicodeError, LookupError, ValueError):  # a codec that fails on some bytes
+            return self.body.decode("utf-8", errors="replace")
 
     def size(self) -> str:
         """The body size for reasons, saying when it was cut ("10.0 MiB, cut off")."""
@@ -140,6 +146,19 @@ class HttpResult:
     def phase(self, name: str) -> float | None:
         """Seconds spent in one phase (connect, tls, firstbyte, transfer), None if unmeasured."""
         return dict(self.phases).get(name)
+
+
+def _text_charset(name: str) -> str:
+    """Python's name for charset `name` if it decodes any bytes to text, else "utf-8": the
+    answer is the target's, and a declared charset must never turn a failure into an error."""
+    try:
+        info = codecs.lookup(name)
+        if not getattr(info, "_is_text_encoding", True):
+            return "utf-8"
+        b"\xff\xfe\x00<p>\x80\x1b$B".decode(info.name, errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return "utf-8"
+    return info.name
 
 
 @dataclass(frozen=True)
@@ -187,7 +206,8 @@ def _auth(target: HttpTarget) -> AuthBase | None:
     if scheme == "digest":
         return HTTPDigestAuth(user, password)
     if scheme == "basic":
-        return HTTPBasicAuth(user, password)
+        # UTF-8 (RFC 7617): requests would encode a str as Latin-1 and fail on "€"
+        return HTTPBasicAuth(user.encode(), password.encode())
     raise ProbeSetupError(f"unknown HTTP authentication scheme {scheme!r}")
 
 

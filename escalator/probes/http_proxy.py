@@ -12,6 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from escalator.text import one_line
+
 _TUNNEL = re.compile(r"Tunnel connection failed: ([^'\")]*)")
 
 
@@ -50,7 +52,8 @@ def describe_proxy_failure(chain: list[BaseException], timeout: float) -> str:
     """Why the proxy did not carry the request (the summary names the proxy itself)."""
     tunnel = next((m for m in (_TUNNEL.search(str(e)) for e in chain) if m), None)
     if tunnel is not None:
-        return "the proxy would not open a tunnel: " + " ".join(tunnel.group(1).split())[:80]
+        # cut with a mark: the runner's redaction then masks a secret's piece at the cut
+        return "the proxy would not open a tunnel: " + one_line(tunnel.group(1), 80)
     if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
            for e in chain):
         return "cannot connect to the proxy: connection refused"
@@ -58,5 +61,4 @@ def describe_proxy_failure(chain: list[BaseException], timeout: float) -> str:
         return f"no answer from the proxy within {timeout:.3g}s"
     if any("NameResolution" in type(e).__name__ for e in chain):
         return "cannot connect to the proxy: its host name does not resolve"
-    last = " ".join((str(chain[-1]) or type(chain[-1]).__name__).split())
-    return "the proxy failed: " + (last if len(last) <= 200 else last[:197] + "...")
+    return "the proxy failed: " + one_line(chain[-1], 200)

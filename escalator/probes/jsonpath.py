@@ -40,13 +40,44 @@ def find(document: Any, path: str) -> list[Any]:
     return [match.value for match in _compiled(path).find(document)]
 
 
+MAX_DEPTH = 200  # deeper documents are refused: JSONPath searches them recursively
+
+
 def load(text: str) -> Any:
-    """The parsed document; `ValueError` with a short reason when it is not JSON."""
+    """The parsed document; `ValueError` with a short reason when it is not JSON we can read
+    (the answer is the target's: whatever it sends, the step fails, never errs).
+
+    >>> load("[" * 100_000 + "]" * 100_000)
+    Traceback (most recent call last):
+    ValueError: not JSON this check can read (nested more than 200 levels deep)
+    """
+    too_deep = ValueError(f"not JSON this check can read (nested more than {MAX_DEPTH} "
+                          "levels deep)")
     try:
-        return json.loads(text)
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
                          ) from None
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:  # an integer of thousands of digits
+        raise ValueError("not JSON this check can read (a number with too many digits)"
+                         ) from None
+    if _deeper_than(document, MAX_DEPTH):
+        raise too_deep
+    return document
+
+
+def _deeper_than(document: Any, limit: int) -> bool:
+    todo = [(document, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            todo.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict)
+                                                 else value))
+    return False
 
 
 def as_text(value: Any) -> str:

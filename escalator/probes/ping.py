@@ -4,7 +4,8 @@ Called by `escalator.steps.system`. `ping(PingTarget)` runs iputils `ping` with 
 AND a deadline (`-c 3 -w 3`), so it always ends: cucumber-nagios ran `ping host` without either
 and hung forever on Linux. The host is passed as one argument, never through a shell. The
 result counts packets and keeps the average round-trip time; an unknown name or an unreachable
-network is data in `error`.
+network is data in `error`. ping runs under the command probe's keeper
+(`escalator.probes.command.program`), so it ends with the check even when the check is killed.
 
 >>> parse_summary("3 packets transmitted, 2 received, 33% packet loss, time 404ms\\n"
 ...               "rtt min/avg/max/mdev = 0.035/0.037/0.040/0.002 ms\\n")
@@ -16,11 +17,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 
 from escalator.probes import ProbeSetupError
+from escalator.probes.command import program, run
 
 _SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
 _RTT = re.compile(r"= [\d.]+/([\d.]+)/")
@@ -60,23 +60,16 @@ class PingResult:
 
 def ping(target: PingTarget) -> PingResult:
     """Send `count` echo requests, stop at the first of all replies or the deadline."""
-    argv = _argv(target)
-    start = time.monotonic()
-    try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=target.timeout,
-                              env={**os.environ, "LC_ALL": "C"}, start_new_session=True)
-    except subprocess.TimeoutExpired:
-        # ping has no children: run() has killed it already.
-        return PingResult(target, elapsed=time.monotonic() - start,
-                          error=f"ping {target.host} did not finish within {target.timeout:.1f} s")
-    elapsed = time.monotonic() - start
+    done = run(program(_argv(target), target.timeout, environ={**os.environ, "LC_ALL": "C"}))
+    if done.timed_out or done.error is not None:
+        return PingResult(target, elapsed=done.elapsed, error=done.error or (
+            f"ping {target.host} did not finish within {target.timeout:.1f} s"))
     transmitted, received, rtt = parse_summary(done.stdout)
     error = None
-    if done.returncode not in (0, 1) or not transmitted:
+    if done.exit_status not in (0, 1) or not transmitted:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         error = f"cannot ping {target.host}: {_PROGRAM.sub('', last)}"
-    return PingResult(target, transmitted, received, rtt, elapsed, error)
+    return PingResult(target, transmitted, received, rtt, done.elapsed, error)
 
 
 def parse_summary(output: str) -> tuple[int, int, float | None]:

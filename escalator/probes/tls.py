@@ -19,7 +19,6 @@ import _ssl
 import shutil
 import socket
 import ssl
-import subprocess
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -250,12 +249,14 @@ def ocsp_stapled(target: TlsTarget) -> StapleResult:
     host = f"[{target.host}]" if ":" in target.host else target.host
     argv = [binary, "s_client", "-connect", f"{host}:{target.port}", "-servername", target.name,
             "-status", "-no_ign_eof"]
-    try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=target.timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return StapleResult(target, error=f"no TLS handshake with {target.address} within "
-                                          f"{target.timeout:.3g}s")
+    from escalator.probes.command import program, run
+
+    # under the command probe's keeper: s_client has no timeout of its own, and it must end
+    # with the check even when the check is killed
+    done = run(program(argv, target.timeout))
+    if done.timed_out or done.error is not None:
+        return StapleResult(target, error=done.error or (
+            f"no TLS handshake with {target.address} within {target.timeout:.3g}s"))
     return _staple(target, done.stdout, done.stderr)
 
 

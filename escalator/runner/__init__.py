@@ -5,6 +5,8 @@ This process (the CLI) forks a coordinator (escalator.runner.coordinator) that l
 steps and the features, and forks one worker per scenario. This process only reads their records
 and owns the run deadline: when it passes, it kills the coordinator's whole process group and
 reports what finished, what was cut off and what never started (escalator.runner.assemble).
+When this process dies first (Nagios kills a plugin's group at its timeout), the coordinator
+and its workers die with it (escalator.lifetime), and each command's keeper cleans up after it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from escalator import pipe
 from escalator.errors import UsageError
+from escalator.lifetime import die_with_parent
 from escalator.redact import redact_run
 from escalator.results import RunResult, ScenarioResult
 from escalator.runner.assemble import Progress, assemble
@@ -36,11 +39,13 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     started, begun = env.now(), env.monotonic()
     deadline = begun + options.timeout
     read_fd, write_fd = os.pipe()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # or the fork writes what is buffered twice
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _coordinate(options, read_fd, write_fd)
+        _coordinate(options, parent, read_fd, write_fd)
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
@@ -65,9 +70,13 @@ def _load_what_comes_after(options: RunOptions) -> None:
             formatters.load(name)
 
 
-def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
+def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int) -> None:
     code = 70
     try:
+        # The coordinator leaves our process group, where Nagios's kill would reach it: it
+        # dies with this process instead, and its workers die with it.
+        if not die_with_parent(parent, signal.SIGKILL):
+            return
         os.close(read_fd)
         from escalator.runner import coordinator
 

@@ -25,7 +25,9 @@ from typing import Any
 
 from escalator import pipe
 from escalator.durations import format_duration
+from escalator.lifetime import die_with_parent
 from escalator.options import RunOptions
+from escalator.redact import redactor_for
 from escalator.results import Outcome, ScenarioResult
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
@@ -68,6 +70,7 @@ def main(options: RunOptions, out: int) -> None:
     notices = unused_variables(suite, options)
     pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
                     "errors": suite.errors, "notices": notices})
+    redactor_for(tuple(options.secrets))  # built once here, inherited by every worker
     # A broken file is a run error, but the other files' scenarios still get their verdicts.
     _Pool(suite, options, out, run_deadline).run()
     pipe.send(out, {"t": "done"})
@@ -109,10 +112,13 @@ class _Pool:
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
         command_read, command_write = os.pipe()
+        coordinator = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
             try:
+                if not die_with_parent(coordinator, signal.SIGKILL):
+                    os._exit(1)  # the coordinator is gone: nobody to report to
                 os.close(read_fd)
                 os.close(command_write)
                 os.close(self.out)

@@ -113,12 +113,14 @@ def _tag_expression(tags: tuple[str, ...]) -> Any:
     from behave.tag_expression import TagExpressionProtocol, make_tag_expression
 
     expressions = list(tags)
+    words = []
     for text in expressions:
-        words = text.replace("(", " ").replace(")", " ").split()
-        if any(w.startswith(("~", "-@")) or "," in w for w in words):
+        found = text.replace("(", " ").replace(")", " ").split()
+        if any(w.startswith(("~", "-@")) or "," in w for w in found):
             raise LoadError(f"tag expression {text!r}: that is the old v1 syntax; "
                             "write e.g. 'not @wip' or '@a or @b'")
-    if not any("wip" in text for text in expressions):
+        words += found
+    if not any(w.removeprefix("@") == "wip" for w in words):  # not @swipe says nothing of @wip
         expressions.append("not @wip")
     try:
         return make_tag_expression(" and ".join(f"({t})" for t in expressions),
@@ -146,20 +148,18 @@ def _setup(runner: Any) -> None:
 
 
 def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
-    from behave.runner_util import parse_features
-
     try:
-        locations = [loc for loc in runner.feature_locations()
-                     if not runner.config.exclude(loc)]
+        locations = _unique([loc for loc in runner.feature_locations()
+                             if not runner.config.exclude(loc)])
     except FileNotFoundError as exc:
         raise LoadError(f"{exc}: no such file or directory") from None
     except Exception as exc:
         raise LoadError(f"{type(exc).__name__}: {exc}") from None
     features = []
-    for location in locations:
-        name = _relative(location.filename, options.cwd)
+    for group in locations:
+        name = _relative(group[0].filename, options.cwd)
         try:
-            parsed = parse_features([location], language=runner.config.lang)
+            parsed = _parse_file(group, runner.config.lang)
         except Exception as exc:
             line = getattr(exc, "line", None)
             errors.append(f"{name}:{line}: {_first_line(exc)}" if line else
@@ -171,6 +171,44 @@ def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
             errors.append(f"{name}: no scenarios (is a keyword misspelled?)")
         features.extend(parsed)
     return features
+
+
+def _unique(locations: list[Any]) -> list[list[Any]]:
+    """The locations grouped by file, each file once however often (and however) it was named:
+    a feature named twice must not run twice. A whole file wins over lines of it."""
+    from behave.model_type import FileLocation
+
+    files: dict[str, list[Any]] = {}
+    for location in locations:
+        files.setdefault(os.path.realpath(location.filename), []).append(location)
+    groups = []
+    for named in files.values():
+        filename = named[0].filename
+        if any(not location.line for location in named):
+            groups.append([FileLocation(filename)])
+        else:
+            lines = sorted({location.line for location in named})
+            groups.append([FileLocation(filename, line) for line in lines])
+    return groups
+
+
+def _parse_file(locations: list[Any], language: str | None) -> list[Any]:
+    """behave's parse_features for one file's locations, but reading the file as UTF-8 with
+    an optional byte-order mark (editors on Windows write one; behave would quote the first
+    line, which looks valid, as a parse error)."""
+    from behave.parser import parse_feature
+    from behave.runner_util import FeatureScenarioLocationCollector2
+
+    filename = os.path.abspath(locations[0].filename)
+    with open(filename, "rb") as handle:
+        text = handle.read().decode("utf-8-sig")
+    feature = parse_feature(text, language, filename)
+    if feature is None:
+        return []
+    collector = FeatureScenarioLocationCollector2(feature=feature)
+    for location in locations:
+        collector.add_location(location)
+    return [collector.build_feature()]
 
 
 _NO_EXAMPLES = ("a Scenario Outline without Examples rows runs nothing: add an Examples table "

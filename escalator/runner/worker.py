@@ -3,7 +3,9 @@ turn behave's model into results.
 
 `serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
 the pipe closes. Each scenario gets a fresh behave context and its own `Session` (variables,
-clients, measurements), and behave sees only the branch of the feature that leads to it.
+clients, measurements), and behave sees only the branch of the feature that leads to it. The
+result is redacted of the secrets here, where its text is made (before an error message is cut
+to one line), so no secret leaves the worker, whole or in part.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from escalator import pipe
 from escalator.errors import SetupError
 from escalator.options import RunOptions
+from escalator.redact import Redactor
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 from escalator.runner import guard
 from escalator.runner.suite import Suite, Unit
@@ -83,7 +86,7 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
     runner = suite.runner
     session = Session(variables=overlay(options.variables, unit.variables),
                       step_timeout=unit.step_timeout, environment=options.environment,
-                      run_deadline=run_deadline)
+                      run_deadline=run_deadline, secrets=tuple(options.secrets))
 
     def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the pool
         guard.rearm(left)
@@ -100,29 +103,30 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
     finally:
         session.close()
     result = scenario_result(unit, session, tracker.warned)
-    return {"t": "result", "id": unit.id, "scenario": result.to_dict(),
-            "notices": list(dict.fromkeys(session.notices))}
+    redactor = session.redactor
+    return {"t": "result", "id": unit.id, "scenario": redactor.value(result.to_dict()),
+            "notices": list(dict.fromkeys(redactor.text(n) for n in session.notices))}
 
 
 def scenario_result(unit: Unit, session: Session, warned: Mapping[int, str] | None = None
                     ) -> ScenarioResult:
     result = model_result(unit.feature, unit.scenario, unit.file, unit.meta,
-                          tuple(session.measurements), warned)
+                          tuple(session.measurements), session.redactor, warned)
     # a fan-out unit (@each.<group>) is named for its host and carries host and group as data
     return replace(result, name=unit.name, host=unit.host.name if unit.host else None,
                    group=unit.group)
 
 
 def model_result(feature: Any, sc: Any, file: str, meta: Any,
-                 measurements: tuple[Measurement, ...],
+                 measurements: tuple[Measurement, ...], redactor: Redactor,
                  warned: Mapping[int, str] | None = None) -> ScenarioResult:
     """A scenario of behave's model, after it ran, as a result (also for the behave
-    formatters of `escalator.behave_formats`). `warned` maps a step's index to the warning it
-    gave: a step that crossed only a warning limit passed for behave; here it is a `warning`
-    step, and a scenario with nothing worse is FAILED as `warning_only` (WARNING whatever its
-    tags)."""
+    formatters of `escalator.behave_formats`); error text is redacted before it is cut.
+    `warned` maps a step's index to the warning it gave: a step that crossed only a warning
+    limit passed for behave; here it is a `warning` step, and a scenario with nothing worse is
+    FAILED as `warning_only` (WARNING whatever its tags)."""
     warned = warned or {}
-    steps = tuple(_step(step, warned.get(n)) for n, step in enumerate(sc.all_steps))
+    steps = tuple(_step(step, redactor, warned.get(n)) for n, step in enumerate(sc.all_steps))
     status = sc.status.name
     outcome = {"passed": Outcome.PASSED, "failed": Outcome.FAILED}.get(status, Outcome.UNKNOWN)
     warning_only = outcome is Outcome.PASSED and bool(warned)
@@ -133,7 +137,8 @@ def model_result(feature: Any, sc: Any, file: str, meta: Any,
     if failing is not None:
         reason = failing.error
     elif status in ("hook_error", "cleanup_error"):
-        reason = f"{status.replace('_', ' ')}: {one_line(sc.error_message or '', 400)}"
+        reason = (f"{status.replace('_', ' ')}: "
+                  f"{one_line(redactor.text(sc.error_message or ''), 400)}")
     elif outcome is Outcome.UNKNOWN:
         reason = f"scenario ended {status}"
     else:
@@ -147,24 +152,25 @@ def model_result(feature: Any, sc: Any, file: str, meta: Any,
         measurements=measurements, duration=sc.duration, warning_only=warning_only)
 
 
-def _step(step: Any, warning: str | None = None) -> StepResult:
+def _step(step: Any, redactor: Redactor, warning: str | None = None) -> StepResult:
     status = step.status.name
     error, detail = None, None
     if warning is not None and status == "passed":
-        status, error = "warning", warning
+        status, error = "warning", redactor.text(warning)
     elif status == "undefined":
         error = _UNDEFINED
     elif status == "pending":
         error = "step not implemented yet (pending)"
     elif step.exception is not None:
         exc = step.exception
+        message = one_line(redactor.text(str(exc)), 400)
         if isinstance(exc, AssertionError | SetupError):
-            error = one_line(str(exc), 400) or type(exc).__name__
+            error = message or type(exc).__name__
         else:
-            error = f"error in step code: {type(exc).__name__}: {one_line(str(exc), 400)}"
+            error = f"error in step code: {type(exc).__name__}: {message}"
         if not isinstance(exc, AssertionError):
-            detail = step.error_message
+            detail = redactor.text(step.error_message or "") or None
     elif step.error_message:
-        error = one_line(step.error_message, 400)
+        error = one_line(redactor.text(step.error_message), 400)
     return StepResult(keyword=str(step.keyword), text=str(step.name), line=step.line, status=status,
                       duration=step.duration, error=error, detail=detail)

@@ -10,8 +10,10 @@ warn=Limit...)`; `judge` gives the verdict on that measurement by the same limit
 fails past `crit`, the scenario ends WARNING past only `warn`), so perfdata and the verdict
 agree. Other checks assert with `assert ..., "<one-line reason>"` (the target is broken: the
 scenario fails) and raise `StepSetupError` for our own mistakes (the scenario is UNKNOWN).
-A module of site steps that reads variables of its own names them in `VARIABLES`, so
-`escalator run` does not report them as used by no step.
+A reason that quotes what a target said cuts it with `shown(context, text, limit)`, which
+masks the secrets first: a secret cut in half cannot be recognised afterwards. A module of site
+steps that reads variables of its own names them in `VARIABLES`, so `escalator run` does not
+report them as used by no step.
 
 Probe results are frozen dataclasses that never raise for a broken target: `HttpResult`
 (`escalator.probes.http`), `DnsResult` (`escalator.probes.dns`), SSH and local
@@ -34,6 +36,7 @@ from escalator.steps.support import (
     resolve_url,
     restate,
     session,
+    shown,
     stated,
 )
 
@@ -46,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Limit", "Session", "StepSetupError", "dns_lookup", "earlier", "expand",
            "http_request", "judge", "last_response", "record", "resolve_url", "restate",
-           "run_command", "session", "ssh_connection", "ssh_run", "stated", "variable"]
+           "run_command", "session", "shown", "ssh_connection", "ssh_run", "stated", "variable"]
 
 
 def variable(context: Any, name: str, default: str | None = None) -> str | None:

@@ -14,9 +14,10 @@ from urllib.parse import urlsplit, urlunsplit
 import parse
 from behave import given, register_type, then, when
 
+from escalator.redact import basic_auth_tokens
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import StepSetupError, expand, resolve_url
+from escalator.steps.support import StepSetupError, expand, resolve_url, session
 
 PROBES = ("escalator.probes.http",)
 VARIABLES = web.VARIABLES
@@ -69,8 +70,10 @@ def _credentials(context: Any, scheme: str) -> None:
     if len(table.rows) != 1:
         raise StepSetupError(f"give exactly one row of credentials, not {len(table.rows)}")
     row = table.rows[0]
-    context.http_auth = (scheme, expand(context, row["username"]),
-                         expand(context, row["password"]))
+    user, password = expand(context, row["username"]), expand(context, row["password"])
+    context.http_auth = (scheme, user, password)
+    if scheme == "basic":  # a target that echoes the Authorization header shows this
+        session(context).hide(*basic_auth_tokens(user, password))
 
 
 @given("I am HTTP basic authenticated with the following credentials:")

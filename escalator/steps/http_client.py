@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from escalator.limits import Limit
 from escalator.results import Measurement
 from escalator.steps import support
-from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session
+from escalator.steps.support import StepSetupError, earlier, record, resolve_url, session, shown
 
 if TYPE_CHECKING:
     from escalator.probes.forms import Page
@@ -180,11 +180,12 @@ def excerpt(context: Any, result: HttpResult) -> str:
     if result.media_type in ("text/html", "application/xhtml+xml"):
         text = page(context).visible_text() if result is last_response(context) else result.text
     else:
-        text = " ".join(result.text.split())
-    if not text:
+        text = result.text
+    flat = shown(context, text, len(text))  # secrets masked before the cut, never after
+    if not flat:
         return "empty body"
-    cut = text if len(text) <= _EXCERPT else text[: _EXCERPT - 3] + "..."
-    return f"body starts: {cut!r}" if len(text) > _EXCERPT else f"body: {cut!r}"
+    cut = shown(context, flat, _EXCERPT)
+    return f"body starts: {cut!r}" if cut != flat else f"body: {cut!r}"
 
 
 def restate(context: Any, crit: Limit, warn: Limit | None = None) -> Measurement:

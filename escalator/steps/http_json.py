@@ -14,7 +14,7 @@ from behave import then
 
 from escalator.steps import http_client as web
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
-from escalator.steps.support import age_limit, expand, judge, record, stated
+from escalator.steps.support import age_limit, expand, judge, record, shown, stated
 
 PROBES = ("escalator.probes.http", "escalator.probes.jsonpath")
 VARIABLES = web.VARIABLES
@@ -37,10 +37,10 @@ def _values(context: Any, path: str) -> list[Any]:
     return values
 
 
-def _shown(values: list[Any]) -> str:
+def _shown(context: Any, values: list[Any]) -> str:
     from escalator.probes.jsonpath import as_text
 
-    texts = [repr(as_text(v))[:80] for v in values[:5]]
+    texts = [repr(shown(context, as_text(v), 77)) for v in values[:5]]
     return ", ".join(texts) + (f" and {len(values) - 5} more" if len(values) > 5 else "")
 
 
@@ -55,7 +55,7 @@ def step_the_json_at_should_be(context: Any, path: str, value: str) -> None:
     wanted = expand(context, value)
     values = _values(context, path)
     wrong = [v for v in values if as_text(v) != wanted]
-    assert not wrong, f"{path} is {_shown(wrong)}, not {wanted!r}"
+    assert not wrong, f"{path} is {_shown(context, wrong)}, not {wanted!r}"
 
 
 def _age(context: Any, path: str, values: list[Any]) -> float:
@@ -63,7 +63,7 @@ def _age(context: Any, path: str, values: list[Any]) -> float:
     from escalator.probes.jsonpath import parse_time
 
     times = [t for t in (parse_time(v) for v in values) if t is not None]
-    assert times, f"{path} is {_shown(values)}: not an ISO 8601 time or epoch seconds"
+    assert times, f"{path} is {_shown(context, values)}: not an ISO 8601 time or epoch seconds"
     return time.time() - max(times).timestamp()
 
 
@@ -75,9 +75,9 @@ def _fresh(context: Any, path: str, n: float, w: float | None = None) -> None:
     age = _age(context, path, values)
     measured = record(context, "json_age", round(age, 3), "s", crit, warn=warn)
     assert age >= -_FUTURE_SLACK, (
-        f"{path} is {_shown(values)}, {-age / 60:.0f} minutes in the future")
-    judge(context, measured, f"{path} is {_shown(values)}, {_ago(age)} old", unit="minutes",
-          scale=size, wanted=f"within the last {n:g} minutes")
+        f"{path} is {_shown(context, values)}, {-age / 60:.0f} minutes in the future")
+    judge(context, measured, f"{path} is {_shown(context, values)}, {_ago(age)} old",
+          unit="minutes", scale=size, wanted=f"within the last {n:g} minutes")
 
 
 @then('the JSON at "{path:Q}" should be a time within the last {n:Number} minutes')

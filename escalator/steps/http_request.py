@@ -3,8 +3,10 @@
 Given steps set what every later request of the scenario carries (request headers, a bearer
 token, not following redirects, a proxy); When steps send one request, whose answer the HTTP
 Then steps judge like any other (`escalator.steps.http`, `http_json`, `values`...). Bodies come
-from the step or from its docstring; `${name}` expands in URLs, headers and bodies, and a
-secret's value never appears in a reason (the runner redacts it from every output). Requests go
+from the step or from its docstring; `${name}` expands in URLs, headers and bodies (inside a
+JSON string as a JSON string's text, so a secret with quotes or backslashes keeps the body
+valid), and a secret's value never appears in a reason (the runner redacts it from every
+output). Requests go
 through `escalator.steps.api.http_request`, the call a site step would make.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin
 
@@ -28,6 +31,7 @@ PROBES = ("escalator.probes.http",)
 VARIABLES = web.VARIABLES
 
 _METHOD = re.compile(r"[A-Za-z]+")
+_VARIABLE = re.compile(r"\$?\$\{[^}]*\}")  # `$${name}` too: `expand` keeps it literal
 _TEXT = "text/plain; charset=utf-8"
 _JSON = "application/json"
 
@@ -40,21 +44,46 @@ def _method(text: str) -> str:
 
 def _send(context: Any, method: str, url: str, body: str | None = None,
           content_type: str = _TEXT) -> None:
+    """Send `body` (expanded already) as `content_type`; no body without one."""
     if body is None:
         api.http_request(context, url, _method(method))
         return
-    data = api.expand(context, body).encode()
-    api.http_request(context, url, _method(method), body=data,
+    api.http_request(context, url, _method(method), body=body.encode(),
                      headers=(("Content-Type", content_type),))
 
 
 def _json(context: Any, text: str, where: str) -> str:
-    """The JSON text as written (after `${name}` expansion), refused when it is not JSON."""
+    """The JSON text with `${name}` expanded, refused when it is not JSON."""
+    body = expand_json(text, lambda name: api.expand(context, name))
     try:
-        json.loads(api.expand(context, text))
+        json.loads(body)
     except ValueError as exc:
         raise api.StepSetupError(f"the JSON {where} is not valid: {exc}") from None
-    return text
+    return body
+
+
+def expand_json(text: str, value: Callable[[str], str]) -> str:
+    """`text` (JSON with `${name}`s) with each `${name}` replaced by `value(it)`: escaped as a
+    JSON string's text inside a string, as it is elsewhere (a number, a whole object).
+
+    >>> values = {"${pw}": 'say "hi"', "${n}": "7"}
+    >>> print(expand_json('{"pw": "${pw}", "n": ${n}}', values.__getitem__))
+    {"pw": "say \\"hi\\"", "n": 7}
+    """
+    out, in_string, escaped, position = [], False, False, 0
+    for match in _VARIABLE.finditer(text):
+        for char in text[position:match.start()]:
+            if escaped:
+                escaped = False
+            elif char == "\\" and in_string:
+                escaped = True
+            elif char == '"':
+                in_string = not in_string
+        out.append(text[position:match.start()])
+        found = value(match.group())
+        out.append(json.dumps(found, ensure_ascii=False)[1:-1] if in_string else found)
+        position = match.end()
+    return "".join(out) + text[position:]
 
 
 def _docstring(context: Any) -> str:
@@ -140,7 +169,7 @@ def step_i_send_a_request_with_the_body(context: Any, method: str, url: str, bod
 
     A text body (Content-Type text/plain unless a request header says otherwise).
     """
-    _send(context, method, url, body)
+    _send(context, method, url, api.expand(context, body))
 
 
 @when('I send a {method:w} request to "{url:Q}" with the body:')
@@ -149,7 +178,7 @@ def step_i_send_a_request_with_the_docstring(context: Any, method: str, url: str
 
     The body is the step's docstring, as text.
     """
-    _send(context, method, url, _docstring(context))
+    _send(context, method, url, api.expand(context, _docstring(context)))
 
 
 @when("I send a {method:w} request to \"{url:Q}\" with the JSON '{body:SQ}'")

@@ -33,7 +33,7 @@ import parse
 from behave import register_type
 
 from escalator.limits import Limit
-from escalator.steps.support import StepSetupError, stated
+from escalator.steps.support import StepSetupError, shown, stated
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
@@ -123,11 +123,16 @@ def compile_pattern(text: str) -> re.Pattern[str]:
         raise StepSetupError(f"bad regular expression /{text}/: {exc}") from None
 
 
-def shown(text: str, limit: int = 120) -> str:
-    """A text quoted on one line for a reason, bounded.
+def quoted(context: Any, text: str, limit: int = 120) -> str:
+    """A target's text quoted on one line for a reason, bounded; the scenario's secrets are
+    masked before the cut (`support.shown`), so no piece of one survives it.
 
-    >>> shown("a\\n  b"), shown("x" * 200, 10)
+    >>> from types import SimpleNamespace
+    >>> from escalator.steps.support import Session
+    >>> context = SimpleNamespace(escalator=Session(secrets=("Zq7Passw0rdVx41",)))
+    >>> quoted(context, "a\\n  b"), quoted(context, "x" * 200, 10)
     ("'a b'", "'xxxxxxx...'")
+    >>> quoted(context, "the key is Zq7Passw0rdVx41, use it", 18)
+    "'the key is ***...'"
     """
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= limit else flat[: limit - 3] + "...")
+    return repr(shown(context, text, limit))

@@ -22,7 +22,7 @@ from escalator.steps import (
     api,
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 )
-from escalator.steps.matching import compile_pattern, shown
+from escalator.steps.matching import compile_pattern, quoted
 
 if TYPE_CHECKING:
     from escalator.probes.ping import PingResult
@@ -117,7 +117,7 @@ def step_the_reply_should_contain(context: Any, text: str) -> None:
     reply = _reply(context)
     wanted = unescape(api.expand(context, text))
     assert wanted in reply.data, (f"{wanted.decode(errors='replace')!r} not in the reply of "
-                                  f"{reply.where}: {shown(reply.text)}")
+                                  f"{reply.where}: {quoted(context, reply.text)}")
 
 
 @then('the reply should not contain "{text:Q}"')
@@ -126,7 +126,7 @@ def step_the_reply_should_not_contain(context: Any, text: str) -> None:
     reply = _reply(context)
     wanted = unescape(api.expand(context, text))
     assert wanted not in reply.data, (f"{wanted.decode(errors='replace')!r} in the reply of "
-                                      f"{reply.where}: {shown(reply.text)}")
+                                      f"{reply.where}: {quoted(context, reply.text)}")
 
 
 @then("the reply should match /{pattern:Regex}/")
@@ -135,7 +135,7 @@ def step_the_reply_should_match(context: Any, pattern: str) -> None:
     reply = _reply(context)
     regex = compile_pattern(api.expand(context, pattern))
     assert regex.search(reply.text), (f"the reply of {reply.where} does not match "
-                                      f"/{regex.pattern}/: {shown(reply.text)}")
+                                      f"/{regex.pattern}/: {quoted(context, reply.text)}")
 
 
 # ---- limits -----------------------------------------------------------------------------

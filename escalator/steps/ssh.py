@@ -30,6 +30,7 @@ from escalator.steps.support import (
     judge,
     record,
     session,
+    shown,
     stated,
 )
 
@@ -269,12 +270,9 @@ def _last_command(context: Any) -> CommandResult:
     return result
 
 
-def _excerpt(result: CommandResult) -> str:
-    """The output as one bounded line for a reason."""
-    text = " ".join(result.output.split())
-    if not text:
-        return "(no output)"
-    return text if len(text) <= 120 else text[:117] + "..."
+def _excerpt(context: Any, result: CommandResult) -> str:
+    """The output as one bounded line for a reason, secrets masked before the cut."""
+    return shown(context, result.output, 120) or "(no output)"
 
 
 @when('I run "{command:Q}"')
@@ -308,7 +306,7 @@ def step_i_should_see_in_the_output(context: Any, text: str) -> None:
     cut = " (only its first 64 KiB were kept)" if result.truncated else ""
     assert wanted in result.output, (
         f'"{text}" not in the {result.output_bytes} B of output of `{result.command}` on '
-        f"{result.address} (exit {result.exit_status}){cut}: {_excerpt(result)}")
+        f"{result.address} (exit {result.exit_status}){cut}: {_excerpt(context, result)}")
 
 
 @then("the exit status should be {status:Int}")
@@ -317,7 +315,7 @@ def step_the_exit_status_should_be(context: Any, status: int) -> None:
     result = _last_command(context)
     assert result.exit_status == status, (
         f"`{result.command}` on {result.address} exited {result.exit_status}, expected {status}; "
-        f"output ({result.output_bytes} B): {_excerpt(result)}")
+        f"output ({result.output_bytes} B): {_excerpt(context, result)}")
 
 
 # ---- host keys ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 from escalator import variables as env_variables
 from escalator.errors import SetupError
 from escalator.limits import Limit
+from escalator.redact import Redactor, redactor_for
 from escalator.results import Measurement
 
 T = TypeVar("T")
@@ -44,6 +45,7 @@ class Session:
     on_extend: Callable[[float], None] | None = None  # the runner's: re-arm the step's alarm
     doing: str | None = None  # what the step is waiting on; named if its time runs out
     environment: str | None = None
+    secrets: tuple[str, ...] = ()  # values masked in everything the scenario reports
     measurements: list[Measurement] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # limits crossed only as far as warning
     warnings_seen: int = 0  # how many of them `step_warning` has handed out
@@ -51,6 +53,19 @@ class Session:
     resources: dict[str, Any] = field(default_factory=dict)
     closers: list[Callable[[], None]] = field(default_factory=list)
     clock: Callable[[], float] = time.monotonic  # the step deadline's clock; tests pass a fake
+    _redactor: Redactor | None = field(default=None, repr=False)
+
+    @property
+    def redactor(self) -> Redactor:
+        """Masks the secrets (and what `hide` added) in text the scenario reports."""
+        if self._redactor is None:
+            self._redactor = redactor_for(self.secrets)
+        return self._redactor
+
+    def hide(self, *values: str) -> None:
+        """Mask these values too: something derived from a secret (a basic-auth token)."""
+        self.secrets = (*self.secrets, *(v for v in values if v))
+        self._redactor = None
 
     @property
     def client_timeout(self) -> float:
@@ -154,6 +169,13 @@ def expand(context: Any, text: str) -> str:
     """Replace `${name}` with the environment's variable (`$${name}` stays `${name}`); an
     unknown name or an unset secret is our error (VariableError: the scenario is UNKNOWN)."""
     return env_variables.expand(text, session(context).variables)
+
+
+def shown(context: Any, text: str, limit: int, tail: bool = False) -> str:
+    """`text` for a reason: secrets masked, on one line, cut to `limit` characters with "..."
+    (`tail` keeps the end). Masking comes first: a secret cut in half cannot be recognised."""
+    redactor = session(context).redactor
+    return redactor.shorten(" ".join(redactor.text(text).split()), limit, tail)
 
 
 def resolve_url(context: Any, text: str) -> str:

@@ -23,6 +23,7 @@ from escalator.steps.support import (
     judge,
     record,
     session,
+    shown,
     stated,
 )
 
@@ -45,15 +46,14 @@ def _command(context: Any) -> CommandResult:
     return result
 
 
-def _line(text: str) -> str:
-    """The tail of some output, on one line, short enough for a reason."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _SHOWN else "..." + flat[-_SHOWN:]
+def _line(context: Any, text: str) -> str:
+    """The tail of some output, on one line, secrets masked, short enough for a reason."""
+    return shown(context, text, _SHOWN + 3, tail=True)
 
 
-def _label(result: CommandResult) -> str:
-    command = result.command
-    return f"`{command if len(command) <= 60 else command[:57] + '...'}`"
+def _label(context: Any) -> str:
+    """The command as the feature wrote it (`${secret}` not expanded), cut for a reason."""
+    return f"`{shown(context, getattr(context, 'command_text', ''), 60)}`"
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -70,7 +70,7 @@ def step_i_run(context: Any, command: str) -> None:
     from escalator.probes.command import CommandTarget, run
 
     result = run(CommandTarget(expand(context, command), session(context).client_timeout))
-    context.command_result = result
+    context.command_result, context.command_text = result, command
     record(context, "command_time", round(result.elapsed, 3), "s")
     assert result.error is None, result.error
 
@@ -84,8 +84,8 @@ def step_it_should_exit_from_being_signaled(context: Any) -> None:
     result = _command(context)
     if result.signal is not None:
         return
-    said = _line(result.stderr) or _line(result.stdout)
-    raise AssertionError(f"{_label(result)} {result.ended}, expected it to die of a signal"
+    said = _line(context, result.stderr) or _line(context, result.stdout)
+    raise AssertionError(f"{_label(context)} {result.ended}, expected it to die of a signal"
                          + (f"; output: {said}" if said else ""))
 
 
@@ -95,8 +95,8 @@ def step_it_should_exit(context: Any, status: int) -> None:
     result = _command(context)
     if result.exit_status == status:
         return
-    said = _line(result.stderr) or _line(result.stdout)
-    raise AssertionError(f"{_label(result)} {result.ended}, expected exit {status}"
+    said = _line(context, result.stderr) or _line(context, result.stdout)
+    raise AssertionError(f"{_label(context)} {result.ended}, expected exit {status}"
                          + (f"; output: {said}" if said else ""))
 
 
@@ -118,17 +118,18 @@ def step_stream_should_have(context: Any, stream: str, text: str) -> None:
     if text in output:
         return
     cut = " (output was cut at the size limit)" if result.truncated else ""
-    shown = _line(output)
-    raise AssertionError(f"{text!r} not in the {stream} of {_label(result)}{cut}: "
-                         + (shown or f"{stream} was empty"))
+    tail = _line(context, output)
+    raise AssertionError(f"{text!r} not in the {stream} of {_label(context)}{cut}: "
+                         + (tail or f"{stream} was empty"))
 
 
 @then("'{stream:SQ}' should not have '{text}'")
 def step_stream_should_not_have(context: Any, stream: str, text: str) -> None:
     """Then 'stderr' should not have 'error'"""
-    result, output = _stream(context, stream)
+    _, output = _stream(context, stream)
     text = expand(context, text)
-    assert text not in output, f"{text!r} in the {stream} of {_label(result)}: {_line(output)}"
+    assert text not in output, (f"{text!r} in the {stream} of {_label(context)}: "
+                                f"{_line(context, output)}")
 
 
 @then("'{first:SQ}' should appear on '{second:SQ}' '{times:Int}' times")
@@ -142,13 +143,14 @@ def step_should_appear_on_times(context: Any, first: str, second: str, times: in
     # cucumber-nagios's order names the stream second; an unknown name there is reported
     text, stream = (second, first) if first in _STREAMS and second not in _STREAMS else (
         first, second)
-    result, output = _stream(context, stream)
+    _, output = _stream(context, stream)
     text = expand(context, text)
     if not text:
         raise StepSetupError("give some text to count, not ''")
     seen = output.count(text)
-    assert seen == times, (f"{text!r} appears {seen} times in the {stream} of {_label(result)}, "
-                           f"expected {times}: " + (_line(output) or f"{stream} was empty"))
+    assert seen == times, (f"{text!r} appears {seen} times in the {stream} of "
+                           f"{_label(context)}, expected {times}: "
+                           + (_line(context, output) or f"{stream} was empty"))
 
 
 # ---- files ------------------------------------------------------------------------------

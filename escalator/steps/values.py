@@ -22,7 +22,7 @@ from escalator.steps import (
     types,  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 )
 from escalator.steps import http_client as web
-from escalator.steps.matching import Comparison, as_number, compile_pattern, shown
+from escalator.steps.matching import Comparison, as_number, compile_pattern, quoted
 
 if TYPE_CHECKING:
     from escalator.probes.command_result import CommandResult as LocalResult
@@ -49,18 +49,19 @@ def _compare(context: Any, name: str, what: str, values: list[Any], comparison: 
     limit); the deciding one is recorded with both limits and judged."""
     numbers = [as_number(v) for v in values]
     bad = [v for v, n in zip(values, numbers, strict=True) if n is None]
-    assert not bad, f"{what} is {shown(str(bad[0]), 60)}, not a number"
+    assert not bad, f"{what} is {quoted(context, str(bad[0]), 60)}, not a number"
     worst = comparison.worst([n for n in numbers if n is not None])
     measured = api.record(context, name, worst, "", comparison.limit, warn=warn)
     api.judge(context, measured, f"{what} is {worst:g}", wanted=comparison.describe())
 
 
-def _matches(what: str, text: str, pattern: str, wanted: bool = True) -> None:
+def _matches(context: Any, what: str, text: str, pattern: str, wanted: bool = True) -> None:
     found = compile_pattern(pattern).search(text)
     if wanted:
-        assert found, f"{what} does not match /{pattern}/: {shown(text)}"
+        assert found, f"{what} does not match /{pattern}/: {quoted(context, text)}"
     else:
-        assert not found, f"{what} matches /{pattern}/ with {shown(found.group(0), 60)}"
+        assert not found, (f"{what} matches /{pattern}/ with "
+                           f"{quoted(context, found.group(0), 60)}")
 
 
 # ---- JSON -------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def step_the_json_at_should_match(context: Any, path: str, pattern: str) -> None
 
     path = api.expand(context, path)
     for value in _json_values(context, path):
-        _matches(path, as_text(value), api.expand(context, pattern))
+        _matches(context, path, as_text(value), api.expand(context, pattern))
 
 
 # ---- page text and headers --------------------------------------------------------------
@@ -137,7 +138,7 @@ def step_the_response_body_should_match(context: Any, pattern: str) -> None:
     The body, or for an HTML page also the text a reader sees (tags gone, entities decoded).
     """
     result = web.answered(context)
-    _matches(f"the body of {result.final_url} ({result.status})", _page_text(context),
+    _matches(context, f"the body of {result.final_url} ({result.status})", _page_text(context),
              api.expand(context, pattern))
 
 
@@ -145,7 +146,7 @@ def step_the_response_body_should_match(context: Any, pattern: str) -> None:
 def step_the_response_body_should_not_match(context: Any, pattern: str) -> None:
     """Then the response body should not match /(?i)exception|traceback/"""
     result = web.answered(context)
-    _matches(f"the body of {result.final_url} ({result.status})", _page_text(context),
+    _matches(context, f"the body of {result.final_url} ({result.status})", _page_text(context),
              api.expand(context, pattern), wanted=False)
 
 
@@ -155,7 +156,7 @@ def step_the_header_should_match(context: Any, name: str, pattern: str) -> None:
     result = web.answered(context)
     value = result.header(name)
     assert value is not None, f'no "{name}" header in the answer of {result.final_url}'
-    _matches(f'the "{name}" header', value, api.expand(context, pattern))
+    _matches(context, f'the "{name}" header', value, api.expand(context, pattern))
 
 
 # ---- command output ---------------------------------------------------------------------
@@ -166,8 +167,9 @@ def _local(context: Any, stream: str) -> tuple[LocalResult, str, str]:
                                       "scenario yet (When I run '...')")
     if stream not in ("stdout", "stderr"):
         raise api.StepSetupError(f"no stream {stream!r}: use 'stdout' or 'stderr'")
-    command = result.command
-    label = f"the {stream} of `{command if len(command) <= 60 else command[:57] + '...'}`"
+    # the command as the feature wrote it (`${secret}` not expanded), masked before the cut
+    written = getattr(context, "command_text", result.command)
+    label = f"the {stream} of `{api.shown(context, written, 60)}`"
     return result, (result.stdout if stream == "stdout" else result.stderr), label
 
 
@@ -190,14 +192,14 @@ def step_stream_should_match(context: Any, stream: str, pattern: str) -> None:
     `^` and `$` match at line ends with `(?m)`.
     """
     _, output, label = _local(context, stream)
-    _matches(label, output, api.expand(context, pattern))
+    _matches(context, label, output, api.expand(context, pattern))
 
 
 @then("'{stream:SQ}' should not match /{pattern:Regex}/")
 def step_stream_should_not_match(context: Any, stream: str, pattern: str) -> None:
     """Then 'stderr' should not match /(?i)error/"""
     _, output, label = _local(context, stream)
-    _matches(label, output, api.expand(context, pattern), wanted=False)
+    _matches(context, label, output, api.expand(context, pattern), wanted=False)
 
 
 @then("'{stream:SQ}' should be {op:Comparison} {n:Number}")
@@ -228,7 +230,7 @@ def step_the_output_should_match(context: Any, pattern: str) -> None:
     The output of the last remote command (`I run "..."` over SSH).
     """
     result, label = _remote(context)
-    _matches(label, result.output, api.expand(context, pattern))
+    _matches(context, label, result.output, api.expand(context, pattern))
 
 
 @then("the output should be {op:Comparison} {n:Number}")

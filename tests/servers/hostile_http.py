@@ -176,6 +176,32 @@ def _redirect(location: str) -> Behaviour:
     return behaviour
 
 
+def _declared_charset(charset: str, media: str) -> Behaviour:
+    """A 503 whose Content-Type names a charset that is not one: a codec Python has but that is
+    no text encoding (base64, rot13, zlib), one that cannot decode bytes (idna), or none."""
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        body = (b"<html><body><h1>Service Unavailable</h1>\xff\xfe</body></html>"
+                if media == "text/html" else b"Service Unavailable \xff\xfe")
+        conn.sendall(_head("503 Service Unavailable", f"Content-Type: {media}; charset={charset}",
+                           f"Content-Length: {len(body)}", "Connection: close") + body)
+        conn.close()
+
+    return behaviour
+
+
+def _json_body(status: str, body: bytes) -> Behaviour:
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        conn.sendall(_head(status, "Content-Type: application/json",
+                           f"Content-Length: {len(body)}", "Connection: close") + body)
+        conn.close()
+
+    return behaviour
+
+
+CHARSETS = ("base64", "rot13", "zlib", "bz2", "hex", "uu", "quopri", "idna", "punycode",
+            "undefined", "no-such-charset", "utf-8-sig", "cp037")
+DEEP = 100_000
+
 BEHAVIOURS: dict[str, Behaviour] = {
     "reset-before-answer": reset_before_answer,
     "close-without-answer": close_without_answer,
@@ -199,6 +225,11 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "redirect-loop": _redirect("/"),
     "redirect-to-ftp": _redirect("ftp://127.0.0.1/pub/"),
     "redirect-to-bad-url": _redirect("http://[::1/broken"),
+    **{f"charset-{name}": _declared_charset(name, "text/plain") for name in CHARSETS},
+    **{f"html-charset-{name}": _declared_charset(name, "text/html") for name in CHARSETS},
+    "json-deep-list": _json_body("503 Service Unavailable", b"[" * DEEP + b"]" * DEEP),
+    "json-deep-object": _json_body("200 OK", b'{"a":' * DEEP + b"1" + b"}" * DEEP),
+    "json-huge-number": _json_body("200 OK", b'{"status": ' + b"9" * 100_000 + b"}"),
 }
 
 
