@@ -158,8 +158,8 @@ def _ladder(root: Path, tale: Story, name: str) -> None:
         audit(DEPLOY - 50, "confirmed", "settling 30s")
         audit(DEPLOY - 10, "engaged", "within budget", plan=["deploy"])
         audit(DEPLOY, "step_intent", "running level deploy", level="deploy")
-        audit(DEPLOY + 38, "step_finished", "level deploy ok", level="deploy", status="ok",
-              exit_code=0, duration=38.0)
+        audit(DEPLOY + 38, "step_finished", "level deploy succeeded", level="deploy",
+              status="succeeded", exit_code=0, duration=38.0)
         audit(DEPLOY + 95, "verify", "green", attempt=1, green=True)
         audit(DEPLOY + 110, "recovered", "2 green runs")
     elif name == "failing":

@@ -252,7 +252,8 @@ def test_still_red_after_max_reconverge_plans_pages_with_what_is_red(tmp_path: P
     assert (result.verdict, result.exit_code) == ("still_red", 2)
     assert result.reason == "still red after 1 plan(s) (max_reconverge = 0); still red: ping"
     assert [p["event"] for p in rig.pages] == ["still_red"]
-    assert (rig.pages[0]["reason"], rig.pages[0]["scenarios"]) == (result.reason, ["ping"])
+    assert (rig.pages[0]["reason"], [s["name"] for s in rig.pages[0]["scenarios"]]) == (
+        result.reason, ["ping"])
     assert lines[-1] == f"test: {result.reason}"
 
 

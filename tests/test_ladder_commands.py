@@ -11,7 +11,7 @@ from escalator.env import Env
 from escalator.ladder.model import LadderState, Latch
 from escalator.ladder.store import LadderStore, ladder_dir
 from tests.project import run_cli
-from tests.test_ladder_process import project
+from tests.test_ladder_process import project, verdicts
 
 NOW = 1_800_000_000.0  # 2027-01-15 08:00:00Z
 
@@ -36,14 +36,20 @@ def test_status_shows_latch_counters_and_cooldowns(tmp_path: Path) -> None:
         level_runs=(("converge", NOW - 600), ("deploy", NOW - 300)),
         last_engagement=(("run_id", "r9"), ("started", NOW - 600),
                          ("plan", ["converge", "deploy"]), ("verdict", "latched"))))
-    assert cli(["ladder", "status", "-e", "test"], root) == (0, """\
+    hint = ("find out why (escalator ladder history -e test); when it is safe to act again: "
+            "escalator ladder resume -e test --reason TEXT --reset-counters (else the next "
+            "failure latches again at once)")
+    assert cli(["ladder", "status", "-e", "test"], root) == (0, f"""\
 environment               test
 state                     LATCHED
 latched because           hourly budget: 6 actions in the last hour
 latched since             2027-01-15 07:58:00Z
+next step                 {hint}
 actions in the last hour  2 of 6
 engagements in 6h         1 of 3
 last engagement           r9 at 2027-01-15 07:50:00Z: converge > deploy (latched)
+notifier                  ok (nothing sent yet)
+watcher                   -
 
 level     last run              cooldown    may run
 --------  --------------------  ----------  ---------
@@ -87,7 +93,7 @@ def test_resume_while_an_engine_runs_leaves_a_request_for_it(tmp_path: Path) -> 
     assert out.startswith("test: resume requested by alice; the running engine applies it "
                           "before its next run (")
     assert s.take_resume() == {"who": "alice", "why": "disk swapped", "at": NOW,
-                               "latch": Latch("budget", NOW).key}
+                               "latch": Latch("budget", NOW).key, "reset_counters": False}
 
 
 def test_escalate_refuses_at_once_while_another_engine_holds_the_lock(tmp_path: Path) -> None:
@@ -113,8 +119,8 @@ def test_watch_runs_every_interval_and_engages(tmp_path: Path) -> None:
     (root / "deploy.state").write_text("500")
     result = run_cli(["watch", "-e", "test", "--interval", "100ms", "--ticks", "2"], root,
                      environ={"PATH": "/usr/bin:/bin"})
-    lines = result.stdout.splitlines()
+    lines = verdicts(result.stdout)
     assert result.code == 0, result.stderr
-    assert lines[0].startswith("test: recovered - verified green (run ")
-    assert lines[-1].startswith("test: healthy - all scenarios pass (run ")
+    assert [line.split(" (run ")[0] for line in lines] == [
+        "test: recovered - verified green", "test: healthy - all scenarios pass"]
     assert (root / "ran.log").read_text().split()[0] == "deploy"

@@ -10,7 +10,7 @@ import pytest
 
 from escalator.errors import ConfigError
 from escalator.ladder.config import check_programs, parse_ladder
-from escalator.ladder.model import LadderConfig, Level, Maintenance
+from escalator.ladder.model import LadderConfig, Level, Maintenance, Webhook
 from tests.project import ladder_level, ladder_toml
 
 EXAMPLE = ladder_toml(
@@ -108,3 +108,69 @@ def test_a_ladder_needs_levels(project: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(project, "[ladder]\nsettle = '1s'\n")
     assert str(caught.value) == "escalator.toml: ladder.level: give at least one [[ladder.level]]"
+
+
+def test_repage_and_a_webhook_notifier(project: Path) -> None:
+    text = EXAMPLE.replace('notify = ["ops/page.sh", "--urgent"]', """repage = "30m"
+notify = { webhook = "https://events.example.com/v2/enqueue", format = "pagerduty", \
+routing_key = { env = "PD_KEY" }, headers = { X-Team = "ops", X-Auth = { env = "AUTH" } }, \
+timeout = "5s", retries = 4, ca_bundle = "ca.pem" }""")
+    config = parse(project, text)
+    assert (config.repage, config.notify) == (1800.0, ())
+    assert config.webhook == Webhook(
+        url="https://events.example.com/v2/enqueue", format="pagerduty",
+        headers=(("X-Team", "ops"),), header_envs=(("X-Auth", "AUTH"),),
+        routing_key_env="PD_KEY", timeout=5.0, retries=4, ca_bundle=str(project / "ca.pem"))
+    assert parse(project, EXAMPLE).repage == 4 * 3600.0  # Alertmanager's repeat_interval
+    with pytest.raises(ConfigError) as caught:
+        check_programs(config, {"PD_KEY": "k"})
+    assert str(caught.value) == ("escalator.toml: ladder.notify: environment variable AUTH is "
+                                 "not set")
+    check_programs(config, {"PD_KEY": "k", "AUTH": "a"})
+    check_programs(config)  # a host that only checks needs no secrets
+
+
+_HOOK = 'notify = ["ops/page.sh", "--urgent"]'
+
+
+@pytest.mark.parametrize(("notify", "message"), [
+    ('repage = "0s"', "escalator.toml: ladder.repage: must be longer than 0s"),
+    ('repage = "often"', "escalator.toml: ladder.repage: bad duration 'often': give a number "
+     "with a unit, e.g. 500ms, 30s, 5m, 2h"),
+    ('notify = "ops/page.sh"', "escalator.toml: ladder.notify: give an argv (a list of "
+     'strings, no shell) or { webhook = "https://..." }'),
+    ('notify = { url = "https://x.example" }', "escalator.toml: ladder.notify.url: unknown key"),
+    ('notify = { format = "escalator" }', "escalator.toml: ladder.notify.webhook: missing"),
+    ('notify = { webhook = "ftp://x.example/" }', "escalator.toml: ladder.notify.webhook: must "
+     "be an https:// URL or { env = \"VARIABLE\" }, got 'ftp://x.example/'"),
+    ('notify = { webhook = "http://pager.example/hook" }', "escalator.toml: "
+     "ladder.notify.webhook: http:// would send the page in clear text: give an https:// URL "
+     "(http:// is for a loopback relay only)"),
+    ('notify = { webhook = "https://x.example", token = "s3cret" }',
+     'escalator.toml: ladder.notify.token: a secret is written { env = "VARIABLE" }'),
+    ('notify = { webhook = { env = "" } }',
+     'escalator.toml: ladder.notify.webhook: a secret is written { env = "VARIABLE" }'),
+    ('notify = { webhook = "https://x.example", format = "slack" }', "escalator.toml: "
+     "ladder.notify.format: must be one of escalator, pagerduty, alertmanager, got 'slack'"),
+    ('notify = { webhook = "https://x.example", format = "pagerduty" }', "escalator.toml: "
+     'ladder.notify.routing_key: format "pagerduty" needs { env = "VARIABLE" } holding the '
+     "integration's routing key"),
+    ('notify = { webhook = "https://x.example", headers = { X = 1 } }',
+     'escalator.toml: ladder.notify.headers.X: give a string or { env = "VARIABLE" }'),
+    ('notify = { webhook = "https://x.example", retries = -1 }',
+     "escalator.toml: ladder.notify.retries: must be a whole number >= 0, got -1"),
+])
+def test_repage_and_webhook_refusals_name_file_and_key(project: Path, notify: str,
+                                                       message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse(project, EXAMPLE.replace(_HOOK, notify))
+    assert str(caught.value) == message
+
+
+def test_a_webhook_may_take_its_url_from_the_environment_and_post_to_a_loopback_relay(
+        project: Path) -> None:
+    hook = parse(project, EXAMPLE.replace(_HOOK, 'notify = { webhook = { env = "HOOK" } }'))
+    assert hook.webhook == Webhook(url_env="HOOK")
+    local = parse(project, EXAMPLE.replace(_HOOK, 'notify = { webhook = '
+                                                  '"http://127.0.0.1:9000/page" }'))
+    assert local.webhook == Webhook(url="http://127.0.0.1:9000/page")

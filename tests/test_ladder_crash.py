@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import child_environ
-from tests.test_ladder_process import project
+from tests.test_ladder_process import project, verdicts
 
 # A level that notices a live copy of itself, records its start, starts a child in its own
 # process group (the kill must take it too), prints, says it runs (NAME.running) and sleeps
@@ -202,8 +202,9 @@ def test_a_new_engine_waits_for_a_killed_engines_level_and_never_runs_a_second_c
     assert ran(root) == ["vm"]
     assert not (root / "overlap.log").exists()
     assert code == 2
-    assert out.startswith("test: latched - level vm (not idempotent) was interrupted by an "
-                          "engine crash; its effect is unknown (run ")
+    assert verdicts(out)[0].startswith("test: latched - level vm (not idempotent) was "
+                                       "interrupted by an engine crash; its effect is "
+                                       "unknown (run ")
     assert err.startswith("escalator: test: level vm of an engine that is gone still runs (")
     found = events(root)
     assert found.index("level_orphaned") < found.index("step_finished") < found.index(
@@ -272,7 +273,8 @@ def test_sigterm_stops_escalate_kills_the_level_group_and_records_it_as_interrup
     code, out, err = finish(proc)
     assert engines.level_processes() == []
     assert (code, err) == (2, "")
-    assert out.startswith("test: interrupted - stopped by SIGTERM while level vm ran (run ")
+    assert verdicts(out)[0].startswith("test: interrupted - stopped by SIGTERM while level vm "
+                                       "ran (run ")
     finished = [r for r in audit(root) if r["event"] == "step_finished"]
     assert [(r["data"]["level"], r["data"]["status"]) for r in finished] == [  # type: ignore[index]
         ("vm", "interrupted")]
@@ -283,8 +285,9 @@ def test_sigterm_stops_escalate_kills_the_level_group_and_records_it_as_interrup
     assert left is not None and (left["level"], left["stopped_by"]) == ("vm", "SIGTERM")
     # The next engine records an orderly stop, not a crash, and keeps the non-idempotent latch.
     code, out, _ = finish(engines.start("escalate"))
-    assert code == 2 and out.startswith("test: latched - level vm (not idempotent) was "
-                                        "stopped by SIGTERM while it ran; its effect is unknown")
+    assert code == 2 and verdicts(out)[0].startswith(
+        "test: latched - level vm (not idempotent) was stopped by SIGTERM while it ran (an "
+        "orderly stop of the engine, not a crash); it may have done part of its work (run ")
     assert "step_interrupted" in events(root) and "state_recovered" not in events(root)
     assert ran(root) == ["vm"]
 
@@ -338,7 +341,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_level(engines: Engines) -> None:
         code, out, _ = finish(engines.start("escalate"))
         assert stranger.poll() is None, "the stranger was killed"
         assert "level_orphaned" not in events(root)
-        assert (code, out.split(" - ")[0]) == (2, "test: latched")
+        assert (code, verdicts(out)[0].split(" - ")[0]) == (2, "test: latched")
     finally:
         stranger.kill()
         stranger.wait()
@@ -368,3 +371,81 @@ def test_watch_survives_a_disk_that_fails_for_a_while_and_still_acts(engines: En
     assert "escalator watch: I/O error, retrying in " in err
     io_errors = [r for r in audit(root) if r["event"] == "io_error"]
     assert io_errors and "state.json" in str(io_errors[0]["reason"])
+
+
+ORDERLY = ("level vm (not idempotent) was stopped by SIGTERM while it ran (an orderly stop of "
+           "the engine, not a crash); it may have done part of its work")
+CHECK = ("check what level vm (ops/vm.sh) did before it was cut short (its output: escalator "
+         "ladder history -e test); finish or undo it by hand, then: escalator ladder resume -e "
+         "test --reason TEXT")
+
+
+@pytest.mark.parametrize("kill_mode", ["mixed", "control-group"])
+def test_a_restart_of_watch_during_a_level_that_is_not_idempotent_is_an_orderly_stop(
+        engines: Engines, kill_mode: str) -> None:
+    """`systemctl restart`: SIGTERM to the main process (KillMode=mixed, as in docs/ladder.md)
+    or to every process of the service at once (systemd's default), then a new watch. It is
+    recorded as the orderly stop it was, never as a crash, and says what to check."""
+    root = engines.root
+    level(root, "vm", seconds=60)
+    (root / "vm.state").write_text("down")
+    first = engines.start("watch", "--interval", "100ms")
+    wait_for(lambda: (root / "vm.running").exists() and (intent(root) or {}).get("pid"))
+    record = intent(root)
+    assert record is not None
+    if kill_mode == "control-group":
+        os.killpg(int(record["pid"]), signal.SIGTERM)  # type: ignore[arg-type]
+        os.kill(int(record["keeper_pid"]), signal.SIGTERM)  # type: ignore[arg-type]
+    first.send_signal(signal.SIGTERM)
+    code, out1, err = finish(first)
+    assert (code, err) == (0, "escalator watch: stopped\n")
+    second = engines.start("watch", "--interval", "100ms")
+    wait_for(lambda: "notify_sent" in events(root))
+    second.send_signal(signal.SIGTERM)
+    code, out2, _ = finish(second)
+    assert engines.level_processes() == []
+    assert (code, ran(root)) == (0, ["vm"])
+    found = events(root)
+    assert "step_interrupted" in found and "state_recovered" not in found
+    assert [r["reason"] for r in audit(root) if r["event"] == "no_action"][-1] == (
+        f"latched: {ORDERLY}")
+    state = json.loads((root / ".escalator/ladder/test/state.json").read_text())
+    assert (state["latch"]["reason"], state["latch"]["next_step"]) == (ORDERLY, CHECK)
+    pages = [json.loads(p) for p in (root / "pages.log").read_text().splitlines() if p]
+    assert [(p["event"], p["next_step"]) for p in pages] == [("latched", CHECK)]
+    assert "crash" not in (root / ".escalator/ladder/test/audit.jsonl").read_text() \
+        .replace("not a crash", "")
+    assert "crash" not in (out1 + out2).replace("not a crash", "")
+    status = finish(engines.start("ladder", "status"))[1]
+    assert f"next step                 {CHECK}\n" in status
+
+
+def test_a_stop_that_reaches_the_engine_while_a_killed_levels_end_is_on_its_way(
+        engines: Engines) -> None:
+    """The level dies of the service manager's SIGTERM and its keeper records it `failed`;
+    the engine (paused here, as a busy machine may) gets its own SIGTERM before it reads that.
+    The level was stopped with the engine: an orderly stop, and vm latches, never runs again."""
+    root = engines.root
+    level(root, "vm", seconds=60)
+    (root / "vm.state").write_text("down")
+    proc = engines.start("escalate")
+    wait_for(lambda: (root / "vm.running").exists() and (intent(root) or {}).get("pid"))
+    record = intent(root)
+    assert record is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        os.killpg(int(record["pid"]), signal.SIGTERM)  # type: ignore[arg-type]
+        wait_for(lambda: "step_finished" in events(root))
+        finished = next(r for r in audit(root) if r["event"] == "step_finished")
+        assert (finished["data"]["status"], finished["data"]["exit_code"]) == (  # type: ignore
+            "failed", -15)
+        proc.send_signal(signal.SIGTERM)
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+    code, out, _ = finish(proc)
+    assert (code, verdicts(out)[0].split(" (run ")[0]) == (
+        2, "test: interrupted - stopped by SIGTERM while level vm ran")
+    assert (intent(root) or {}).get("stopped_by") == "SIGTERM"
+    code, out, _ = finish(engines.start("escalate"))
+    assert (code, ran(root)) == (2, ["vm"])
+    assert verdicts(out)[0].startswith(f"test: latched - {ORDERLY} (run ")

@@ -70,7 +70,7 @@ def test_a_failed_level_stops_the_cascade_and_goes_to_verify(tmp_path: Path) -> 
     assert (result.verdict, result.exit_code, rig.ran) == ("latched", 2, FULL[:1])
     assert [(s.level, s.status, s.exit_code) for s in result.steps] == [("vm", "failed", 3)]
     assert rig.events()[-8:] == ["step_intent", "step_finished", "cascade_stopped",
-                                 "observed", "verify", "latched", "notify_sent", "ended"]
+                                 "observed", "verify", "latched", "ended", "notify_sent"]
     assert [p["event"] for p in rig.pages] == ["latched"]
     assert rig.pages[0]["reason"] == ("verify failed after 1 plan(s): 5 passed, 1 failed, "
                                       "0 unknown of 6")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -83,6 +84,13 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
+def verdicts(out: str) -> list[str]:
+    """The verdict lines of `escalate` or `watch` output (`ENV: VERDICT - REASON (run ID)`);
+    the phase lines printed as they happen come before each."""
+    return [line for line in out.splitlines() if re.fullmatch(r"test: \w+ - .* \(run \S+\)",
+                                                                line)]
+
+
 def ran(root: Path) -> list[str]:
     log = root / "ran.log"
     return [line.split()[0] for line in log.read_text().splitlines()] if log.exists() else []
@@ -99,7 +107,8 @@ def test_a_deep_failure_runs_that_level_and_the_ones_after_it_once_each(tmp_path
     (root / "deploy.state").write_text("500")
     code, out, err = finish(escalate(root))
     assert (code, err) == (0, "")
-    assert out.splitlines()[0].startswith("test: recovered - verified green (run ")
+    assert [line.split(" (run ")[0] for line in verdicts(out)] == [
+        "test: recovered - verified green"]
     assert ran(root) == ["vm", "converge", "deploy"]
     run_ids = {line.split()[1] for line in (root / "ran.log").read_text().splitlines()}
     assert len(run_ids) == 1
@@ -133,9 +142,10 @@ def test_engine_killed_mid_non_idempotent_level_never_reruns_it_and_latches(
         code, out, _ = finish(escalate(root))
     finally:
         _kill_level(root / "vm.pid")
-    assert code == 2
-    assert out.startswith("test: latched - level vm (not idempotent) was interrupted by an "
-                          "engine crash; its effect is unknown (run ")
+    assert code == 2 and len(verdicts(out)) == 1
+    assert verdicts(out)[0].startswith("test: latched - level vm (not idempotent) was "
+                                       "interrupted by an engine crash; its effect is "
+                                       "unknown (run ")
     assert ran(root) == ["vm"]
     events = [r["event"] for r in audit(root)]
     assert "state_recovered" in events and events.count("step_intent") == 1
@@ -162,7 +172,10 @@ def test_resume_after_latch_is_recorded_with_who_and_why(tmp_path: Path) -> None
         [sys.executable, "-m", "escalator", "ladder", "resume", "-e", "test", "--reason",
          "fixed the deploy key"], cwd=root, capture_output=True, text=True, timeout=60,
         env={**os.environ, "USER": "alice"})
-    assert (resume.returncode, resume.stdout) == (0, "test: resumed\n")
+    assert (resume.returncode, resume.stdout) == (0, (
+        "test: resumed; kept: loop breaker (1 of 3 engagements in 6h), hourly budget (1 of 6 "
+        "actions in the last hour), the cooldowns (--reset-counters clears the loop breaker "
+        "and the budget)\n"))
     record = [r for r in audit(root) if r["event"] == "resumed"]
     assert [(r["actor"], r["reason"]) for r in record] == [("alice", "fixed the deploy key")]
 

@@ -306,7 +306,8 @@ def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> Non
     ladder = ladder_view.view(None, None, [
         {"ts": iso(T0 + 1350), "event": "engaged", "reason": "", "data": {"plan": ["deploy"]}},
         {"ts": iso(T0 + 1400), "event": "step_finished", "reason": "",
-         "data": {"level": "deploy", "status": "ok", "exit_code": 0, "duration": 20}},
+         "data": {"level": "deploy", "status": "succeeded", "exit_code": 0,
+                  "duration": 20}},
         {"ts": iso(T0 + 1500), "event": "recovered", "reason": "2 green runs", "data": {}},
         {"ts": "not a time", "event": "latched"}, {"ts": iso(T0 + 1600), "event": "observed"}])
     page = html.render(stored, past, now=T0 + 2200, ladder=ladder)
@@ -342,7 +343,7 @@ def test_charts_draw_every_measurement_its_limit_and_the_ladder_markers() -> Non
     log = [[" ".join(td.text_content().split()) for td in row[1:]]
            for row in doc.get_element_by_id("ladder-log").find_class("event")]
     assert log == [["recovered", "recovered (2 green runs)"],          # latest first
-                   ["deploy", "level deploy ok (exit 0) after 20s"],
+                   ["deploy", "level deploy succeeded (exit 0) after 20s"],
                    ["engaged", "engaged: plan deploy"]]
 
 

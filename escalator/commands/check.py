@@ -1,5 +1,6 @@
 """`escalator check`: the Nagios/Icinga plugin. One status line with perfdata, long output,
-exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; every error is still a valid UNKNOWN line.
+exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; every error is still a valid UNKNOWN line. A latched
+escalation ladder adds a notice line (since when and why).
 
 With `--until-green --within D` it waits as `run --until-green` does (the gate's lines go to
 stderr) and answers with one Nagios status of the final state."""
@@ -61,6 +62,10 @@ def main(args: argparse.Namespace, env: Env) -> int:
         run = send(run, targets, options.config.host_results, env.environ, options.label)
     run = store_run(options, run)
     run = send_metrics(run, options)
+    if options.config.ladder is not None:
+        from escalator.commands.status import with_latch_note
+
+        run = with_latch_note(run, options.state_dir, options.environment)
     write_outputs(run, options, env, default="nagios")
     return int(run.status)
 

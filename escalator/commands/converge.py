@@ -61,7 +61,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
     if within is None and not args.dry_run:
         raise UsageError("converge: give --within DURATION, e.g. --within 2h")
     setup = open_session(args, env)
-    check_programs(setup.config)
+    check_programs(setup.config, env.environ)
     plans = (setup.config.max_reconverge if args.max_reconverge is None
              else args.max_reconverge)
     if args.dry_run:

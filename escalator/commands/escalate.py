@@ -3,12 +3,15 @@
 Exit 0 healthy at the end, 2 still failing, latched (paged) or interrupted, 3 could not run
 (config, a level program missing, lock held). `--dry-run` prints the plan from one fresh run
 and runs nothing. SIGTERM, SIGHUP or ^C stop it cleanly: a running level is killed with its
-process group and the engagement is recorded as interrupted.
+process group and the engagement is recorded as interrupted. Each phase is printed as it
+happens (confirm, settle, plan, each level's start and end, quiesce, verify, pages), `-v` adds
+each run's counts and failures, and the verdict comes last.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from escalator.env import Env
@@ -44,16 +47,18 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.storage import LockHeld
 
     setup = open_session(args, env)
-    check_programs(setup.config)
+    check_programs(setup.config, env.environ)
     if args.dry_run:
-        obs, plan, decision, _ = setup.engine(read_only=True).preview()
-        env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision))
+        obs, plan, decision, state = setup.engine(read_only=True).preview()
+        env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision,
+                                          state.latch))
         return 0 if obs.green else 2
     with stop.handling():
         try:
             with setup.store.lock("escalate"):
                 engine = setup.engine()
                 engine.say = lambda text: say(env, text)
+                engine.progress = progress(env, setup.environment, args.verbose)
                 engine.recover()
                 result = engine.engage()
         except LockHeld as exc:
@@ -71,3 +76,14 @@ def say(env: Env, text: str) -> None:
     """A note for the operator while the engine works (it waits for a level, a disk)."""
     env.stderr.write(f"escalator: {text}\n")
     env.stderr.flush()
+
+
+def progress(env: Env, environment: str, verbose: bool) -> Callable[[str, bool], None]:
+    """The engine's phases on stdout as they happen, one line each (its detail with -v), so
+    a person watching knows what it waits for; the verdict follows at the end."""
+    def tell(text: str, detail: bool) -> None:
+        if detail and not verbose:
+            return
+        env.stdout.write(f"{environment}: {text}\n")
+        env.stdout.flush()
+    return tell

@@ -4,7 +4,9 @@
 and `history` read the state and the audit log (damaged lines skipped and reported). `resume`
 unlatches: applied at once when no engine runs, otherwise left as a request for the latch that
 holds now, which the running engine applies before its next run if that latch still holds;
-both ways it is audited with who ($USER) and why (--reason). Exit 3 when it cannot run.
+both ways it is audited with who ($USER) and why (--reason), resolves the latch's page, and
+says which counters it clears (`--reset-counters`: the loop breaker and the budget) and which
+it keeps. Exit 3 when it cannot run.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ def register(subparsers: Any) -> None:
         add_config_arguments(cmd)
         if name == "resume":
             cmd.add_argument("--reason", required=True, help="why it is safe to act again")
+            cmd.add_argument("--reset-counters", action="store_true",
+                             help="also clear the loop breaker's engagements and the hourly "
+                                  "budget's actions (cooldowns stay)")
         if name == "history":
             cmd.add_argument("-n", "--limit", type=int, default=50, help="rows (default 50)")
     parser.set_defaults(handler=main, on_error=could_not_run)
@@ -46,9 +51,10 @@ def main(args: argparse.Namespace, env: Env) -> int:
     if command == "plan":
         from escalator.ladder.config import check_programs
 
-        check_programs(setup.config)
-        obs, plan, decision, _ = setup.engine(read_only=True).preview()
-        env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision))
+        check_programs(setup.config, env.environ)
+        obs, plan, decision, state = setup.engine(read_only=True).preview()
+        env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision,
+                                          state.latch))
     elif command == "status":
         env.stdout.write(_status(setup, env))
     elif command == "history":
@@ -57,21 +63,24 @@ def main(args: argparse.Namespace, env: Env) -> int:
         note = damage_note(damaged)
         env.stdout.write(render.history_text(records, args.limit) + (note and note + "\n"))
     else:
-        return _resume(setup, args.reason, env)
+        return _resume(setup, args.reason, args.reset_counters, env)
     return 0
 
 
 def _status(setup: Any, env: Env) -> str:
     from escalator.env import boot_id
-    from escalator.ladder import decide, render
+    from escalator.ladder import decide, heartbeat, render
 
-    state = decide.rebase(setup.store.peek(), boot_id(), env.monotonic(), env.now())
+    boot = boot_id()
+    state = decide.rebase(setup.store.peek(), boot, env.monotonic(), env.now())
+    watcher = heartbeat.describe(heartbeat.read(setup.store), boot)
     return render.status_text(setup.environment, setup.config, state, env.now(),
                               pending=setup.store.pending_resume(),
-                              intent=setup.store.read_intent())
+                              intent=setup.store.read_intent(), watcher=watcher)
 
 
-def _resume(setup: Any, reason: str, env: Env) -> int:
+def _resume(setup: Any, reason: str, reset: bool, env: Env) -> int:
+    from escalator.ladder import render
     from escalator.storage import LockHeld
 
     who = env.environ.get("USER") or env.environ.get("LOGNAME") or "unknown"
@@ -81,17 +90,22 @@ def _resume(setup: Any, reason: str, env: Env) -> int:
         with setup.store.lock("ladder resume"):
             engine = setup.engine()
             setup.store.take_resume()  # this resume settles any request left behind
-            resumed = engine.resume(who, reason)
+            before = engine.state
+            resumed = engine.resume(who, reason, reset)
     except LockHeld as exc:
         latch = setup.store.peek().latch
         if latch is None:  # a request now would release the next latch nobody has seen yet
             setup.store.audit("resume_ignored", actor=who, reason=reason)
             env.stdout.write(f"{setup.environment}: not latched: nothing to resume\n")
             return 0
-        setup.store.request_resume(who, reason, latch)
-        env.stdout.write(f"{setup.environment}: resume requested by {who}; the running engine "
-                         f"applies it before its next run ({exc})\n")
+        setup.store.request_resume(who, reason, latch, reset)
+        clears = " (and to clear the loop breaker and the budget)" if reset else ""
+        env.stdout.write(f"{setup.environment}: resume requested by {who}{clears}; the running "
+                         f"engine applies it before its next run ({exc})\n")
         return 0
-    verdict = "resumed" if resumed else "not latched: nothing to resume"
-    env.stdout.write(f"{setup.environment}: {verdict}\n")
+    if not resumed:
+        env.stdout.write(f"{setup.environment}: not latched: nothing to resume\n")
+        return 0
+    env.stdout.write(render.resume_text(setup.environment, setup.config, before, engine.now(),
+                                        reset))
     return 0

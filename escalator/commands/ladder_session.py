@@ -1,6 +1,7 @@
 """Wiring for the ladder commands: config, environment, store and the checks, from argv.
 
-`escalate`, `watch` and `ladder plan` need the suite (`load_run_options`, `run_suite`);
+`escalate`, `watch` and `ladder plan` need the suite (`load_run_options`, `run_suite`), and the
+engagements store every run as `run` and `check` do (`store_run`), for `status` and `report`;
 `ladder status|resume|history` only read the config and the state, so they work without the
 secrets a run needs. Called by escalator/commands/{escalate,watch,ladder}.py; the environment is
 picked by `pick_environment`, as for every other command.
@@ -28,17 +29,22 @@ class LadderSession:
     store: LadderStore
     env: Env
     checks: Callable[[], RunResult]
+    record: Callable[[RunResult], None] | None = None
 
     def engine(self, read_only: bool = False) -> Engine:
-        """An engine on the stored state; `read_only` never writes (dry runs, no lock)."""
-        state = self.store.peek() if read_only else None
-        return Engine(self.config, self.store, self.checks, self.env, state=state)
+        """An engine on the stored state that stores every run as `run` and `check` do;
+        `read_only` writes nothing (dry runs, no lock)."""
+        if read_only:
+            return Engine(self.config, self.store, self.checks, self.env,
+                          state=self.store.peek())
+        return Engine(self.config, self.store, self.checks, self.env, record=self.record)
 
 
 def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -> LadderSession:
     """Raises ConfigError (no [ladder], bad config) or UsageError (no environment chosen)."""
     from escalator.config import load_config
 
+    record = None
     if with_checks:
         options = load_run_options(args, env)
         config, name, secrets = options.config, options.environment, options.secrets
@@ -47,6 +53,11 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
             from escalator.runner import run_suite
 
             return run_suite(options, env)
+
+        def record(run: RunResult) -> None:
+            from escalator.commands.output import store_run
+
+            store_run(options, run)
     else:
         config = load_config(args.config, env)
         environment = pick_environment(config, args.environment)
@@ -58,8 +69,11 @@ def open_session(args: argparse.Namespace, env: Env, with_checks: bool = True) -
         raise ConfigError(f"{config.source or 'the config'}: no [ladder] table: the ladder "
                           "is not configured (docs/ladder.md)")
     name = name or "default"
+    from escalator.ladder.webhook import secrets_of
+
+    secrets = (*secrets, *secrets_of(config.ladder.webhook, env.environ))
     state_dir = config.state_dir(env.cwd)
     store = LadderStore(ladder_dir(state_dir, name), name, secrets, now=env.now,
                         state_dir=state_dir)
-    return LadderSession(config.ladder, name, store, env, checks)
+    return LadderSession(config.ladder, name, store, env, checks, record)
 

@@ -93,9 +93,12 @@ def directory_name(store: ResultStore, environment: str | None) -> str:
 
 def ladder_view(config: Config, store: ResultStore, environment: str | None, now: float
                 ) -> LadderView | None:
-    """The ladder's latch, maintenance window and audit events; None without a [ladder]."""
+    """The ladder's latch, maintenance window, audit events, notifier, open pages and
+    watcher; None without a [ladder]."""
     if config.ladder is None:
         return None
+    from escalator.env import boot_id
+    from escalator.ladder import heartbeat
     from escalator.ladder.decide import active_window
     from escalator.ladder.store import LadderStore, ladder_dir
     from escalator.reports.ladder_view import view
@@ -103,7 +106,10 @@ def ladder_view(config: Config, store: ResultStore, environment: str | None, now
     name = environment or "default"
     ladder = LadderStore(ladder_dir(store.state_dir, name), name, now=lambda: now,
                          state_dir=store.state_dir)
-    return view(ladder.peek().latch, active_window(config.ladder, now), ladder.read_audit())
+    state, beat = ladder.peek(), heartbeat.read(ladder)
+    return view(state.latch, active_window(config.ladder, now), ladder.read_audit(),
+                notifier=state.notifier, pages=state.pages, watcher=beat,
+                watcher_gone=heartbeat.judge(beat, None, boot_id()))
 
 
 def _overview(config: Config, store: ResultStore, now: float) -> dict[str, str]:

@@ -3,14 +3,17 @@
 For Nagios setups where the suite runs elsewhere (cron, CI, a satellite) and the service only
 reads the verdict: the output is what `check` printed for that run (rendered again by the nagios
 formatter from the stored RunResult), or UNKNOWN when the result is missing, unreadable or older
-than `--max-age`, because a stale OK is worse than no answer. Light on purpose: it imports
-neither the runner nor behave nor any protocol library, so it answers in tens of milliseconds.
+than `--max-age`, because a stale OK is worse than no answer; UNKNOWN too when the result is an
+`escalator watch`'s and that watcher has stopped. A latched ladder adds a notice line. Light on
+purpose: it imports neither the runner nor behave nor any protocol library, so it answers in
+tens of milliseconds.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from escalator.commands.common import add_config_arguments, duration_option, pick_environment
 from escalator.durations import format_duration
@@ -18,6 +21,10 @@ from escalator.env import Env
 from escalator.options import DEFAULT_LABEL
 from escalator.status import Status
 from escalator.timestamps import utc
+
+if TYPE_CHECKING:
+    from escalator.results import RunResult
+    from escalator.state import StoredRun
 
 
 def register(subparsers: Any) -> None:
@@ -50,7 +57,12 @@ def main(args: argparse.Namespace, env: Env) -> int:
                         f"(run 'escalator check' or 'escalator run' first)")
     from escalator.env import boot_id
 
-    age = stored.age(env.now(), env.monotonic(), boot_id())
+    boot = boot_id()
+    if config.ladder is not None:
+        gone = _watcher_gone(config.state_dir(env.cwd), environment, stored, boot)
+        if gone is not None:
+            return _unknown(env, label, gone)
+    age = stored.age(env.now(), env.monotonic(), boot)
     if age == float("inf"):
         return _unknown(env, label, f"last result was stored {utc(stored.stored_at)}, "
                         f"{format_duration(round(stored.stored_at - env.now()))} in the "
@@ -62,9 +74,35 @@ def main(args: argparse.Namespace, env: Env) -> int:
                         f"age={round(age)}s;;{round(max_age)};0")
     from escalator.formatters import FormatOptions, render
 
-    text = render("nagios", stored.run, FormatOptions(label=label))
+    run = stored.run
+    if config.ladder is not None:
+        run = with_latch_note(run, config.state_dir(env.cwd), environment)
+    text = render("nagios", run, FormatOptions(label=label))
     env.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(stored.run.status)
+
+
+def _watcher_gone(state_dir: Path, environment: str | None, stored: StoredRun,
+                  boot: str) -> str | None:
+    """UNKNOWN's reason when the watcher that stored the result is gone: nothing checks."""
+    from escalator.ladder.notes import watcher_gone
+
+    gone = watcher_gone(state_dir, environment, stored.stored_at, boot)
+    if gone is None:
+        return None
+    return (f"{gone}: nothing checks {environment or 'default'} now; its last result was "
+            f"{stored.run.status.name}, stored {utc(stored.stored_at)}")
+
+
+def with_latch_note(run: RunResult, state_dir: Path, environment: str | None) -> RunResult:
+    """`run` with a notice line saying that the environment's ladder is latched (since when
+    and why), for the long output of `check` and `status`."""
+    import dataclasses
+
+    from escalator.ladder.notes import latch_note
+
+    note = latch_note(state_dir, environment)
+    return run if note is None else dataclasses.replace(run, notices=(*run.notices, note))
 
 
 def environment_name(config: Any, requested: str | None) -> str | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from escalator.commands.escalate import could_not_run, say
@@ -47,10 +48,10 @@ def main(args: argparse.Namespace, env: Env) -> int:
 
     interval = duration_option(args.interval, "--interval")
     setup = open_session(args, env)
-    check_programs(setup.config)
+    check_programs(setup.config, env.environ)
     with stop.handling():
         try:
-            _watch(setup, args.ticks, interval, env)
+            _watch(setup, args, interval, env)
         except LockHeld as exc:
             return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
         except stop.Stopped as stopped:
@@ -65,29 +66,39 @@ def main(args: argparse.Namespace, env: Env) -> int:
     return 0
 
 
-def _watch(setup: Any, ticks: int | None, interval: float, env: Env) -> None:
+def _watch(setup: Any, args: argparse.Namespace, interval: float, env: Env) -> None:
     """Hold the lock and engage every `interval`; I/O errors are retried with backoff."""
     failures = 0
     while True:
         try:
             with setup.store.lock("watch"):
-                _engage_every(setup, ticks, interval, env)
+                beat = Beat(setup, env, interval)
+                try:
+                    _engage_every(setup, args, interval, env, beat)
+                except BaseException as exc:
+                    beat.stopped(exc)
+                    raise
+                beat.stopped(None)
                 return
         except OSError as exc:  # taking the lock itself failed
             failures += 1
             _pause(setup, env, exc, failures)
 
 
-def _engage_every(setup: Any, ticks: int | None, interval: float, env: Env) -> None:
+def _engage_every(setup: Any, args: argparse.Namespace, interval: float, env: Env,
+                  beat: Beat) -> None:
+    from escalator.commands.escalate import progress
     from escalator.ladder import render
 
     engine, failures, tick = None, 0, 0
-    while ticks is None or tick < ticks:
+    while args.ticks is None or tick < args.ticks:
         begun = env.monotonic()
         try:
             if engine is None:  # at start, and after an error: reload, settle what it left
                 engine = setup.engine()
                 engine.say = lambda text: say(env, text)
+                engine.progress = progress(env, setup.environment, args.verbose)
+                engine.record = beat.keeping(engine.record)
                 engine.recover()
             result = engine.engage()
         except OSError as exc:
@@ -95,10 +106,73 @@ def _engage_every(setup: Any, ticks: int | None, interval: float, env: Env) -> N
             _pause(setup, env, exc, failures)
             continue
         tick, failures = tick + 1, 0
+        beat.cycled(result.verdict)
         env.stdout.write(render.engagement_text(setup.environment, result))
         env.stdout.flush()
-        if ticks is None or tick < ticks:
+        if args.ticks is None or tick < args.ticks:
             env.sleep(max(0.0, interval - (env.monotonic() - begun)))
+
+
+class Beat:
+    """The watcher's heartbeat (escalator.ladder.heartbeat): written at start, after each
+    stored run, at the end of each cycle and when the watch stops; a write that fails is
+    skipped (the next one may work), never the end of the watch."""
+
+    def __init__(self, setup: Any, env: Env, interval: float) -> None:
+        from escalator.durations import format_duration
+        from escalator.env import boot_id
+        from escalator.ladder import heartbeat
+
+        self.store, self.now = setup.store, env.now
+        self.beat = heartbeat.starting(env.now(), interval, boot_id())
+        self._write()
+        with contextlib.suppress(OSError):
+            self.store.audit("watch_started", reason=f"every {format_duration(interval)}",
+                             pid=self.beat.pid, host=self.beat.host)
+
+    def keeping(self, record: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        """`record` (the engine's: store a run), followed by a beat."""
+        def keep(run: Any) -> None:
+            if record is not None:
+                record(run)
+            self.alive()
+        return keep
+
+    def alive(self) -> None:
+        from dataclasses import replace
+
+        self.beat = replace(self.beat, beat=self.now())
+        self._write()
+
+    def cycled(self, verdict: str) -> None:
+        from escalator.ladder import heartbeat
+
+        self.beat = heartbeat.cycled(self.beat, self.now(), verdict)
+        self._write()
+
+    def stopped(self, exc: BaseException | None) -> None:
+        from escalator.errors import EscalatorError
+        from escalator.ladder import heartbeat, stop
+
+        if isinstance(exc, stop.Stopped):
+            why = exc.name
+        elif isinstance(exc, EscalatorError):
+            why = f"configuration error: {exc}"
+        elif exc is not None:
+            why = f"internal error: {type(exc).__name__}: {exc}"
+        else:
+            why = "done"
+        self.beat = heartbeat.stopping(self.beat, self.now(), why)
+        self._write()
+        with contextlib.suppress(OSError):
+            self.store.audit("watch_stopped", reason=why, pid=self.beat.pid)
+
+    def _write(self) -> None:
+        from escalator.ladder import heartbeat
+
+        with contextlib.suppress(OSError):
+            heartbeat.write(self.store, self.beat)
+
 
 
 def _pause(setup: Any, env: Env, exc: OSError, failures: int) -> None:

@@ -70,10 +70,21 @@ _HELP = {
     **{_suffixed("step_measurement", unit): text for unit, text in _KINDS.items()},
     **{_suffixed("step_threshold", unit): f"A limit of {_what(unit)}: {_LIMIT}"
        for unit in _KINDS},
+    # The escalation ladder and its watcher (escalator.reports.ladder_view.samples).
+    "ladder_latched": "1 while the escalation ladder is latched (it runs no level until "
+                      "escalator ladder resume), else 0.",
+    "ladder_latched_since_timestamp_seconds": "When the ladder latched (Unix time).",
+    "ladder_latch_info": "Why the ladder is latched (the reason label); always 1.",
+    "ladder_notifier_failing": "1 while the ladder's notifier fails to take pages, else 0.",
+    "ladder_notifier_failing_since_timestamp_seconds": "When the notifier began to fail "
+                                                       "(Unix time).",
+    "ladder_open_pages": "Problems the ladder paged about and has not resolved yet.",
+    "watch_last_cycle_timestamp_seconds": "When escalator watch last finished a cycle "
+                                          "(Unix time).",
+    "watch_up": "1 while escalator watch runs, 0 once it stopped or is gone.",
 }
 
 Sample = tuple[str, dict[str, str], float]
-
 
 
 def render(run: RunResult, options: object = None) -> str:
@@ -81,9 +92,10 @@ def render(run: RunResult, options: object = None) -> str:
     return render_many([run])
 
 
-def render_many(runs: Sequence[RunResult]) -> str:
-    """One textfile for several runs (one per environment): each family once, in order."""
-    samples: list[Sample] = []
+def render_many(runs: Sequence[RunResult], extra: Sequence[Sample] = ()) -> str:
+    """One textfile for several runs (one per environment) and `extra` samples (the
+    ladder's): each family once, in order."""
+    samples: list[Sample] = list(extra)
     for run in runs:
         samples.extend(_run_samples(run))
         names = _unique_names(run)

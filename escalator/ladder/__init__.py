@@ -6,6 +6,9 @@ Modules, one noun each: `model` (frozen values), `config` (parse `[ladder]`, che
 `actions` (run a level or the notifier as a bounded subprocess), `keeper` (the process that runs
 a level and outlives its engine), `step` (one level with its record keeping), `procs` (a level's
 processes in /proc), `recovery` (what a gone engine left), `stop` (SIGTERM/SIGHUP as one clean
-stop), `engine` (one engagement), `pager` (pages), `render` (tables). The commands `escalate`,
-`watch` and `ladder` drive them; `escalator.config` calls `config.parse_ladder`.
+stop), `engine` (one engagement), `resume` (a human's resume), `paging` (pure: problems, dedup
+keys, pages, what to send or resolve), `pager` (sends pages and keeps them open in the state),
+`webhook` (the built-in notifier), `heartbeat` (the watcher's sign of life), `notes` (what
+`check` and `status` say about the ladder), `render` (tables). The commands `escalate`, `watch`
+and `ladder` drive them; `escalator.config` calls `config.parse_ladder`.
 """

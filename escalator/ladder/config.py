@@ -19,13 +19,17 @@ from typing import Any
 
 from escalator.durations import parse_duration, positive_duration
 from escalator.errors import ConfigError
-from escalator.ladder.model import LadderConfig, Level, Maintenance
-from escalator.toml_table import TableKeys
+from escalator.ladder.model import LadderConfig, Level, Maintenance, Webhook
+from escalator.toml_table import TableKeys, toml_key
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOP = {"settle", "confirm", "verify", "retry_interval", "max_reconverge", "max_actions_per_hour",
         "loop_breaker", "max_failing_fraction", "max_unknown_fraction", "kill_grace", "notify",
-        "level", "maintenance"}
+        "repage", "level", "maintenance"}
+_WEBHOOK = {"webhook", "format", "headers", "token", "routing_key", "timeout", "retries",
+            "ca_bundle"}
+_FORMATS = ("escalator", "pagerduty", "alertmanager")
+_LOOPBACK = re.compile(r"(127\.\d+\.\d+\.\d+|\[::1\]|localhost)(:\d+)?")
 _LEVEL = {"id", "run", "timeout", "quiesce", "cooldown", "idempotent"}
 _WINDOW = {"start", "end", "reason"}
 _LOOP = {"engagements", "window"}
@@ -36,6 +40,9 @@ def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> Ladd
     keys = TableKeys(table, "ladder", source, _TOP)
     levels = _levels(keys, base_dir)
     loop = TableKeys(table.get("loop_breaker", {}), "ladder.loop_breaker", source, _LOOP)
+    raw_notify = table.get("notify")
+    webhook = _webhook(raw_notify, source, base_dir) if isinstance(raw_notify, Mapping) \
+        else None
     config = LadderConfig(
         levels=levels,
         settle=keys.get("settle", _duration, 30.0),
@@ -49,7 +56,10 @@ def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> Ladd
         max_failing_fraction=keys.get("max_failing_fraction", _fraction, 0.5),
         max_unknown_fraction=keys.get("max_unknown_fraction", _fraction, 0.5),
         kill_grace=keys.get("kill_grace", _duration, 5.0),
-        notify=keys.get("notify", lambda v: _argv(v, base_dir), ()),
+        notify=keys.get("notify", lambda v: _notify_argv(v, base_dir), ()) if not webhook
+        else (),
+        webhook=webhook,
+        repage=keys.get("repage", positive_duration, 4 * 3600.0),
         maintenance=_windows(table.get("maintenance", []), source),
         source=source,
         base_dir=base_dir,
@@ -80,6 +90,72 @@ def _levels(keys: TableKeys, base_dir: Path) -> tuple[Level, ...]:
             idempotent=lk.get("idempotent", _bool, False),
         ))
     return tuple(levels)
+
+
+def _webhook(raw: Mapping[str, Any], source: Path, base_dir: Path) -> Webhook:
+    """`notify = { webhook = "https://...", ... }`; secrets as `{ env = "VARIABLE" }`."""
+    wk = TableKeys(raw, "ladder.notify", source, _WEBHOOK)
+    url = wk.required("webhook")
+    url_env = _env_name(wk, "ladder.notify.webhook", url) if isinstance(url, Mapping) else ""
+    headers, header_envs = [], []
+    raw_headers = raw.get("headers", {})
+    if not isinstance(raw_headers, Mapping):
+        wk.fail("ladder.notify.headers", "must be a table")
+    for name, value in raw_headers.items():
+        key = f"ladder.notify.headers.{toml_key(name)}"
+        if isinstance(value, Mapping):
+            header_envs.append((name, _env_name(wk, key, value)))
+        elif isinstance(value, str) and value:
+            headers.append((name, value))
+        else:
+            wk.fail(key, 'give a string or { env = "VARIABLE" }')
+    secret = {key: _env_name(wk, f"ladder.notify.{key}", raw[key])
+              for key in ("token", "routing_key") if key in raw}
+    hook = Webhook(
+        url="" if url_env else wk.get("webhook", _url, ""), url_env=url_env,
+        format=wk.get("format", _choice(_FORMATS), "escalator"),
+        headers=tuple(headers), header_envs=tuple(header_envs),
+        token_env=secret.get("token", ""), routing_key_env=secret.get("routing_key", ""),
+        timeout=wk.get("timeout", positive_duration, 10.0),
+        retries=wk.get("retries", _count(0), 2),
+        ca_bundle=wk.get("ca_bundle", lambda v: _path(v, base_dir), None),
+    )
+    if hook.format == "pagerduty" and not hook.routing_key_env:
+        wk.fail("ladder.notify.routing_key", 'format "pagerduty" needs '
+                '{ env = "VARIABLE" } holding the integration\'s routing key')
+    return hook
+
+
+def _env_name(keys: TableKeys, key: str, value: Any) -> str:
+    """A secret is never written in the file: `{ env = "VARIABLE" }` names where it is."""
+    if not isinstance(value, Mapping) or set(value) != {"env"} or \
+            not isinstance(value["env"], str) or not value["env"]:
+        keys.fail(key, 'a secret is written { env = "VARIABLE" }')
+    return str(value["env"])
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ValueError(f'must be an https:// URL or {{ env = "VARIABLE" }}, got {value!r}')
+    host = value.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    if value.startswith("http://") and not _LOOPBACK.fullmatch(host):
+        raise ValueError("http:// would send the page in clear text: give an https:// URL "
+                         "(http:// is for a loopback relay only)")
+    return value
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+        return str(value)
+    return convert
+
+
+def _path(value: Any, base_dir: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a file name")
+    return str(base_dir / value) if not os.path.isabs(value) else value
 
 
 def _windows(raw: Any, source: Path) -> tuple[Maintenance, ...]:
@@ -130,6 +206,14 @@ def _instant(value: Any) -> float:
     return value.timestamp()
 
 
+def _notify_argv(value: Any, base_dir: Path) -> tuple[str, ...]:
+    try:
+        return _argv(value, base_dir)
+    except ValueError:
+        raise ValueError('give an argv (a list of strings, no shell) or '
+                         '{ webhook = "https://..." }') from None
+
+
 def _argv(value: Any, base_dir: Path) -> tuple[str, ...]:
     """An argv list; a relative program path (with a /) resolves against the config's dir."""
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
@@ -140,20 +224,30 @@ def _argv(value: Any, base_dir: Path) -> tuple[str, ...]:
     return (program, *value[1:])
 
 
-def check_programs(config: LadderConfig) -> None:
+def check_programs(config: LadderConfig, environ: Mapping[str, str] | None = None) -> None:
     """Every level's program and the notifier can run on this host; else ConfigError naming
-    the file and the key (`escalator.toml: ladder.level[2].run: ops/x.sh is not executable`)."""
+    the file and the key (`escalator.toml: ladder.level[2].run: ops/x.sh is not executable`).
+    With `environ`, the secrets a webhook needs must be set there too."""
     name = config.source.name if config.source else "the config"
     argvs = [(f"ladder.level[{i}].run", level.run) for i, level in enumerate(config.levels, 1)]
     if config.notify:
         argvs.append(("ladder.notify", config.notify))
     for key, argv in argvs:
         program = argv[0]
-        shown = program
-        if config.base_dir is not None and program.startswith(f"{config.base_dir}/"):
-            shown = program[len(str(config.base_dir)) + 1:]
         if "/" in program:
             if not os.path.isfile(program) or not os.access(program, os.X_OK):
-                raise ConfigError(f"{name}: {key}: {shown} is not executable")
+                raise ConfigError(f"{name}: {key}: {shown_program(argv, config)} is not "
+                                  "executable")
         elif shutil.which(program) is None:
             raise ConfigError(f"{name}: {key}: {program} is not found on PATH")
+    if config.webhook is not None and environ is not None:
+        for env in config.webhook.secret_envs:
+            if not environ.get(env):
+                raise ConfigError(f"{name}: ladder.notify: environment variable {env} is not "
+                                  "set")
+
+
+def shown_program(argv: tuple[str, ...], config: LadderConfig) -> str:
+    """The program as written in the config: a path under the project shown relative to it."""
+    base = f"{config.base_dir}/" if config.base_dir else None
+    return argv[0][len(base):] if base and argv[0].startswith(base) else argv[0]

@@ -36,6 +36,7 @@ from escalator.ladder import converge_text, decide
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.engine import FAILING, HEALTHY, Engagement, Engine
 from escalator.ladder.model import LadderConfig, Observation, Plan
+from escalator.ladder.resume import take_request
 from escalator.results import RunResult
 from escalator.timestamps import utc
 
@@ -83,7 +84,7 @@ class Converge:
     def run(self) -> Engagement:
         self.began, self.t0 = self.engine.env.now(), self.engine.env.monotonic()
         self.deadline = self.t0 + self.within
-        self.engine._take_resume()  # one filed while another engine held the lock
+        take_request(self.engine)  # one filed while another engine held the lock
         return self.engine.guarded(self._converge)
 
     def late(self) -> bool:
@@ -199,8 +200,7 @@ class Converge:
         red = [name for _, name, letter in obs.outcomes if letter != "P"]
         reason = f"{why}; still red: {', '.join(red) or 'everything (no scenario ran)'}"
         self.say(f"{self.environment}: {converge_text.cut(reason)}")
-        self.engine.pager.page("still_red", self.run_id, reason, obs=obs, since=self.began)
-        return self.engine.end(self.run_id, "still_red", reason, FAILING)
+        return self.engine.end(self.run_id, "still_red", reason, FAILING)  # pages it
 
     # -- observing ------------------------------------------------------------------------------
     def _observe(self) -> tuple[RunResult, Observation]:

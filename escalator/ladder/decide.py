@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from escalator.durations import format_duration
+from escalator.formatters import reason
 from escalator.ladder.model import (
     Decision,
+    Failing,
     LadderConfig,
     LadderState,
     Maintenance,
@@ -75,38 +77,56 @@ def record(state: LadderState, run: RunResult) -> LadderState:
 def observe(run: RunResult, config: LadderConfig, state: LadderState) -> Observation:
     """Classify `run`: only failed, tagged, non-flapping scenarios may act, and none at all
     when the monitor itself looks broken (mass failure, too many unknowns, run errors)."""
-    total, failed = len(run.scenarios), run.count(Outcome.FAILED)
-    unknown = run.count(Outcome.UNKNOWN)
-    actionable, flapping, untagged = [], [], []
+    failed, unknown = run.count(Outcome.FAILED), run.count(Outcome.UNKNOWN)
+    actionable, failing = [], []
     for scenario in run.scenarios:
-        if scenario.outcome is not Outcome.FAILED:
+        if scenario.outcome is Outcome.PASSED:
             continue
-        if scenario.key in state.flapping:
-            flapping.append(scenario.name)
-        elif scenario.level is None or scenario.level not in config.level_ids:
-            untagged.append(scenario.name)
-        else:
+        category = _category(scenario, config, state)
+        failing.append(_failing(scenario, category))
+        if category == "actionable":
             actionable.append(_trigger(scenario))
-    return Observation(total=total, passed=run.count(Outcome.PASSED), failed=failed,
-                       unknown=unknown, actionable=tuple(actionable), flapping=tuple(flapping),
-                       untagged=tuple(untagged), degraded=_degraded(run, config),
+    kind, degraded = _degraded(run, config)
+    return Observation(total=len(run.scenarios), passed=run.count(Outcome.PASSED),
+                       failed=failed, unknown=unknown, actionable=tuple(actionable),
+                       flapping=tuple(f.name for f in failing if f.category == "flapping"),
+                       untagged=tuple(f.name for f in failing if f.category == "no_level"),
+                       degraded=degraded, degraded_kind=kind, failing=tuple(failing),
                        outcomes=tuple((s.key, s.name, _LETTER[s.outcome])
                                       for s in run.scenarios))
 
 
-def _degraded(run: RunResult, config: LadderConfig) -> str | None:
+def _category(scenario: ScenarioResult, config: LadderConfig, state: LadderState) -> str:
+    if scenario.outcome is not Outcome.FAILED:
+        return "unknown"
+    if scenario.key in state.flapping:
+        return "flapping"
+    if scenario.level is None or scenario.level not in config.level_ids:
+        return "no_level"
+    return "actionable"
+
+
+def _failing(scenario: ScenarioResult, category: str) -> Failing:
+    return Failing(key=scenario.key, name=scenario.name, location=scenario.location,
+                   reason=reason(scenario), severity=scenario.severity.value,
+                   category=category, runbook=scenario.runbook, level=scenario.level)
+
+
+def _degraded(run: RunResult, config: LadderConfig) -> tuple[str | None, str | None]:
+    """(kind, reason) when the monitor itself looks broken; (None, None) otherwise."""
     total, failed = len(run.scenarios), run.count(Outcome.FAILED)
     unknown = run.count(Outcome.UNKNOWN)
     if run.errors:
-        return f"the run could not be made: {run.errors[0]}"
+        return "run_error", f"the run could not be made: {run.errors[0]}"
     if total == 0:
-        return "no scenario ran"
+        return "no_scenarios", "no scenario ran"
     # One failing scenario is never "mass" failure, however small the suite.
     if failed >= 2 and failed > total * config.max_failing_fraction:
-        return f"mass failure: {failed} of {total} scenarios failing (monitor or shared dependency)"
+        return "mass_failure", (f"mass failure: {failed} of {total} scenarios failing "
+                                "(monitor or shared dependency)")
     if unknown > total * config.max_unknown_fraction:
-        return f"monitor blind: {unknown} of {total} scenarios unknown"
-    return None
+        return "monitor_blind", f"monitor blind: {unknown} of {total} scenarios unknown"
+    return None, None
 
 
 def _trigger(scenario: ScenarioResult) -> Trigger:

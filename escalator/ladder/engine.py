@@ -2,10 +2,12 @@
 
 Sequencing only: every judgement comes from `decide`, every file from `store`, every level run
 from `step` (which hands it to a keeper process that outlives the engine), the aftermath of an
-engine that is gone from `recovery`. Called by the `escalate`, `watch` and `ladder` commands
-with the lock already held (`store.lock`); `checks` runs the suite (in production
-`escalator.runner.run_suite`), and `env` gives the clock and `sleep`, so tests drive whole
-engagements with a fake clock and scripted runs.
+engine that is gone from `recovery`, every page from `pager` (at the end of each engagement), a
+human's resume from `resume`. Called by the `escalate`, `watch` and `ladder` commands with the
+lock already held (`store.lock`); `checks` runs the suite (in production
+`escalator.runner.run_suite`), `record` stores each run for `status` and `report`, and `env`
+gives the clock and `sleep`, so tests drive whole engagements with a fake clock and scripted
+runs. `progress` hears one line per phase as it happens (`escalate` and `watch` print them).
 
 An engagement: observe -> confirm (`confirm` failing runs) -> settle -> fresh run -> plan ->
 gate -> cascade (each level once, in order, quiesce after each; stop at the first failure) ->
@@ -19,9 +21,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from escalator.durations import format_duration
 from escalator.env import Env, boot_id
 from escalator.errors import ConfigError, EscalatorError
 from escalator.exit_codes import ExitCode
@@ -35,7 +38,8 @@ from escalator.ladder.model import (
     Observation,
     Plan,
 )
-from escalator.ladder.pager import Pager
+from escalator.ladder.pager import page_round
+from escalator.ladder.resume import take_request, unlatch
 from escalator.ladder.store import LadderStore, iso
 from escalator.results import RunResult
 
@@ -66,9 +70,10 @@ class Engagement:
 
 class Engine:
     def __init__(self, config: LadderConfig, store: LadderStore, checks: Callable[[], RunResult],
-                 env: Env, state: LadderState | None = None) -> None:
+                 env: Env, state: LadderState | None = None,
+                 record: Callable[[RunResult], None] | None = None) -> None:
         self.config, self.store, self.checks, self.env = config, store, checks, env
-        self.pager = Pager(config, store, env)
+        self.record = record  # keeps every run for `status` and `report` (ResultStore)
         self.boot, self._wall0, self._mono0 = boot_id(), env.now(), env.monotonic()
         loaded = store.load() if state is None else state
         self.state = decide.rebase(loaded, self.boot, self._mono0, self._wall0)
@@ -76,7 +81,13 @@ class Engine:
         self.engaged: str | None = None  # the run id of an engagement that acted, until its end
         self.plan: Plan | None = None
         self.running: str | None = None  # the level whose process runs now
+        self.obs: Observation | None = None  # the latest observation of this engagement
         self.say: Callable[[str], None] = lambda text: None  # notes for the operator (stderr)
+        # One line per phase as it happens (`escalate`, `watch`); detail=True only with -v.
+        self.progress: Callable[[str, bool], None] = lambda text, detail: None
+
+    def tell(self, text: str, detail: bool = False) -> None:
+        self.progress(text, detail)
 
     def now(self) -> float:
         """Ladder time: the wall clock when this engine started, advanced by monotonic time."""
@@ -93,40 +104,19 @@ class Engine:
         idempotent level may run again, another one latches) and close its engagement."""
         recovery.recover(self)
 
-    def resume(self, who: str, why: str) -> bool:
-        """Unlatch (audited with who and why); counters stay. False when nothing was latched."""
-        latch = self.state.latch
-        if latch is None:
-            self.store.audit("resume_ignored", actor=who, reason=why)
-            return False
-        self.save(self.state.with_(latch=None))
-        self.store.audit("resumed", latch.run_id, why, actor=who, latch=latch.reason)
-        return True
-
-    def _take_resume(self) -> None:
-        """Apply a request `ladder resume` filed while this engine ran, if it was filed for
-        the latch that holds now; a request for another latch (or none) is dropped."""
-        request = self.store.take_resume()
-        if request is None:
-            return
-        who, why = str(request.get("who", "unknown")), str(request.get("why", ""))
-        latch = self.state.latch
-        if latch is not None and request.get("latch") == latch.key:
-            self.resume(who, why)
-        else:
-            self.store.audit("resume_ignored", actor=who, reason=why,
-                             filed_for=request.get("latch"),
-                             latched=None if latch is None else latch.key)
+    def resume(self, who: str, why: str, reset: bool = False) -> bool:
+        """Unlatch, audited with who and why (`resume.unlatch`); False when not latched."""
+        return unlatch(self, who, why, reset)
 
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
-        self._take_resume()
+        take_request(self)
         return self.guarded(lambda run_id: self._engage(run_id, first))
 
     def guarded(self, body: Callable[[str], Engagement]) -> Engagement:
         """Run `body` as one engagement with a new run id: a stop signal or an error that cuts
         it short still ends it through `end` (`interrupted`, `error`). Also used by converge."""
-        self.steps, self.plan, self.running = [], None, None
+        self.steps, self.plan, self.running, self.obs = [], None, None, None
         run_id = _run_id(self.now())
         try:
             return body(run_id)
@@ -156,27 +146,36 @@ class Engine:
         if decide.make_plan(obs, self.config) is None:
             return self._unactionable(run_id, obs)
         for attempt in range(2, self.config.confirm + 1):
+            failing = [t.name for t in obs.actionable]
             self.store.audit("suspected", run_id, f"failing run {attempt - 1} of "
-                             f"{self.config.confirm}", failing=[t.name for t in obs.actionable])
+                             f"{self.config.confirm}", failing=failing)
+            self.tell(f"confirm: failing run {attempt - 1} of {self.config.confirm} "
+                      f"({', '.join(failing)}); next run in "
+                      f"{format_duration(self.config.retry_interval)}")
             self.env.sleep(self.config.retry_interval)
             obs = self._observe(run_id)
             if decide.make_plan(obs, self.config) is None:
                 return self._calm(run_id, obs, "transient", "not confirmed")
+        failing = [t.name for t in obs.actionable]
         self.store.audit("confirmed", run_id, f"settling {self.config.settle:g}s",
-                         failing=[t.name for t in obs.actionable])
+                         failing=failing)
+        self.tell(f"confirmed: {', '.join(failing)}")
         return self._settle_and_plan(run_id, reconverge=0, watched=frozenset())
 
     def _settle_and_plan(self, run_id: str, reconverge: int,
                          watched: frozenset[str]) -> Engagement:
+        self.tell(f"settle: {format_duration(self.config.settle)}, then the run that makes "
+                  "the plan")
         self.env.sleep(self.config.settle)
         obs = self._observe(run_id)  # plans come from this fresh run only
         plan = decide.make_plan(obs, self.config)
         if plan is None and reconverge == 0:
+            self.tell(f"plan: none ({obs.summary})")
             return self._calm(run_id, obs, "self_healed", "healed during settle")
         if plan is None:
             # A verify failed, and now nothing may act: the plans that ran get a verdict of
             # their own, judged on their own scenarios.
-            self.store.audit("nothing_to_replan", run_id, _nothing_because(obs))
+            self.store.audit("nothing_to_replan", run_id, obs.nothing_because)
             return self._verify_and_end(run_id, watched, reconverge, replan=False)
         decision = decide.gate(plan, self.state, self.config, self.now(),
                                new_engagement=reconverge == 0, wall=self.env.now())
@@ -184,11 +183,16 @@ class Engine:
                          start=plan.start, plan=list(plan.levels),
                          triggers=[t.name for t in plan.triggers],
                          subsumed=[t.name for t in plan.subsumed], reconverge=reconverge)
+        covered = ", ".join(t.name for t in plan.subsumed)
+        self.tell(f"plan: {' > '.join(plan.levels)} for "
+                  f"{', '.join(t.name for t in plan.triggers)}"
+                  + (f"; {covered} covered by it" if covered else "")
+                  + ("" if decision.acts else f"; {decision.verdict}: {decision.reason}"))
         if decision.verdict == "suppress":
             self.store.audit("would_run", run_id, decision.reason, plan=list(plan.levels))
             return self.end(run_id, "suppressed", decision.reason, FAILING, plan)
         if not decision.acts:
-            self.latch(run_id, decision.reason, plan)
+            self.latch(run_id, decision.reason)
             return self.end(run_id, "latched", decision.reason, FAILING, plan)
         return self._act(run_id, decision, reconverge, watched | plan.keys)
 
@@ -217,16 +221,18 @@ class Engine:
         window = decide.active_window(self.config, self.env.now())
         if window is not None:
             # Inside a window nothing latches or pages; the next run after it acts.
-            reason = (f"verify failed inside a maintenance window: {_summary(obs)}; the next "
+            reason = (f"verify failed inside a maintenance window: {obs.summary}; the next "
                       "run after the window acts")
             self.store.audit("would_run", run_id, reason, window=window.reason)
             return self.end(run_id, "suppressed", reason, FAILING)
         if replan and plans <= self.config.max_reconverge:
-            self.store.audit("reconverge", run_id, f"verify failed: {_summary(obs)}",
+            self.store.audit("reconverge", run_id, f"verify failed: {obs.summary}",
                              attempt=plans)
+            self.tell(f"re-converge {plans} of {self.config.max_reconverge}: a new plan from "
+                      "a fresh run")
             return self._settle_and_plan(run_id, plans, watched)
-        reason = f"verify failed after {plans} plan(s): {_summary(obs)}"
-        self.latch(run_id, reason, self.plan)
+        reason = f"verify failed after {plans} plan(s): {obs.summary}"
+        self.latch(run_id, reason)
         return self.end(run_id, "latched", reason, FAILING)
 
     # -- cascade and verify -----------------------------------------------------------------
@@ -237,15 +243,20 @@ class Engine:
         for level_id in plan.levels:
             window = decide.active_window(self.config, self.env.now())
             if window is not None:
-                self.store.audit("suppressed", run_id, "maintenance window began: cascade "
-                                 f"stopped before {level_id}", window=window.reason)
+                why = f"maintenance window began: cascade stopped before {level_id}"
+                self.store.audit("suppressed", run_id, why, window=window.reason)
+                self.tell(why)
                 return
             result = step.run_level(self, run_id, plan, level_id)
-            self.env.sleep(self.config.level(level_id).quiesce)
+            quiesce = self.config.level(level_id).quiesce
+            if quiesce:
+                self.tell(f"quiesce: {format_duration(quiesce)} after level {level_id}")
+            self.env.sleep(quiesce)
             go_on = after is None or after(level_id, result)
             if not result.ok:
-                self.store.audit("cascade_stopped", run_id, f"level {level_id} "
-                                 f"{result.status}", level=level_id)
+                why = f"level {level_id} {result.status}"
+                self.store.audit("cascade_stopped", run_id, why, level=level_id)
+                self.tell(f"cascade stopped: {why}; verify")
                 return
             if not go_on:
                 return
@@ -266,10 +277,11 @@ class Engine:
                 self.env.sleep(self.config.retry_interval)
             obs = self._observe(run_id)
             ok, others = obs.verified(watched), list(obs.others(watched))
-            reason = "green" if ok else _summary(obs)
+            reason = "green" if ok else obs.summary
             if ok and others:
                 reason += f" (failing outside the plan: {', '.join(others)})"
             self.store.audit("verify", run_id, reason, attempt=attempt, green=ok, others=others)
+            self.tell(f"verify {attempt} of {self.config.verify}: {reason}")
             if not ok:
                 return obs
         return None
@@ -289,6 +301,7 @@ class Engine:
                 last, verdict=verdict, reason=reason, ended=self.now(), steps=levels)))
             self.store.audit("ended", run_id, reason, verdict=verdict, levels=levels,
                              plan=list(plan.levels) if plan else dict(last).get("plan", []))
+        page_round(self, run_id, verdict, self.obs, plan, reason)
         return result
 
     def _calm(self, run_id: str, obs: Observation, verdict: str, why: str) -> Engagement:
@@ -298,40 +311,38 @@ class Engine:
         return self._unactionable(run_id, obs)
 
     def _unactionable(self, run_id: str, obs: Observation) -> Engagement:
-        reason = _nothing_because(obs)
+        reason = obs.nothing_because
         self.store.audit("no_action", run_id, reason)
-        if obs.degraded or obs.flapping or obs.untagged:
-            self.pager.page("unactionable", run_id, reason, obs=obs)
         return self.end(run_id, "unactionable", reason, FAILING)
 
     def _still_latched(self, run_id: str) -> Engagement:
         latch = self.state.latch
         assert latch is not None
         self.store.audit("no_action", run_id, f"latched: {latch.reason}")
-        if not latch.paged:
-            self._page_latch(run_id)
         return self.end(run_id, "latched", latch.reason, FAILING)
 
-    def latch(self, run_id: str, reason: str, plan: Plan | None = None) -> None:
-        self.save(self.state.with_(latch=Latch(reason, self.now(), run_id)))
-        self.store.audit("latched", run_id, reason)
-        self._page_latch(run_id, plan)
-
-    def _page_latch(self, run_id: str, plan: Plan | None = None) -> None:
-        latch = self.state.latch
-        assert latch is not None
-        if self.pager.page("latched", run_id, latch.reason, plan=plan, since=latch.since):
-            self.save(self.state.with_(latch=replace(latch, paged=True)))
+    def latch(self, run_id: str, reason: str, next_step: str = "") -> None:
+        """Stop acting until a human resumes; the page goes out when the engagement ends."""
+        self.save(self.state.with_(latch=Latch(reason, self.now(), run_id,
+                                               next_step=next_step)))
+        self.store.audit("latched", run_id, reason, next_step=next_step)
+        self.tell(f"latched: {reason}")
 
     # -- observing --------------------------------------------------------------------------
     def _observe(self, run_id: str, run: RunResult | None = None) -> Observation:
-        run = self._run_checks() if run is None else run
+        """Observe `run`, or a fresh run of the checks, stored as `run` and `check` store
+        theirs (a run handed in is its caller's to store)."""
+        if run is None:
+            run = self._run_checks()
+            self._keep(run)
         self._check_levels(run)
         self.save(decide.prune(decide.record(self.state, run), self.config, self.now()))
-        obs = decide.observe(run, self.config, self.state)
-        self.store.audit("observed", run_id, _summary(obs), passed=obs.passed,
+        obs = self.obs = decide.observe(run, self.config, self.state)
+        self.store.audit("observed", run_id, obs.summary, passed=obs.passed,
                          failed=obs.failed, unknown=obs.unknown,
                          actionable=[f"{t.name} -> {t.level}" for t in obs.actionable])
+        self.tell("observed: " + obs.summary + "".join(
+            f"\n  {f.name} ({f.location}): {f.reason}" for f in obs.failing), detail=True)
         return obs
 
     def _run_checks(self) -> RunResult:
@@ -339,6 +350,17 @@ class Engine:
             return self.checks()
         except EscalatorError as exc:
             return RunResult(scenarios=(), errors=(str(exc),))
+
+    def _keep(self, run: RunResult) -> None:
+        """Store the run as `run` and `check` do; a store that fails costs a note, never the
+        engagement (the ladder's own state is what its decisions rest on)."""
+        if self.record is None:
+            return
+        try:
+            self.record(run)
+        except OSError as exc:
+            self.store.audit("store_failed", reason=f"the run could not be stored: {exc}")
+            self.say(f"{self.store.environment}: the run could not be stored: {exc}")
 
     def _check_levels(self, run: RunResult) -> None:
         """An `@escalate.` tag naming no level is a configuration error: refuse, don't page."""
@@ -368,20 +390,3 @@ def _merged(pairs: tuple[tuple[str, Any], ...], **changes: Any) -> tuple[tuple[s
 def _run_id(now: float) -> str:
     return f"{iso(now)[:19].replace('-', '').replace(':', '')}Z-{os.urandom(3).hex()}"
 
-
-def _summary(obs: Observation) -> str:
-    text = f"{obs.passed} passed, {obs.failed} failed, {obs.unknown} unknown of {obs.total}"
-    return f"{text}; {obs.degraded}" if obs.degraded else text
-
-
-def _nothing_because(obs: Observation) -> str:
-    if obs.degraded:
-        return f"did nothing because {obs.degraded}"
-    parts = []
-    if obs.flapping:
-        parts.append(f"flapping: {', '.join(obs.flapping)}")
-    if obs.untagged:
-        parts.append(f"no ladder level: {', '.join(obs.untagged)}")
-    if obs.unknown:
-        parts.append(f"{obs.unknown} unknown (the check could not be made)")
-    return "did nothing because " + ("; ".join(parts) or "no failure may act")

@@ -9,6 +9,7 @@ engine keeps them with monotonic time within a process and re-bases them across 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,35 @@ class Maintenance:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """`notify = { webhook = "https://..." }`: the page POSTed as JSON (`escalator.ladder.webhook`).
+
+    Secrets are named, not written: `url_env`, `token_env`, `routing_key_env` and the values of
+    `header_envs` are environment variables read when a page is sent. `format` is the body's
+    shape: `escalator` (the payload the notify argv gets), `pagerduty` (Events API v2) or
+    `alertmanager` (Alertmanager's webhook body).
+    """
+
+    url: str = ""
+    url_env: str = ""
+    format: str = "escalator"
+    headers: tuple[tuple[str, str], ...] = ()
+    header_envs: tuple[tuple[str, str], ...] = ()
+    token_env: str = ""
+    routing_key_env: str = ""
+    timeout: float = 10.0
+    retries: int = 2
+    ca_bundle: str | None = None
+
+    @property
+    def secret_envs(self) -> tuple[str, ...]:
+        """The environment variables whose values are secrets."""
+        names = (self.url_env, self.token_env, self.routing_key_env,
+                 *(name for _, name in self.header_envs))
+        return tuple(name for name in names if name)
+
+
+@dataclass(frozen=True)
 class LadderConfig:
     """`[ladder]` of escalator.toml. `levels` are in ladder order: the first is the deepest."""
 
@@ -55,6 +85,8 @@ class LadderConfig:
     max_unknown_fraction: float = 0.5
     kill_grace: float = 5.0
     notify: tuple[str, ...] = ()
+    webhook: Webhook | None = None
+    repage: float = 4 * 3600.0
     maintenance: tuple[Maintenance, ...] = ()
     source: Path | None = None
     base_dir: Path | None = None
@@ -79,6 +111,7 @@ class Latch:
     since: float
     run_id: str = ""
     paged: bool = False
+    next_step: str = ""  # what the operator must check before resuming, when the reason knows
 
     @property
     def key(self) -> str:
@@ -110,6 +143,35 @@ class Intent:
     engine_pid: int | None = None
     keeper_pid: int | None = None
     stopped_by: str | None = None
+    targets: str = ""  # the plan's @target values, for what to check after an interruption
+
+
+@dataclass(frozen=True)
+class Page:
+    """A problem the ladder paged about and has not resolved yet; kept in the state, so a
+    restart neither pages it again before `repage` nor forgets to resolve it.
+
+    `sent` is when the notifier last took it (None: never); `retry` is set when the last send
+    failed, so the next run tries again.
+    """
+
+    key: str
+    kind: str
+    since: float
+    sent: float | None = None
+    run_id: str = ""
+    summary: str = ""
+    severity: str = "critical"
+    retry: bool = False
+
+
+@dataclass(frozen=True)
+class NotifierHealth:
+    """How the last page went: `failing_since` is set while the notifier fails."""
+
+    failing_since: float | None = None
+    error: str = ""
+    last_ok: float | None = None
 
 
 @dataclass(frozen=True)
@@ -125,11 +187,16 @@ class LadderState:
     histories: tuple[tuple[str, str], ...] = ()
     flapping: tuple[str, ...] = ()
     last_engagement: tuple[tuple[str, Any], ...] = ()
+    pages: tuple[Page, ...] = ()
+    notifier: NotifierHealth = NotifierHealth()
     clock: tuple[str, float, float] | None = None  # (boot id, monotonic, ladder time) at save
 
     def last_run(self, level_id: str) -> float | None:
         times = [t for lid, t in self.level_runs if lid == level_id]
         return max(times) if times else None
+
+    def page(self, key: str) -> Page | None:
+        return next((page for page in self.pages if page.key == key), None)
 
     def history(self, key: str) -> str:
         return dict(self.histories).get(key, "")
@@ -175,6 +242,21 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Failing:
+    """A scenario that did not pass, as a page shows it. `category` says what the ladder may
+    do about it: `actionable`, `flapping`, `no_level` (failed, no ladder level) or `unknown`."""
+
+    key: str
+    name: str
+    location: str
+    reason: str
+    severity: str
+    category: str
+    runbook: str | None = None
+    level: str | None = None
+
+
+@dataclass(frozen=True)
 class Observation:
     """One run classified for the ladder: counts, what may act, and what may not, and why."""
 
@@ -187,6 +269,37 @@ class Observation:
     untagged: tuple[str, ...] = ()
     degraded: str | None = None
     outcomes: tuple[tuple[str, str, str], ...] = ()  # (key, name, P/F/U) of every scenario
+    degraded_kind: str | None = None  # mass_failure, monitor_blind, run_error, no_scenarios
+    failing: tuple[Failing, ...] = ()  # every scenario that did not pass, with its reason
+
+    @property
+    def summary(self) -> str:
+        """'4 passed, 2 failed, 0 unknown of 6', and why the monitor looks broken if it does."""
+        text = (f"{self.passed} passed, {self.failed} failed, {self.unknown} unknown of "
+                f"{self.total}")
+        return f"{text}; {self.degraded}" if self.degraded else text
+
+    @property
+    def nothing_because(self) -> str:
+        """Why nothing may act on this run, in the words of the audit log."""
+        if self.degraded:
+            return f"did nothing because {self.degraded}"
+        parts = []
+        if self.flapping:
+            parts.append(f"flapping: {', '.join(self.flapping)}")
+        if self.untagged:
+            parts.append(f"no ladder level: {', '.join(self.untagged)}")
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown (the check could not be made)")
+        return "did nothing because " + ("; ".join(parts) or "no failure may act")
+
+    def details(self, keys: Iterable[str]) -> tuple[Failing, ...]:
+        """The failing scenarios among `keys`, in the run's order."""
+        wanted = set(keys)
+        return tuple(f for f in self.failing if f.key in wanted)
+
+    def of(self, category: str) -> tuple[Failing, ...]:
+        return tuple(f for f in self.failing if f.category == category)
 
     @property
     def green(self) -> bool:

@@ -17,9 +17,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from escalator.durations import format_duration
+from escalator.ladder.config import shown_program
 from escalator.ladder.keeper import result_of
 from escalator.ladder.model import Intent
+from escalator.ladder.paging import interrupted_hint
 from escalator.ladder.procs import LevelProcesses
+from escalator.ladder.step import stopped_reason
 
 if TYPE_CHECKING:
     from escalator.ladder.engine import Engine
@@ -81,11 +84,13 @@ def _outlive(engine: Engine, intent: Intent) -> None:
 def _settle(engine: Engine, intent: Intent, ended: dict[str, Any] | None) -> None:
     store, level = engine.store, intent.level
     if intent.stopped_by:
-        what = f"stopped by {intent.stopped_by} while it ran"
-        store.audit("step_interrupted", intent.run_id, f"level {level} was {what} (an orderly "
-                    "stop of the engine)", level=level, signal=intent.stopped_by)
+        reason = stopped_reason(level, intent.stopped_by)
+        store.audit("step_interrupted", intent.run_id, f"level {level} was stopped by "
+                    f"{intent.stopped_by} while it ran (an orderly stop of the engine)",
+                    level=level, signal=intent.stopped_by)
     else:
-        what = "interrupted by an engine crash"
+        reason = (f"level {level} (not idempotent) was interrupted by an engine crash; its "
+                  "effect is unknown")
         how = (f"; its keeper recorded it {_status(ended)}" if ended is not None
                else "; how it ended is unknown")
         store.audit("state_recovered", intent.run_id, f"level {level} was running when the "
@@ -95,8 +100,11 @@ def _settle(engine: Engine, intent: Intent, ended: dict[str, Any] | None) -> Non
             store.audit("step_interrupted", intent.run_id, f"level {level} is idempotent: it "
                         "may run again", level=level)
     if not intent.idempotent and engine.state.latch is None:
-        engine.latch(intent.run_id, f"level {level} (not idempotent) was {what}; its effect "
-                     "is unknown")
+        known = level in engine.config.level_ids
+        program = shown_program(engine.config.level(level).run, engine.config) if known \
+            else "its program"
+        engine.latch(intent.run_id, reason,
+                     interrupted_hint(store.environment, level, program, intent.targets))
 
 
 def _status(ended: dict[str, Any] | None) -> str:

@@ -12,23 +12,30 @@ from tabulate import tabulate
 
 from escalator.durations import format_duration
 from escalator.ladder import decide
+from escalator.ladder.config import shown_program
 from escalator.ladder.engine import Engagement
 from escalator.ladder.model import (
     Decision,
     Intent,
     LadderConfig,
     LadderState,
+    Latch,
     Level,
+    Maintenance,
     Observation,
+    Page,
     Plan,
 )
+from escalator.ladder.paging import resume_hint
 from escalator.timestamps import TABLE, utc
 
 HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
                   "self_healed", "transient", "would_run", "reconverge", "state_recovered",
                   "state_corrupt", "no_action", "ended", "step_interrupted", "level_orphaned",
-                  "level_killed", "state_rebuilt", "resume_ignored", "io_error",
-                  "converge_progress")
+                  "level_killed", "state_rebuilt", "resume_ignored", "io_error", "suppressed",
+                  "cascade_stopped", "notify_sent", "notify_failed", "notify_suppressed",
+                  "notify_skipped", "notify_resolved", "notify_dropped", "watch_started",
+                  "watch_stopped", "store_failed", "converge_progress")
 
 
 def when(ts: float | None) -> str:
@@ -38,19 +45,29 @@ def when(ts: float | None) -> str:
 
 
 def plan_text(environment: str, config: LadderConfig, obs: Observation, plan: Plan | None,
-              decision: Decision | None) -> str:
+              decision: Decision | None, latch: Latch | None = None) -> str:
     """What the ladder would do now, from one fresh run (`ladder plan`, `escalate --dry-run`).
 
     >>> cfg = LadderConfig(levels=(Level("deploy", ("ops/deploy.sh",), 300.0, 30.0),))
     >>> print(plan_text("prod", cfg, Observation(3, 3, 0, 0), None, None), end="")
     prod: nothing to do (3 passed, 0 failed, 0 unknown of 3)
+    >>> print(plan_text("prod", cfg, Observation(3, 3, 0, 0), None, None,
+    ...                 Latch("hourly budget", 1_800_000_000.0)), end="")
+    prod: LATCHED since 2027-01-15 08:00:00Z: hourly budget
+    prod: it runs no level until: escalator ladder resume -e prod --reason TEXT
+    prod: nothing to do (3 passed, 0 failed, 0 unknown of 3)
     """
     counts = f"{obs.passed} passed, {obs.failed} failed, {obs.unknown} unknown of {obs.total}"
+    head = ""
+    if latch is not None:
+        head = (f"{environment}: LATCHED since {when(latch.since)}: {latch.reason}\n"
+                f"{environment}: it runs no level until: escalator ladder resume -e "
+                f"{environment} --reason TEXT\n")
     if plan is None or decision is None:
         why = f"; {obs.degraded}" if obs.degraded else ""
         if not obs.green and not obs.degraded:
             why = "; no failure may act"
-        return f"{environment}: nothing to do ({counts}{why})\n"
+        return f"{head}{environment}: nothing to do ({counts}{why})\n"
     rows = [_plan_row(i, config.level(lid), config) for i, lid in enumerate(plan.levels, 1)]
     table = tabulate(rows, headers=("#", "level", "run", "timeout", "quiesce", "idempotent"))
     lines = [f"{environment}: plan from level {plan.start} ({counts})", table,
@@ -58,7 +75,7 @@ def plan_text(environment: str, config: LadderConfig, obs: Observation, plan: Pl
     if plan.subsumed:
         lines.append("covered by the cascade: " + _names(plan.subsumed))
     lines.append(f"now: {decision.verdict} ({decision.reason})")
-    return "\n".join(lines) + "\n"
+    return head + "\n".join(lines) + "\n"
 
 
 def _plan_row(index: int, level: Level, config: LadderConfig) -> tuple[Any, ...]:
@@ -69,9 +86,7 @@ def _plan_row(index: int, level: Level, config: LadderConfig) -> tuple[Any, ...]
 
 def _argv(argv: tuple[str, ...], config: LadderConfig) -> str:
     """The argv as written in the config: paths under the project shown relative to it."""
-    base = f"{config.base_dir}/" if config.base_dir else None
-    program = argv[0][len(base):] if base and argv[0].startswith(base) else argv[0]
-    return " ".join((program, *argv[1:]))
+    return " ".join((shown_program(argv, config), *argv[1:]))
 
 
 def _names(triggers: Iterable[Any]) -> str:
@@ -79,22 +94,26 @@ def _names(triggers: Iterable[Any]) -> str:
 
 
 def status_text(environment: str, config: LadderConfig, state: LadderState, now: float,
-                pending: dict[str, Any] | None = None, intent: Intent | None = None) -> str:
-    """The latch (and a resume request waiting for it), the counters against their limits,
-    the level in flight, and each level's cooldown."""
+                pending: dict[str, Any] | None = None, intent: Intent | None = None,
+                watcher: str = "-") -> str:
+    """The latch (and a resume request waiting for it), a maintenance window, the counters
+    against their limits, the level in flight, the pages and the notifier, the watcher, and
+    each level's cooldown."""
     latch = state.latch
+    window = decide.active_window(config, now)
     spent = sum(1 for t in state.actions if t > now - decide.HOUR)
     recent = sum(1 for t in state.engagements if t > now - config.loop_window)
-    summary = [
-        ("environment", environment),
-        ("state", "LATCHED" if latch else "ready"),
-        ("latched because", latch.reason if latch else "-"),
-        ("latched since", when(latch.since) if latch else "-"),
-    ]
+    summary = [("environment", environment), ("state", _state(latch, window))]
+    if latch is not None:
+        summary += [("latched because", latch.reason), ("latched since", when(latch.since)),
+                    ("next step", latch.next_step or resume_hint(environment, latch))]
+    if window is not None and latch is not None:
+        summary.append(("maintenance", _window(window)))
     if pending is not None:
         at = pending.get("at")
+        reset = " (and clear the counters)" if pending.get("reset_counters") else ""
         summary.append(("resume requested", f"by {pending.get('who', '?')} at "
-                        f"{when(at if isinstance(at, int | float) else None)}: "
+                        f"{when(at if isinstance(at, int | float) else None)}{reset}: "
                         f"{pending.get('why', '')}"))
     summary += [
         ("actions in the last hour", f"{spent} of {config.max_actions_per_hour}"),
@@ -104,6 +123,9 @@ def status_text(environment: str, config: LadderConfig, state: LadderState, now:
     ]
     if intent is not None:
         summary.append(("level in flight", _in_flight(intent)))
+    summary += [("notifier", _notifier(config, state)),
+                *(("open page", _page(page)) for page in state.pages),
+                ("watcher", watcher)]
     levels = []
     for level in config.levels:
         last = state.last_run(level.id)
@@ -113,6 +135,37 @@ def status_text(environment: str, config: LadderConfig, state: LadderState, now:
                        "ready" if until is None or until <= now else f"until {when(until)}"))
     return (tabulate(summary, tablefmt="plain") + "\n\n"
             + tabulate(levels, headers=("level", "last run", "cooldown", "may run")) + "\n")
+
+
+def _state(latch: Latch | None, window: Maintenance | None) -> str:
+    if latch is not None:
+        return "LATCHED"
+    if window is not None:
+        return "MAINTENANCE: " + _window(window)
+    return "ready"
+
+
+def _window(window: Maintenance) -> str:
+    why = f" ({window.reason})" if window.reason else ""
+    return f"window until {when(window.end)}{why}: no level runs, nothing pages"
+
+
+def _notifier(config: LadderConfig, state: LadderState) -> str:
+    health = state.notifier
+    if config.webhook is None and not config.notify:
+        return "none configured (pages are only audited)"
+    if health.failing_since is not None:
+        return f"FAILING since {when(health.failing_since)}: {health.error}"
+    if health.last_ok is None:
+        return "ok (nothing sent yet)"
+    return f"ok (last page taken {when(health.last_ok)})"
+
+
+def _page(page: Page) -> str:
+    sent = f"sent {when(page.sent)}" if page.sent is not None else "NOT DELIVERED yet"
+    if page.retry and page.sent is not None:
+        sent += ", the repeat NOT DELIVERED yet"
+    return f"{page.kind} since {when(page.since)}, {sent}: {page.key}"
 
 
 def _last(last: dict[str, Any]) -> str:
@@ -156,6 +209,23 @@ def engagement_text(environment: str, result: Engagement) -> str:
     rows = [(s.level, s.status, "-" if s.exit_code is None else s.exit_code,
              format_duration(s.duration)) for s in result.steps]
     return line + "\n" + tabulate(rows, headers=("level", "status", "exit", "took")) + "\n"
+
+
+def resume_text(environment: str, config: LadderConfig, state: LadderState, now: float,
+                reset: bool) -> str:
+    """What a resume cleared and kept, from the state before it. The next failure latches
+    again at once when a kept counter is at its limit: say so."""
+    spent = sum(1 for t in state.actions if t > now - decide.HOUR)
+    recent = sum(1 for t in state.engagements if t > now - config.loop_window)
+    window = format_duration(config.loop_window)
+    loop = f"loop breaker ({recent} of {config.loop_engagements} engagements in {window})"
+    budget = f"hourly budget ({spent} of {config.max_actions_per_hour} actions in the last hour)"
+    if reset:
+        return (f"{environment}: resumed; cleared: {loop}, {budget}; kept: the cooldowns\n")
+    full = recent >= config.loop_engagements or spent >= config.max_actions_per_hour
+    warning = "; at a limit, so the next failure latches again at once" if full else ""
+    return (f"{environment}: resumed; kept: {loop}, {budget}, the cooldowns{warning} "
+            "(--reset-counters clears the loop breaker and the budget)\n")
 
 
 def _cut(text: str, width: int) -> str:

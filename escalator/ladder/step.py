@@ -11,12 +11,16 @@ by the engine's cascade.
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from escalator.durations import format_duration
 from escalator.ladder import keeper, stop
 from escalator.ladder.actions import ActionResult
-from escalator.ladder.model import Intent, Latch, Level, Plan
+from escalator.ladder.config import shown_program
+from escalator.ladder.model import Intent, Level, Plan
+from escalator.ladder.paging import interrupted_hint
 
 if TYPE_CHECKING:
     from escalator.ladder.engine import Engine
@@ -37,7 +41,7 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str) -> ActionR
         try:
             intent = Intent(run_id, level_id, level.idempotent, now, timeout=level.timeout,
                             boot=engine.boot, mono=engine.env.monotonic(),
-                            engine_pid=os.getpid())
+                            engine_pid=os.getpid(), targets=" ".join(plan.targets))
             store.clear_result()
             store.write_intent(intent)
             store.audit("step_intent", run_id, f"running level {level_id}", level=level_id,
@@ -50,7 +54,11 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str) -> ActionR
             raise
         finally:
             os.close(lock)  # the keeper and the level hold it now
+        engine.tell(f"level {level_id} started: {shown_program(level.run, engine.config)} "
+                    f"(timeout {format_duration(level.timeout)}"
+                    f"{'' if level.idempotent else ', not idempotent'})")
         result, audited = kept.wait(engine.config.kill_grace)
+        result = _stopped_meanwhile(result)
         store.drop_level_lock()
         if not audited:  # the keeper records its level itself; this is for when it could not
             store.audit("step_finished", run_id, f"level {level_id} {result.status}",
@@ -58,6 +66,10 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str) -> ActionR
                         duration=round(result.duration, 3), output=result.output,
                         error=result.error)
         engine.add_step(run_id, level_id, result)
+        engine.tell(f"level {level_id} {result.status} after "
+                    f"{format_duration(round(result.duration, 3))}"
+                    + (f" (exit {result.exit_code})" if result.exit_code is not None else "")
+                    + (f": {result.error}" if result.error else ""))
         if result.interrupted is not None:
             _stopped_during(engine, run_id, level, result)
         else:
@@ -68,17 +80,34 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str) -> ActionR
     return result
 
 
+def _stopped_meanwhile(result: ActionResult) -> ActionResult:
+    """A level that died of a signal while the engine was being stopped was stopped with it:
+    under systemd's default KillMode every process of the service gets the SIGTERM, and the
+    level may die of it before its keeper hears its own."""
+    signum = stop.requested()
+    if signum is None or result.ok or result.interrupted is not None or not result.started:
+        return result
+    if result.exit_code is None or result.exit_code >= 0:
+        return result
+    return replace(result, interrupted=signal.Signals(signum).name)
+
+
 def _stopped_during(engine: Engine, run_id: str, level: Level, result: ActionResult) -> None:
-    """The engine is being stopped and the keeper has killed the level: leave a record the
-    next engine reads as an orderly stop; a level that is not idempotent latches now (the page
-    waits for the next start: paging could outlast the service manager's patience)."""
+    """The engine is being stopped and the level was killed: leave a record the next engine
+    reads as an orderly stop; a level that is not idempotent latches now, saying what to check
+    (the page waits for the next start: paging could outlast the service manager's patience)."""
     intent = engine.store.read_intent()
     if not result.started or intent is None:
         engine.store.clear_intent()
         return
     engine.store.write_intent(replace(intent, stopped_by=result.interrupted))
     if not level.idempotent and engine.state.latch is None:
-        reason = (f"level {level.id} (not idempotent) was stopped by {result.interrupted} "
-                  "while it ran; its effect is unknown")
-        engine.save(engine.state.with_(latch=Latch(reason, engine.now(), run_id)))
-        engine.store.audit("latched", run_id, reason)
+        engine.latch(run_id, stopped_reason(level.id, str(result.interrupted)),
+                     interrupted_hint(engine.store.environment, level.id,
+                                      shown_program(level.run, engine.config), intent.targets))
+
+
+def stopped_reason(level: str, signal_name: str) -> str:
+    """The latch after an orderly stop (systemctl stop or restart, ^C) cut a level short."""
+    return (f"level {level} (not idempotent) was stopped by {signal_name} while it ran (an "
+            "orderly stop of the engine, not a crash); it may have done part of its work")

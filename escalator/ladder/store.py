@@ -17,20 +17,20 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from escalator import storage
-from escalator.ladder.model import Intent, LadderState, Latch
+from escalator.ladder.model import Intent, LadderState, Latch, NotifierHealth, Page
 from escalator.redact import redact_value
 from escalator.timestamps import AUDIT, parse_utc, utc
 
 SCHEMA = 1
 REASON_CHARS = 300  # a latch reason is shown in tables and pages
-_COUNTED = frozenset({"step_intent", "engaged", "latched", "resumed"})
+_COUNTED = frozenset({"step_intent", "engaged", "latched", "resumed", "notify_sent",
+                      "notify_resolved", "notify_dropped"})
 
 
 def ladder_dir(state_dir: Path, environment: str) -> Path:
@@ -73,7 +73,7 @@ class LadderStore:
     def lock(self, command: str) -> Iterator[None]:
         """One engine per environment; raises storage.LockHeld naming the holder."""
         self.tree.ensure(self.directory)
-        owner = (f"escalator {command} (pid {os.getpid()} on {socket.gethostname()}, "
+        owner = (f"escalator {command} (pid {os.getpid()} on {os.uname().nodename}, "
                  f"since {iso(self.now())})")
         with self.tree.lock(self.lock_path, owner):
             yield
@@ -167,7 +167,8 @@ class LadderStore:
     def _rebuild_lost(self) -> LadderState:
         """No state file: a first start, or a lost file whose counters the audit log keeps."""
         state, damage = self._from_audit()
-        if not damage and not (state.actions or state.engagements or state.latch):
+        if not damage and not (state.actions or state.engagements or state.level_runs
+                               or state.latch or state.pages):
             return LadderState(self.environment)
         if damage and state.latch is None:
             state = state.with_(latch=Latch(
@@ -217,10 +218,12 @@ class LadderStore:
         self.tree.unlink(self.intent_path)
 
     # -- resume requests (from `ladder resume` while an engine holds the lock) -------------
-    def request_resume(self, who: str, why: str, latch: Latch) -> None:
-        """File a request that releases `latch`, and no later one."""
+    def request_resume(self, who: str, why: str, latch: Latch, reset: bool = False) -> None:
+        """File a request that releases `latch`, and no later one (`reset`: and clears the
+        loop breaker's and the budget's counters)."""
         self.tree.write(self.resume_path, json.dumps(
-            {"who": who, "why": why, "at": self.now(), "latch": latch.key}))
+            {"who": who, "why": why, "at": self.now(), "latch": latch.key,
+             "reset_counters": reset}))
 
     def pending_resume(self) -> dict[str, Any] | None:
         """The request waiting for the running engine, if any (`ladder status`)."""
@@ -257,6 +260,8 @@ def state_to_dict(state: LadderState) -> dict[str, Any]:
         "level_runs": [list(pair) for pair in state.level_runs],
         "histories": dict(state.histories), "flapping": list(state.flapping),
         "last_engagement": dict(state.last_engagement),
+        "pages": [page.__dict__ for page in state.pages],
+        "notifier": state.notifier.__dict__,
         "clock": None if clock is None else {"boot": clock[0], "mono": clock[1],
                                              "now": clock[2]},
     }
@@ -280,6 +285,8 @@ def state_from_dict(data: Any, environment: str) -> LadderState:
         histories=tuple(sorted((str(k), str(v)) for k, v in data["histories"].items())),
         flapping=tuple(str(k) for k in data["flapping"]),
         last_engagement=tuple(sorted(data["last_engagement"].items())),
+        pages=tuple(Page(**page) for page in data.get("pages", [])),
+        notifier=NotifierHealth(**data.get("notifier") or {}),
         clock=None if clock is None else (str(clock["boot"]), float(clock["mono"]),
                                           float(clock["now"])),
     )
@@ -287,10 +294,12 @@ def state_from_dict(data: Any, environment: str) -> LadderState:
 
 def counters_from_audit(records: list[dict[str, Any]], environment: str,
                         now: float | None = None) -> LadderState:
-    """Counters (and a latch nobody resumed) rebuilt from the audit log, so a lost or corrupt
-    state file never resets the budget; a time in the future counts as `now`."""
+    """Counters, open pages and a latch nobody resumed, rebuilt from the audit log, so a lost
+    or corrupt state file never resets the budget nor pages again; a time in the future
+    counts as `now`."""
     actions, engagements, runs = [], [], []
     latch: Latch | None = None
+    pages: dict[str, Page] = {}
     for record in records:
         event = record.get("event")
         ts = _parse_iso(record.get("ts")) if event in _COUNTED else None
@@ -298,18 +307,39 @@ def counters_from_audit(records: list[dict[str, Any]], environment: str,
             continue
         ts = ts if now is None else min(ts, now)
         data = record.get("data")
-        if event == "step_intent":
+        if event in ("notify_sent", "notify_resolved", "notify_dropped"):
+            _page_record(pages, event, ts, record, data)
+        elif event == "step_intent":
             actions.append(ts)
             runs.append((str(data.get("level") if isinstance(data, dict) else None), ts))
         elif event == "engaged":
             engagements.append(ts)
         elif event == "latched":
             latch = Latch(str(record.get("reason", ""))[:REASON_CHARS], ts,
-                          str(record.get("run_id", "")))
-        else:  # resumed
+                          str(record.get("run_id", "")),
+                          next_step=str(data.get("next_step") or "") if isinstance(data, dict)
+                          else "")
+        else:  # resumed; --reset-counters cleared the loop breaker and the budget
             latch = None
+            if isinstance(data, dict) and data.get("reset_counters") is True:
+                actions, engagements = [], []
     return LadderState(environment, latch=latch, actions=tuple(actions),
-                       engagements=tuple(engagements), level_runs=tuple(runs))
+                       engagements=tuple(engagements), level_runs=tuple(runs),
+                       pages=tuple(pages.values()))
+
+
+def _page_record(pages: dict[str, Page], event: str, ts: float, record: dict[str, Any],
+                 data: Any) -> None:
+    """An open page as the audit tells it: sent (again), or resolved."""
+    if not isinstance(data, dict) or not isinstance(data.get("dedup_key"), str):
+        return
+    key = data["dedup_key"]
+    if event != "notify_sent":
+        pages.pop(key, None)
+        return
+    earlier = pages.get(key)
+    pages[key] = Page(key, str(data.get("kind", "")), earlier.since if earlier else ts, ts,
+                      str(record.get("run_id", "")))
 
 
 def _parse_iso(text: Any) -> float | None:

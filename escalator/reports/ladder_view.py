@@ -3,16 +3,19 @@
 `escalator report` reads the ladder's state with the store's read-only `peek()` and its audit
 log with `read_audit()` (escalator.ladder.store) and hands them to `view()`; pure from there.
 The page draws the events as markers on every chart's time axis and says in a banner when the
-ladder is latched or in a maintenance window (it will not act then).
+ladder is latched or in a maintenance window (it will not act then), when its notifier fails
+and when its watcher has stopped; `samples` gives the same as Prometheus series for
+`metrics.prom` (`escalator_ladder_latched`, `escalator_watch_last_cycle_timestamp_seconds` ...).
 
 >>> records = [{"ts": "2023-11-14T14:02:00.000000Z", "event": "engaged", "reason": "budget ok",
 ...             "data": {"plan": ["deploy", "restart"]}},
 ...            {"ts": "2023-11-14T14:02:40.000000Z", "event": "step_finished",
-...             "data": {"level": "deploy", "status": "ok", "exit_code": 0, "duration": 38.0}}]
+...             "data": {"level": "deploy", "status": "succeeded", "exit_code": 0,
+...                      "duration": 38.0}}]
 >>> for marker in events(records):
 ...     print(marker.kind, marker.label, "-", marker.detail)
 engaged engaged - engaged: plan deploy, restart (budget ok)
-level deploy - level deploy ok (exit 0) after 38s
+level deploy - level deploy succeeded (exit 0) after 38s
 >>> events(records)[1].at - events(records)[0].at   # a level is drawn where it started
 2.0
 """
@@ -28,7 +31,10 @@ from escalator.durations import format_duration
 from escalator.reports.charts import Marker
 
 if TYPE_CHECKING:  # the ladder's values, handed in by `escalator report`
-    from escalator.ladder.model import Latch, Maintenance
+    from escalator.ladder.heartbeat import Heartbeat
+    from escalator.ladder.model import Latch, Maintenance, NotifierHealth, Page
+
+Sample = tuple[str, dict[str, str], float]  # as escalator.formatters.prometheus takes them
 
 
 @dataclass(frozen=True)
@@ -44,18 +50,24 @@ class LevelRun:
 
 @dataclass(frozen=True)
 class LadderView:
-    """The ladder of one environment as the page shows it."""
+    """The ladder of one environment as the page shows it. `watcher_gone` says why its
+    `escalator watch` is not there any more (judged by `escalator report`)."""
 
     latch: Latch | None = None
     window: Maintenance | None = None
     events: tuple[Marker, ...] = ()
     levels: tuple[LevelRun, ...] = ()
+    notifier: NotifierHealth | None = None
+    pages: tuple[Page, ...] = ()
+    watcher: Heartbeat | None = None
+    watcher_gone: str | None = None
 
 
 def view(latch: Latch | None, window: Maintenance | None,
-         records: Iterable[Mapping[str, Any]]) -> LadderView:
+         records: Iterable[Mapping[str, Any]], **more: Any) -> LadderView:
+    """`more`: notifier, pages, watcher and watcher_gone, when the caller knows them."""
     records = list(records)
-    return LadderView(latch, window, events(records), level_runs(records))
+    return LadderView(latch, window, events(records), level_runs(records), **more)
 
 
 def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
@@ -68,6 +80,30 @@ def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
             out.append(LevelRun(str(data.get("level", "?")), at, str(data.get("status", "?")),
                                 str(record.get("run_id") or "")))
     return tuple(sorted(out, key=lambda run: run.ended))
+
+
+def samples(environment: str, ladder: LadderView) -> list[Sample]:
+    """The ladder's series for metrics.prom: latched (since when, and why as an info series),
+    the notifier failing, open pages, and the watcher's last cycle and whether it runs."""
+    env = {"environment": environment}
+    latch, health = ladder.latch, ladder.notifier
+    out: list[Sample] = [("ladder_latched", env, 1.0 if latch else 0.0)]
+    if latch is not None:
+        out += [("ladder_latched_since_timestamp_seconds", env, round(latch.since, 3)),
+                ("ladder_latch_info", {**env, "reason": latch.reason}, 1.0)]
+    failing = health is not None and health.failing_since is not None
+    out.append(("ladder_notifier_failing", env, 1.0 if failing else 0.0))
+    if health is not None and health.failing_since is not None:
+        out.append(("ladder_notifier_failing_since_timestamp_seconds", env,
+                    round(health.failing_since, 3)))
+    out.append(("ladder_open_pages", env, float(len(ladder.pages))))
+    beat = ladder.watcher
+    if beat is not None:
+        if beat.last_cycle is not None:
+            out.append(("watch_last_cycle_timestamp_seconds", env, round(beat.last_cycle, 3)))
+        up = beat.stopped is None and ladder.watcher_gone is None
+        out.append(("watch_up", env, 1.0 if up else 0.0))
+    return out
 
 
 def events(records: Iterable[Mapping[str, Any]]) -> tuple[Marker, ...]:
@@ -93,7 +129,7 @@ def _marker(event: str, at: float, reason: str, data: Mapping[str, Any], actor: 
     if event == "step_finished":
         level, status = str(data.get("level", "?")), str(data.get("status", "?"))
         took = _seconds(data.get("duration"))
-        kind = "level" if status == "ok" else "level-failed"
+        kind = "level" if status == "succeeded" else "level-failed"
         code = f" (exit {data['exit_code']})" if data.get("exit_code") is not None else ""
         return Marker(at - took, kind, level,
                       f"level {level} {status}{code} after {format_duration(took)}")

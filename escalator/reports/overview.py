@@ -35,10 +35,12 @@ class Summary:
     failing: int
     ladder: LadderView
     ribbon: Markup
+    configured: bool = False  # the project has a ladder: its series go into metrics.prom
 
 
 def summary(name: str, directory: str, stored: StoredRun | None,
             history: Sequence[HistoryEntry], ladder: LadderView | None, now: float) -> Summary:
+    configured = ladder is not None
     ladder = ladder or LadderView()
     axis = charts.Axis(now - DAY, now)
     runs = [(e.stored_at, e.status) for e in history if axis.covers(e.stored_at)]
@@ -46,7 +48,8 @@ def summary(name: str, directory: str, stored: StoredRun | None,
                              title=f"{name}: runs in the last 24 hours", total=600)
     failing = len(stored.run.failing) if stored is not None else 0
     return Summary(name, f"{quote(directory, safe='')}/index.html", stored,
-                   availability.run_shares(history, now), failing, ladder, ribbon)
+                   availability.run_shares(history, now), failing, ladder, ribbon,
+                   configured)
 
 
 def render_all(summaries: Sequence[Summary], now: float) -> dict[str, str]:
@@ -56,8 +59,11 @@ def render_all(summaries: Sequence[Summary], now: float) -> dict[str, str]:
 
     page = environment().get_template("overview.html.j2").render(
         summaries=summaries, now=now, worst=_worst(summaries))
+    from escalator.reports.ladder_view import samples
+
     runs = [s.stored.run for s in summaries if s.stored is not None]
-    return {"index.html": page, "metrics.prom": render_many(runs)}
+    extra = [sample for s in summaries if s.configured for sample in samples(s.name, s.ladder)]
+    return {"index.html": page, "metrics.prom": render_many(runs, extra)}
 
 
 def _worst(summaries: Sequence[Summary]) -> str:
