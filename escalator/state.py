@@ -134,7 +134,8 @@ class ResultStore:
         stored_at = self._now()
         record = {"v": FORMAT_VERSION, "stored_at": stored_at,
                   "environment": run.environment or DEFAULT_ENVIRONMENT, "run": run.to_dict()}
-        text = json.dumps(record, sort_keys=True, default=str, indent=1)
+        # compact: with `indent` json falls back to its pure-Python encoder (0.5 s at 5,000)
+        text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
         storage.atomic_write(self.latest_path(run.environment), text + "\n")
         path = self.history_path(run.environment)
         self._rotate_if_large(path)
