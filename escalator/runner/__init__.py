@@ -2,14 +2,18 @@
 
 `run_suite(options, env)` is called by the commands that run checks (run, check, escalate, watch).
 This process (the CLI) forks a coordinator (escalator.runner.coordinator) that loads behave, the
-steps and the features, and forks one worker per scenario. This process only reads their records
-and owns the run deadline: when it passes, it kills the coordinator's whole process group and
-reports what finished, what was cut off and what never started (escalator.runner.assemble).
+steps and the features, and runs the scenarios in workers it forks (or itself, for a plan of one
+scenario). This process only reads their records and owns the run deadline: when it passes, it
+kills the coordinator's whole process group and reports what finished, what was cut off and what
+never started (escalator.runner.assemble). For a scenario the coordinator runs itself it also
+owns the hard step kill the coordinator applies to workers, and reports that scenario's end as
+the coordinator would have reported a worker's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import select
 import signal
@@ -21,7 +25,13 @@ from escalator.errors import UsageError
 from escalator.redact import redact_run
 from escalator.results import RunResult, ScenarioResult
 from escalator.runner import pipe
-from escalator.runner.assemble import Progress, assemble
+from escalator.runner.assemble import (
+    STEP_GRACE,
+    Progress,
+    assemble,
+    lost_record,
+    overrun_reason,
+)
 
 if TYPE_CHECKING:
     from escalator.env import Env
@@ -44,12 +54,15 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
-    cut_off = _listen(read_fd, heard, deadline, env, progress)
+    ending = _listen(read_fd, heard, deadline, env, progress)
     os.close(read_fd)
-    crashed = _reap(pid, kill=cut_off)
+    status = _reap(pid, kill=ending != "closed")
+    cut_off = ending == "deadline"
+    if not cut_off:
+        _end_here(heard, status, overran=ending == "overrun", progress=progress)
     run = assemble(heard, started=started, duration=env.monotonic() - begun,
                    timeout=options.timeout, environment=options.environment,
-                   cut_off=cut_off, crashed=crashed)
+                   cut_off=cut_off, crashed=_crashed(status, killed=ending != "closed"))
     return redact_run(run, options.secrets)
 
 
@@ -81,34 +94,61 @@ def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
 
 
 def _listen(fd: int, heard: Progress, deadline: float, env: Env,
-            progress: ProgressCallback | None) -> bool:
-    """Read records until the coordinator closes the pipe; True when the deadline cut it off."""
+            progress: ProgressCallback | None) -> str:
+    """Read records until the coordinator closes the pipe ("closed"), the run deadline passes
+    ("deadline"), or a step the coordinator runs itself outlives its alarm ("overrun")."""
     reader = pipe.LineReader(fd)
+    overrun_at = math.inf
     while True:
-        left = deadline - env.monotonic()
-        if left <= 0:
-            return True
-        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        now = env.monotonic()
+        if now >= deadline:
+            return "deadline"
+        if now >= overrun_at:
+            return "overrun"
+        ready, _, _ = select.select([fd], [], [], min(deadline - now, overrun_at - now, 1.0))
         if not ready:
             continue
         records, closed = reader.read()
         for record in records:
             result = heard.take(record)
-            if result is not None and progress is not None:
-                progress(result, len(heard.results), len(heard.units))
+            if record["t"] == "step" and record["id"] in heard.here:
+                timeout = heard.unit(record["id"])["step_timeout"]
+                overrun_at = env.monotonic() + timeout + STEP_GRACE
+            if result is not None:
+                overrun_at = math.inf
+                if progress is not None:
+                    progress(result, len(heard.results), len(heard.units))
         if closed:
-            return False
+            return "closed"
 
 
-def _reap(pid: int, kill: bool) -> str | None:
+def _end_here(heard: Progress, status: int, overran: bool,
+              progress: ProgressCallback | None) -> None:
+    """A scenario the coordinator ran itself and did not finish: killed by this process for
+    a step that ignored its alarm, or the coordinator died in it. Its result says so, as the
+    coordinator says it of a worker; the run itself ended as planned."""
+    for unit_id in sorted(heard.here - heard.results.keys()):
+        unit = heard.unit(unit_id)
+        reason = overrun_reason(unit, heard.running[unit_id]) if overran else None
+        result = heard.take(lost_record(unit, status, reason))
+        heard.done = True
+        if result is not None and progress is not None:
+            progress(result, len(heard.results), len(heard.units))
+
+
+def _reap(pid: int, kill: bool) -> int:
+    """Wait for the coordinator, killing its whole group first if asked; its wait status."""
     if kill:
         try:
             os.killpg(pid, signal.SIGKILL)  # the coordinator leads its group, workers included
         except ProcessLookupError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # killed before it could call setsid
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status) and not kill:
+    return os.waitpid(pid, 0)[1]
+
+
+def _crashed(status: int, killed: bool) -> str | None:
+    if os.WIFSIGNALED(status) and not killed:
         return f"runner died (signal {os.WTERMSIG(status)})"
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) not in (0,):
         return f"runner exited with status {os.WEXITSTATUS(status)}"

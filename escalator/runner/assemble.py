@@ -3,17 +3,23 @@
 Scenarios keep the plan's feature/line order whatever order their results arrived in. When the
 run deadline cut the run short, a scenario that had started is FAILED with its severity (the
 target did not answer in time, as a timeout is CRITICAL in the monitoring-plugins) and names the
-step it was in; one that never started is UNKNOWN (the check was not made).
+step it was in; one that never started is UNKNOWN (the check was not made). A step that outlives
+its alarm by `STEP_GRACE` has its process killed (by the coordinator, or by the CLI when the
+coordinator ran the scenario itself): FAILED, naming the step; a process that died on its own
+leaves its scenario UNKNOWN.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from escalator.durations import format_duration
 from escalator.results import Outcome, RunResult, ScenarioResult, Severity
+
+STEP_GRACE = 1.0  # seconds a step may outlive its alarm before its process is killed
 
 
 @dataclass
@@ -25,6 +31,7 @@ class Progress:
     notices: list[str] = field(default_factory=list)
     results: dict[int, ScenarioResult] = field(default_factory=dict)
     running: dict[int, int] = field(default_factory=dict)  # unit id -> current step index
+    here: set[int] = field(default_factory=set)  # units the coordinator runs itself
     planned: bool = False
     done: bool = False
 
@@ -36,6 +43,8 @@ class Progress:
             self.errors.extend(record["errors"])
         elif kind == "start":
             self.running[record["id"]] = -1
+            if record.get("here"):
+                self.here.add(record["id"])
         elif kind == "step":
             self.running[record["id"]] = record["index"]
         elif kind == "result":
@@ -49,6 +58,10 @@ class Progress:
         elif kind == "done":
             self.done = True
         return None
+
+    def unit(self, unit_id: int) -> Mapping[str, Any]:
+        """The planned unit with this id."""
+        return next(unit for unit in self.units if unit["id"] == unit_id)
 
 
 def assemble(progress: Progress, *, started: float, duration: float, timeout: float,
@@ -78,6 +91,31 @@ def _missing(unit: Mapping[str, Any], running: Mapping[int, int], timeout: float
         outcome, reason = Outcome.FAILED, f"cut off by the run deadline ({deadline}){where}"
     else:
         outcome, reason = Outcome.UNKNOWN, f"not started: the run deadline ({deadline}) passed"
+    return _result(unit, outcome, reason)
+
+
+def overrun_reason(unit: Mapping[str, Any], index: int) -> str:
+    """Why a scenario failed whose step ignored its alarm and was killed."""
+    keyword, text = unit["steps"][index][:2]
+    return (f"{keyword} {text}: step timed out after {format_duration(unit['step_timeout'])} "
+            "(it ignored its alarm; the worker was killed)")
+
+
+def lost_record(unit: Mapping[str, Any], status: int, killed_reason: str | None
+                ) -> dict[str, Any]:
+    """The result record of a scenario whose process ended without sending one: killed for
+    `killed_reason`, or dead by itself (wait `status`)."""
+    if killed_reason is not None:
+        outcome, reason = Outcome.FAILED, killed_reason
+    else:
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.WEXITSTATUS(status)}")
+        outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
+    return {"t": "result", "id": unit["id"], "scenario": _result(unit, outcome, reason).to_dict(),
+            "notices": []}
+
+
+def _result(unit: Mapping[str, Any], outcome: Outcome, reason: str) -> ScenarioResult:
     return ScenarioResult(
         feature=unit["feature"], file=unit["file"], line=unit["line"], name=unit["name"],
         outcome=outcome, severity=Severity(unit["severity"]), tags=tuple(unit["tags"]),

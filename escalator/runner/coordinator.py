@@ -1,11 +1,19 @@
 """The coordinator: a process forked by the CLI that loads the suite once and runs its scenarios
-in at most `jobs` worker processes forked from that warm state.
+in at most `jobs` worker processes forked from that warm state, or itself for a plan of one.
 
 A worker runs one scenario after another, each with a fresh behave context and `Session`, and
 is retired (and replaced by a fresh fork) after a scenario that did not pass or after
 `RECYCLE_AFTER` scenarios, so a scenario that broke something in its process cannot touch the
-next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 20 ms of CPU
-per scenario measured here; bench/README.md), a reused worker pays them once.
+next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 10 ms of CPU
+measured here; bench/README.md), a reused worker pays them once. So the pool grows only while
+it helps: one more worker when work is waiting, no worker is free and fewer of the busy ones are
+computing than there are CPUs (the others wait on their targets). A suite of instant scenarios on
+two cores runs in about two workers whatever `--jobs` says; one that waits on slow targets grows
+to `--jobs`. Forks are interleaved with reading results, so early workers never sit idle.
+
+A plan of one scenario that will not be retried runs in this process: a fork would only copy
+the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
+in a process can interrupt a step that ignores its alarm.
 
 The coordinator forwards the workers' records to the CLI over one pipe, re-runs failing scenarios
 when retries are allowed, and kills a worker whose step outlives its timeout by a second (a call
@@ -20,18 +28,20 @@ import selectors
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from escalator.durations import format_duration
 from escalator.options import RunOptions
-from escalator.results import Outcome, ScenarioResult
+from escalator.results import Outcome
 from escalator.runner import pipe
+from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
-from escalator.runner.worker import serve
+from escalator.runner.worker import run_unit, serve
 
-_GRACE = 1.0  # seconds a step may outlive its alarm before its worker is killed
 RECYCLE_AFTER = 100  # scenarios one worker runs before a fresh fork replaces it
+_POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
+_GROW_POLL = 0.005  # ... and between looks at whether the busy workers still compute
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -65,7 +75,11 @@ def main(options: RunOptions, out: int) -> None:
     pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
                     "errors": suite.errors})
     if not suite.errors:
-        _Pool(suite, options, out).run()
+        pool = _Pool(suite, options, out)
+        if len(suite.units) == 1 and suite.units[0].retries == 0:
+            pool.run_here()
+        else:
+            pool.run()
     pipe.send(out, {"t": "done"})
 
 
@@ -77,25 +91,60 @@ class _Pool:
         self.earlier: dict[int, tuple[str, ...]] = {}
         self.workers: dict[int, _Worker] = {}  # every live worker, by pid
         self.selector = selectors.DefaultSelector()
+        self.outbox: list[dict[str, Any]] = []  # records for the CLI, written once per round
+
+    def run_here(self) -> None:
+        """Run the plan's only unit in this process: no worker, no fork. Its step records go
+        straight to the CLI, which kills this process if a step outlives its alarm."""
+        unit, attempt, earlier = self.pending.popleft()
+        self.earlier[unit.id] = earlier
+        pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt, "here": True})
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
+        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.out))
+        self._flush()
 
     def run(self) -> None:
         while self.pending or self.workers:
             while self.pending and (idle := self._idle()) is not None:
                 self._assign(idle, *self.pending.popleft())
+            grew = self._should_grow()
+            if grew:
+                self._assign(self._spawn(), *self.pending.popleft())
             if not self.pending:
                 for worker in self.workers.values():
                     if worker.unit is None:
                         worker.retire()
-            for key, _ in self.selector.select(timeout=0.2):
+            self._flush()
+            timeout = 0 if grew else _GROW_POLL if self._may_grow() else _POLL
+            for key, _ in self.selector.select(timeout=timeout):
                 self._read(key.data)
             self._kill_overruns()
+        self._flush()
 
     def _idle(self) -> _Worker | None:
         for worker in self.workers.values():
             if worker.unit is None and worker.commands >= 0:
                 return worker
+        return None
+
+    def _may_grow(self) -> bool:
+        """Work is waiting and fewer than `jobs` workers are alive to take it."""
         active = sum(1 for w in self.workers.values() if w.commands >= 0)
-        return self._spawn() if active < self.options.jobs else None
+        return bool(self.pending) and active < self.options.jobs
+
+    def _should_grow(self) -> bool:
+        """Fork one more worker: work is waiting, none is free, and fewer busy workers than
+        CPUs are computing (more CPU-bound workers would add their fork and nothing else). A
+        worker that has not started a step of its unit yet is still forking or setting up."""
+        if not self._may_grow() or self._idle() is not None:
+            return False
+        computing = 0
+        for worker in self.workers.values():
+            if worker.unit is not None and (worker.step_index < 0 or _computing(worker.pid)):
+                computing += 1
+                if computing >= _CPUS:
+                    return False
+        return True
 
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
@@ -126,7 +175,7 @@ class _Pool:
     def _assign(self, worker: _Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
                 ) -> None:
         self.earlier[unit.id] = earlier
-        pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt})
+        self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt})
         worker.unit, worker.attempt, worker.step_index = unit, attempt, -1
         os.write(worker.commands, f"{unit.id}\n".encode())
 
@@ -135,7 +184,7 @@ class _Pool:
         for record in records:
             if record["t"] == "step":
                 worker.step_index, worker.step_started = record["index"], time.monotonic()
-                pipe.send(self.out, record)
+                self.outbox.append(record)
             elif record["t"] == "result" and worker.unit is not None:
                 self._report(worker, record)
         if closed:
@@ -145,16 +194,25 @@ class _Pool:
         unit, attempt = worker.unit, worker.attempt
         assert unit is not None
         worker.unit, worker.ran = None, worker.ran + 1
-        scenario = ScenarioResult.from_dict(record["scenario"])
-        if scenario.outcome is not Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
+        if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
             worker.retire()
-        earlier = self.earlier[unit.id]
-        if scenario.outcome is Outcome.FAILED and attempt <= unit.retries:
-            why = scenario.reason or "failed"
+        self._finish(unit, attempt, record)
+
+    def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:
+        """Queue a retry of a failed unit that has retries left, or pass its result on (as
+        the plain data it arrived as: converting it here would only be converted back)."""
+        scenario, earlier = record["scenario"], self.earlier[unit.id]
+        if scenario["outcome"] == Outcome.FAILED and attempt <= unit.retries:
+            why = scenario["reason"] or "failed"
             self.pending.appendleft((unit, attempt + 1, (*earlier, why)))
             return
-        scenario = replace(scenario, attempts=attempt, earlier_failures=earlier)
-        pipe.send(self.out, {**record, "scenario": scenario.to_dict()})
+        scenario = {**scenario, "attempts": attempt, "earlier_failures": list(earlier)}
+        self.outbox.append({**record, "scenario": scenario})
+
+    def _flush(self) -> None:
+        if self.outbox:
+            pipe.send_all(self.out, self.outbox)
+            self.outbox = []
 
     def _reap(self, worker: _Worker, killed_reason: str | None) -> None:
         """The worker's pipe closed (it exited or was killed): wait for it; a scenario it was
@@ -165,7 +223,7 @@ class _Pool:
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
         if worker.unit is not None:
-            self._report(worker, _lost(worker.unit, status, killed_reason))
+            self._report(worker, lost_record(worker.unit.describe(), status, killed_reason))
 
     def _kill_overruns(self) -> None:
         now = time.monotonic()
@@ -173,28 +231,20 @@ class _Pool:
             unit = worker.unit
             if unit is None or worker.step_index < 0:
                 continue
-            if now - worker.step_started > unit.step_timeout + _GRACE:
+            if now - worker.step_started > unit.step_timeout + STEP_GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
-                step = unit.describe()["steps"][worker.step_index]
-                self._reap(worker, f"{step[0]} {step[1]}: step timed out after "
-                                   f"{format_duration(unit.step_timeout)} "
-                                   "(it ignored its alarm; the worker was killed)")
+                self._reap(worker, overrun_reason(unit.describe(), worker.step_index))
 
 
-def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
-    """The record for a scenario whose worker died without sending one."""
-    if killed_reason is not None:
-        outcome, reason = Outcome.FAILED, killed_reason
-    else:
-        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-               else f"exit status {os.WEXITSTATUS(status)}")
-        outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
-    desc = unit.describe()
-    scenario = ScenarioResult(
-        feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
-        outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason)
-    return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
+def _computing(pid: int) -> bool:
+    """Whether process `pid` is on a CPU or waiting for one (state R), rather than sleeping
+    on a socket or a pipe. False when /proc cannot tell: the pool then grows as it asks."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R"
 
 
 def _quiet_stdio() -> None:

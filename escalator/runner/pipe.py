@@ -6,7 +6,7 @@ keeps a partial line until the rest arrives. Records are plain dicts with a `t` 
 | t | from | fields |
 |---|---|---|
 | plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
-| start | coordinator | id, attempt |
+| start | coordinator | id, attempt, here (true: the coordinator runs it itself) |
 | step | worker | id, index (the step that has just started) |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |
@@ -21,7 +21,13 @@ from typing import Any
 
 
 def send(fd: int, record: dict[str, Any]) -> None:
-    data = (json.dumps(record, default=str) + "\n").encode()
+    send_all(fd, [record])
+
+
+def send_all(fd: int, records: list[dict[str, Any]]) -> None:
+    """Write `records` in one write where the pipe takes it: one wake-up of the reader for
+    all the records of a round, not one per record."""
+    data = "".join(json.dumps(record, default=str) + "\n" for record in records).encode()
     while data:
         written = os.write(fd, data)
         data = data[written:]
