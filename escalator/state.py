@@ -5,6 +5,7 @@
 files. Layout under the state directory (0700, files 0600, via `escalator.storage`):
 
     results/<environment>.json          the latest RunResult, replaced atomically
+    results/<environment>.status        what `escalator status` prints for it (laststatus.py)
     history/<environment>.jsonl         one compact line per run, appended
     history/<environment>.jsonl.1       the previous generation, after rotation
 
@@ -34,14 +35,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from escalator import storage
+from escalator import project, storage
 from escalator.errors import EscalatorError
+from escalator.laststatus import SUFFIX, Rendered, file_identity
 from escalator.results import Outcome, RunResult, ScenarioResult
 from escalator.status import Status
 
-DEFAULT_ENVIRONMENT = "default"
+DEFAULT_ENVIRONMENT = project.DEFAULT_ENVIRONMENT
 FORMAT_VERSION = 1
 HISTORY_BYTES = 2 * 1024 * 1024
 
@@ -123,20 +124,25 @@ class ResultStore:
         self.history_bytes = history_bytes
         self._now = now
 
-    def latest_path(self, environment: str | None) -> Path:
-        return self.state_dir / "results" / f"{_file_name(environment)}.json"
+    def latest_path(self, environment: str | None, suffix: str = ".json") -> Path:
+        return Path(project.result_file(str(self.state_dir), environment, suffix))
 
     def history_path(self, environment: str | None) -> Path:
         return self.state_dir / "history" / f"{_file_name(environment)}.jsonl"
 
-    def save(self, run: RunResult) -> None:
-        """Keep `run` as the environment's latest result and append it to its history."""
+    def save(self, run: RunResult, answer: Rendered | None = None) -> None:
+        """Keep `run` as the environment's latest result and append it to its history; with
+        `answer`, what `escalator status` prints for it too (escalator.laststatus)."""
         stored_at = self._now()
         record = {"v": FORMAT_VERSION, "stored_at": stored_at,
                   "environment": run.environment or DEFAULT_ENVIRONMENT, "run": run.to_dict()}
         # compact: with `indent` json falls back to its pure-Python encoder (0.5 s at 5,000)
         text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
-        storage.atomic_write(self.latest_path(run.environment), text + "\n")
+        latest = self.latest_path(run.environment)
+        storage.atomic_write(latest, text + "\n")
+        if answer is not None:
+            storage.atomic_write(self.latest_path(run.environment, SUFFIX), answer.encode(
+                int(run.status), stored_at, file_identity(str(latest))))
         path = self.history_path(run.environment)
         self._rotate_if_large(path)
         storage.append_line(path, HistoryEntry.of(run, stored_at).to_dict())
@@ -190,9 +196,7 @@ def _name(environment: str | None) -> str:
 
 
 def _file_name(environment: str | None) -> str:
-    # Environment names come from config keys: quote anything that could leave the directory.
-    name = quote(_name(environment), safe="-_")
-    return name if not name.startswith(".") else "%2E" + name[1:]
+    return project.state_file_name(environment)
 
 
 def _rotated(path: Path) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from escalator.commands.common import RunOptions
+from escalator.commands.common import DEFAULT_LABEL, RunOptions
 from escalator.env import Env
 from escalator.errors import UsageError
 from escalator.exit_codes import ExitCode
@@ -48,9 +48,15 @@ def store_run(options: RunOptions, run: RunResult) -> None:
     """
     if run.errors or not run.scenarios:
         return
+    from escalator.commands.status import verdict
+    from escalator.laststatus import Rendered
     from escalator.state import ResultStore
 
-    ResultStore(options.state_dir).save(run)
+    # What `escalator status` prints for this run, rendered now: a status check every minute
+    # then reads one small file instead of loading the result and the formatters.
+    answer = Rendered(verdict(run, options.label), options.label,
+                      options.label == DEFAULT_LABEL, options.config.fingerprint)
+    ResultStore(options.state_dir).save(run, answer)
 
 
 def run_exit_code(run: RunResult) -> int:

@@ -4,20 +4,26 @@ For Nagios setups where the suite runs elsewhere (cron, CI, a satellite) and the
 reads the verdict: the output is what `check` printed for that run (rendered again by the nagios
 formatter from the stored RunResult), or UNKNOWN when the result is missing, unreadable or older
 than `--max-age`, because a stale OK is worse than no answer. Light on purpose: it imports
-neither the runner nor behave nor any protocol library, so it answers in tens of milliseconds.
+neither the runner nor behave nor any protocol library. The console script answers the common
+case before it even gets here, from the answer rendered when the run was stored
+(escalator.laststatus): the same text, at the cost of reading a small file.
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalator.commands.common import add_config_arguments, duration_option, pick_environment
 from escalator.durations import format_duration
 from escalator.env import Env
+from escalator.laststatus import fresh
 from escalator.options import DEFAULT_LABEL
 from escalator.status import Status
 from escalator.timestamps import utc
+
+if TYPE_CHECKING:
+    from escalator.results import RunResult
 
 
 def register(subparsers: Any) -> None:
@@ -48,17 +54,24 @@ def main(args: argparse.Namespace, env: Env) -> int:
         return _unknown(env, label, f"no stored result for environment "
                         f"{environment or 'default'!r} in {store.state_dir} "
                         f"(run 'escalator check' or 'escalator run' first)")
-    age = stored.age(env.now())
-    if age > max_age:
+    now = env.now()
+    if not fresh(stored.stored_at, now, max_age):
+        age = stored.age(now)
         return _unknown(env, label, f"last result is {format_duration(round(age))} old, "
                         f"older than --max-age {format_duration(max_age)} "
                         f"(it was {stored.run.status.name}, stored {utc(stored.stored_at)})",
                         f"age={round(age)}s;;{round(max_age)};0")
+    env.stdout.write(verdict(stored.run, label))
+    return int(stored.run.status)
+
+
+def verdict(run: RunResult, label: str) -> str:
+    """What `status` prints for a run young enough: the nagios format, as `check` printed it.
+    Also rendered when a run is stored, for the console script to print (escalator.laststatus)."""
     from escalator.formatters import FormatOptions, render
 
-    text = render("nagios", stored.run, FormatOptions(label=label))
-    env.stdout.write(text if text.endswith("\n") else text + "\n")
-    return int(stored.run.status)
+    text = render("nagios", run, FormatOptions(label=label))
+    return text if text.endswith("\n") else text + "\n"
 
 
 def environment_name(config: Any, requested: str | None) -> str | None:
