@@ -13,7 +13,6 @@ the coordinator would have reported a worker's.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import select
 import signal
@@ -32,6 +31,7 @@ from escalator.runner.assemble import (
     lost_record,
     overrun_reason,
 )
+from escalator.runner.board import Board
 
 if TYPE_CHECKING:
     from escalator.env import Env
@@ -46,17 +46,19 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     started, begun = env.now(), env.monotonic()
     deadline = begun + options.timeout
     read_fd, write_fd = os.pipe()
+    board = Board(options.jobs + 1)  # slot 0 the coordinator's, one per worker it may fork
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _coordinate(options, read_fd, write_fd)
+        _coordinate(options, read_fd, write_fd, board)
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
-    ending = _listen(read_fd, heard, deadline, env, progress)
+    ending = _listen(read_fd, heard, deadline, env, progress, board)
     os.close(read_fd)
     status = _reap(pid, kill=ending != "closed")
+    _steps_from(board, heard)
     cut_off = ending == "deadline"
     if not cut_off:
         _end_here(heard, status, overran=ending == "overrun", progress=progress)
@@ -77,13 +79,13 @@ def _load_what_comes_after(options: RunOptions) -> None:
             formatters.load(name)
 
 
-def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
+def _coordinate(options: RunOptions, read_fd: int, write_fd: int, board: Board) -> None:
     code = 70
     try:
         os.close(read_fd)
         from escalator.runner import coordinator
 
-        coordinator.main(options, write_fd)
+        coordinator.main(options, write_fd, board)
         code = 0
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -94,32 +96,57 @@ def _coordinate(options: RunOptions, read_fd: int, write_fd: int) -> None:
 
 
 def _listen(fd: int, heard: Progress, deadline: float, env: Env,
-            progress: ProgressCallback | None) -> str:
+            progress: ProgressCallback | None, board: Board) -> str:
     """Read records until the coordinator closes the pipe ("closed"), the run deadline passes
-    ("deadline"), or a step the coordinator runs itself outlives its alarm ("overrun")."""
+    ("deadline"), or a step of a scenario the coordinator runs itself outlives its alarm
+    ("overrun": that slot of the board is looked at as often as the coordinator looks at its
+    workers')."""
     reader = pipe.LineReader(fd)
-    overrun_at = math.inf
     while True:
         now = env.monotonic()
         if now >= deadline:
             return "deadline"
-        if now >= overrun_at:
+        watched = _watched(heard, board)
+        if watched is not None and now >= watched:
             return "overrun"
-        ready, _, _ = select.select([fd], [], [], min(deadline - now, overrun_at - now, 1.0))
+        wait = min(deadline - now, 1.0 if watched is None else min(watched - now, _WATCH))
+        ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
             continue
         records, closed = reader.read()
         for record in records:
             result = heard.take(record)
-            if record["t"] == "step" and record["id"] in heard.here:
-                timeout = heard.unit(record["id"])["step_timeout"]
-                overrun_at = env.monotonic() + timeout + STEP_GRACE
-            if result is not None:
-                overrun_at = math.inf
-                if progress is not None:
-                    progress(result, len(heard.results), len(heard.units))
+            if result is not None and progress is not None:
+                progress(result, len(heard.results), len(heard.units))
         if closed:
             return "closed"
+
+
+_WATCH = 0.2  # seconds between looks at the step of a scenario the coordinator runs itself
+
+
+def _watched(heard: Progress, board: Board) -> float | None:
+    """When the step of the scenario the coordinator runs itself must end (its timeout and the
+    grace), None while there is no such step."""
+    found = board.read(0)
+    if found is None or found[0] not in heard.here or found[0] in heard.results or found[1] < 0:
+        return None
+    unit, index, started = found
+    heard.take({"t": "step", "id": unit, "index": index})
+    return started + float(heard.unit(unit)["step_timeout"]) + STEP_GRACE
+
+
+def _steps_from(board: Board, heard: Progress) -> None:
+    """The step each unfinished scenario was in when the run ended, from the board (a scenario
+    in a step had started, even if the record saying so was still on its way)."""
+    planned = {unit["id"] for unit in heard.units}
+    for slot in range(board.slots):
+        found = board.read(slot)
+        if found is None or found[0] not in planned or found[0] in heard.results:
+            continue
+        if found[0] not in heard.running:
+            heard.take({"t": "start", "id": found[0]})
+        heard.take({"t": "step", "id": found[0], "index": found[1]})
 
 
 def _end_here(heard: Progress, status: int, overran: bool,

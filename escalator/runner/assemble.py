@@ -45,7 +45,7 @@ class Progress:
             self.running[record["id"]] = -1
             if record.get("here"):
                 self.here.add(record["id"])
-        elif kind == "step":
+        elif kind == "step":  # not sent: the CLI notes what the board says (runner/board.py)
             self.running[record["id"]] = record["index"]
         elif kind == "result":
             result = ScenarioResult.from_dict(record["scenario"])

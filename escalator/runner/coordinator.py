@@ -15,10 +15,11 @@ A plan of one scenario that will not be retried runs in this process: a fork wou
 the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
 in a process can interrupt a step that ignores its alarm.
 
-The coordinator forwards the workers' records to the CLI over one pipe, re-runs failing scenarios
+The coordinator forwards the workers' results to the CLI over one pipe, re-runs failing scenarios
 when retries are allowed, and kills a worker whose step outlives its timeout by a second (a call
-stuck in C code that ignores SIGALRM). The run deadline is not its business: the CLI kills this
-whole process group when the deadline comes.
+stuck in C code that ignores SIGALRM): each worker notes the step it is in on its slot of the
+board (runner/board.py). The run deadline is not its business: the CLI kills this whole process
+group when the deadline comes.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import selectors
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from escalator.options import RunOptions
 from escalator.results import Outcome
 from escalator.runner import pipe
 from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
+from escalator.runner.board import Board
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.worker import run_unit, serve
 
@@ -49,21 +51,15 @@ class _Worker:
     pid: int
     reader: pipe.LineReader
     commands: int  # write end of the worker's command pipe; -1 once closed
+    slot: int  # its slot on the board
     unit: Unit | None = None
     attempt: int = 0
     ran: int = 0
-    step_index: int = -1
-    step_started: float = field(default_factory=time.monotonic)
-
-    def retire(self) -> None:
-        """Close its command pipe: the worker finishes its loop and exits."""
-        if self.commands >= 0:
-            os.close(self.commands)
-            self.commands = -1
 
 
-def main(options: RunOptions, out: int) -> None:
-    """Entry point in the forked coordinator; never returns (the caller os._exits)."""
+def main(options: RunOptions, out: int, board: Board) -> None:
+    """Entry point in the forked coordinator; never returns (the caller os._exits). Slot 0 of
+    `board` is this process's own, the others are its workers'."""
     os.setsid()
     _quiet_stdio()
     os.chdir(options.cwd)
@@ -75,7 +71,7 @@ def main(options: RunOptions, out: int) -> None:
     pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
                     "errors": suite.errors})
     if not suite.errors:
-        pool = _Pool(suite, options, out)
+        pool = _Pool(suite, options, out, board)
         if len(suite.units) == 1 and suite.units[0].retries == 0:
             pool.run_here()
         else:
@@ -84,8 +80,9 @@ def main(options: RunOptions, out: int) -> None:
 
 
 class _Pool:
-    def __init__(self, suite: Suite, options: RunOptions, out: int) -> None:
-        self.suite, self.options, self.out = suite, options, out
+    def __init__(self, suite: Suite, options: RunOptions, out: int, board: Board) -> None:
+        self.suite, self.options, self.out, self.board = suite, options, out, board
+        self.free_slots = list(range(board.slots - 1, 0, -1))
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units)
         self.earlier: dict[int, tuple[str, ...]] = {}
@@ -94,13 +91,14 @@ class _Pool:
         self.outbox: list[dict[str, Any]] = []  # records for the CLI, written once per round
 
     def run_here(self) -> None:
-        """Run the plan's only unit in this process: no worker, no fork. Its step records go
-        straight to the CLI, which kills this process if a step outlives its alarm."""
+        """Run the plan's only unit in this process: no worker, no fork. It notes its steps on
+        slot 0 of the board, which the CLI watches to kill this process if a step outlives its
+        alarm."""
         unit, attempt, earlier = self.pending.popleft()
         self.earlier[unit.id] = earlier
         pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt, "here": True})
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
-        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.out))
+        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0))
         self._flush()
 
     def run(self) -> None:
@@ -113,7 +111,7 @@ class _Pool:
             if not self.pending:
                 for worker in self.workers.values():
                     if worker.unit is None:
-                        worker.retire()
+                        self._retire(worker)
             self._flush()
             timeout = 0 if grew else _GROW_POLL if self._may_grow() else _POLL
             for key, _ in self.selector.select(timeout=timeout):
@@ -140,15 +138,25 @@ class _Pool:
             return False
         computing = 0
         for worker in self.workers.values():
-            if worker.unit is not None and (worker.step_index < 0 or _computing(worker.pid)):
+            if worker.unit is not None and (self._step(worker) is None
+                                            or _computing(worker.pid)):
                 computing += 1
                 if computing >= _CPUS:
                     return False
         return True
 
+    def _step(self, worker: _Worker) -> tuple[int, float] | None:
+        """The index of the step of its unit the worker is in, and since when; None before
+        its first step."""
+        found = self.board.read(worker.slot)
+        if worker.unit is None or found is None or found[0] != worker.unit.id or found[1] < 0:
+            return None
+        return found[1], found[2]
+
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
         command_read, command_write = os.pipe()
+        slot = self.free_slots.pop()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -161,13 +169,13 @@ class _Pool:
                         os.close(sibling.commands)
                     os.close(sibling.reader.fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                serve(self.suite, self.options, command_read, write_fd)
+                serve(self.suite, self.options, command_read, write_fd, self.board, slot)
                 code = 0
             finally:
                 os._exit(code)
         os.close(write_fd)
         os.close(command_read)
-        worker = _Worker(pid, pipe.LineReader(read_fd), command_write)
+        worker = _Worker(pid, pipe.LineReader(read_fd), command_write, slot)
         self.workers[pid] = worker
         self.selector.register(read_fd, selectors.EVENT_READ, worker)
         return worker
@@ -176,26 +184,32 @@ class _Pool:
                 ) -> None:
         self.earlier[unit.id] = earlier
         self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt})
-        worker.unit, worker.attempt, worker.step_index = unit, attempt, -1
+        worker.unit, worker.attempt = unit, attempt
         os.write(worker.commands, f"{unit.id}\n".encode())
 
     def _read(self, worker: _Worker) -> None:
         records, closed = worker.reader.read()
         for record in records:
-            if record["t"] == "step":
-                worker.step_index, worker.step_started = record["index"], time.monotonic()
-                self.outbox.append(record)
-            elif record["t"] == "result" and worker.unit is not None:
+            if record["t"] == "result" and worker.unit is not None:
                 self._report(worker, record)
         if closed:
             self._reap(worker, None)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Close its command pipe (it finishes its loop and exits) and give its slot on the
+        board to the next fork: it will not run another step."""
+        if worker.commands >= 0:
+            os.close(worker.commands)
+            worker.commands = -1
+            self.board.clear(worker.slot)
+            self.free_slots.append(worker.slot)
 
     def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
         unit, attempt = worker.unit, worker.attempt
         assert unit is not None
         worker.unit, worker.ran = None, worker.ran + 1
         if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
-            worker.retire()
+            self._retire(worker)
         self._finish(unit, attempt, record)
 
     def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:
@@ -219,7 +233,7 @@ class _Pool:
         running gets a result saying what happened."""
         self.selector.unregister(worker.reader.fd)
         os.close(worker.reader.fd)
-        worker.retire()
+        self._retire(worker)
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
         if worker.unit is not None:
@@ -228,12 +242,11 @@ class _Pool:
     def _kill_overruns(self) -> None:
         now = time.monotonic()
         for worker in list(self.workers.values()):
-            unit = worker.unit
-            if unit is None or worker.step_index < 0:
-                continue
-            if now - worker.step_started > unit.step_timeout + STEP_GRACE:
+            step, unit = self._step(worker), worker.unit
+            if step is not None and unit is not None \
+                    and now - step[1] > unit.step_timeout + STEP_GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
-                self._reap(worker, overrun_reason(unit.describe(), worker.step_index))
+                self._reap(worker, overrun_reason(unit.describe(), step[0]))
 
 
 def _computing(pid: int) -> bool:

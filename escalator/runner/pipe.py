@@ -1,13 +1,13 @@
 """JSON Lines over a pipe: how the runner's processes talk.
 
 Worker -> coordinator -> CLI. One writer per pipe, one record per line, written whole; the reader
-keeps a partial line until the rest arrives. Records are plain dicts with a `t` (type) key:
+keeps a partial line until the rest arrives. Records are plain dicts with a `t` (type) key (the
+step each scenario is in is not a record: it is on the board, runner/board.py):
 
 | t | from | fields |
 |---|---|---|
 | plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
 | start | coordinator | id, attempt, here (true: the coordinator runs it itself) |
-| step | worker | id, index (the step that has just started) |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |
 | done | coordinator | |

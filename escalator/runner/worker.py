@@ -9,12 +9,14 @@ clients, measurements), and behave sees only the branch of the feature that lead
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from escalator.errors import SetupError
 from escalator.options import RunOptions
 from escalator.results import Outcome, ScenarioResult, StepResult
 from escalator.runner import pipe
+from escalator.runner.board import Board
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
 from escalator.text import one_line
@@ -23,17 +25,18 @@ _UNDEFINED = "undefined step: no step definition matches this text (see `escalat
 
 
 class _StepTracker:
-    """A behave formatter that reports each step as it starts, so a hung step can be named."""
+    """A behave formatter that notes each step as it starts on the board (runner/board.py), so
+    a hung step can be killed and named."""
 
-    def __init__(self, unit: Unit, fd: int) -> None:
-        self.unit, self.fd, self.index, self.active = unit, fd, 0, False
+    def __init__(self, unit: Unit, board: Board, slot: int) -> None:
+        self.unit, self.board, self.slot, self.index, self.active = unit, board, slot, 0, False
 
     def scenario(self, scenario: Any) -> None:
         self.active = scenario is self.unit.scenario
 
     def match(self, match: Any) -> None:
         if self.active:
-            pipe.send(self.fd, {"t": "step", "id": self.unit.id, "index": self.index})
+            self.board.write(self.slot, self.unit.id, self.index, time.monotonic())
 
     def result(self, step: Any) -> None:
         if self.active:
@@ -43,12 +46,13 @@ class _StepTracker:
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: RunOptions, commands: int, out: int) -> None:
+def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Board, slot: int
+          ) -> None:
     """Run each unit id that arrives on `commands`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
             unit = suite.units[int(line)]
-            pipe.send(out, run_unit(suite, unit, options, out))
+            pipe.send(out, run_unit(suite, unit, options, board, slot))
 
 
 def _focus(unit: Unit) -> None:
@@ -64,7 +68,8 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: int
+             ) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
@@ -74,7 +79,7 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int) -> dict[str
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
-    runner.formatters = [_StepTracker(unit, fd)]
+    runner.formatters = [_StepTracker(unit, board, slot)]
     try:
         runner.run_model([unit.feature])
     finally:
