@@ -42,6 +42,17 @@ def step_die(context):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+@given('I sleep {seconds:g} seconds ignoring alarms the first time, counting in "{path}"')
+def step_deaf_once(context, seconds, path):
+    """Given I sleep 60 seconds ignoring alarms the first time, counting in "/tmp/c" """
+    seen = os.path.exists(path)
+    with open(path, "a") as handle:
+        handle.write("x")
+    if not seen:
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+        time.sleep(seconds)
+
+
 @given('I note the time in "{path}" and sleep {seconds:g} seconds ignoring alarms')
 def step_note_and_sleep_deaf(context, path, seconds):
     """Given I note the time in "/tmp/t" and sleep 5 seconds ignoring alarms"""
@@ -151,6 +162,26 @@ def test_a_step_that_ignores_its_alarm_is_killed_within_a_second_of_its_timeout(
     # the step's 1 s, the 1 s grace, then the kill: allow a busy machine a second and a half
     assert ended - float(noted.read_text()) < 1 + 1 + 1.5
     assert not out.json["errors"]
+
+
+def test_a_retry_is_not_killed_for_the_step_its_killed_attempt_was_in(tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    root = project(tmp_path / "p", {"retry.feature": f"""
+        Feature: Retry
+          @retries.1
+          Scenario: deaf once
+            Given I sleep 60 seconds ignoring alarms the first time, counting in "{counter}"
+            Then it passes
+
+          Scenario: companion
+            Then it passes
+        """})
+    out = run_cli(["run", "-e", "test", "-f", "json", "--step-timeout", "1s"], cwd=root)
+    deaf = out.json["scenarios"][0]
+    assert (deaf["outcome"], deaf["attempts"]) == ("passed", 2)
+    assert deaf["earlier_failures"] == [
+        f'Given I sleep 60 seconds ignoring alarms the first time, counting in "{counter}": '
+        "step timed out after 1s (it ignored its alarm; the worker was killed)"]
 
 
 def test_the_run_deadline_cuts_a_scenario_the_coordinator_runs_itself(tmp_path: Path) -> None:

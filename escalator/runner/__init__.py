@@ -128,25 +128,20 @@ _WATCH = 0.2  # seconds between looks at the step of a scenario the coordinator 
 def _watched(heard: Progress, board: Board) -> float | None:
     """When the step of the scenario the coordinator runs itself must end (its timeout and the
     grace), None while there is no such step."""
-    found = board.read(0)
-    if found is None or found[0] not in heard.here or found[0] in heard.results or found[1] < 0:
+    note = board.read(0)
+    if note is None or note.unit not in heard.here or note.unit in heard.results \
+            or note.step < 0:
         return None
-    unit, index, started = found
-    heard.take({"t": "step", "id": unit, "index": index})
-    return started + float(heard.unit(unit)["step_timeout"]) + STEP_GRACE
+    heard.take({"t": "step", "id": note.unit, "index": note.step})
+    return note.started + float(heard.unit(note.unit)["step_timeout"]) + STEP_GRACE
 
 
 def _steps_from(board: Board, heard: Progress) -> None:
-    """The step each unfinished scenario was in when the run ended, from the board (a scenario
-    in a step had started, even if the record saying so was still on its way)."""
-    planned = {unit["id"] for unit in heard.units}
+    """The step each scenario still running when the run ended was in, from the board."""
     for slot in range(board.slots):
-        found = board.read(slot)
-        if found is None or found[0] not in planned or found[0] in heard.results:
-            continue
-        if found[0] not in heard.running:
-            heard.take({"t": "start", "id": found[0]})
-        heard.take({"t": "step", "id": found[0], "index": found[1]})
+        note = board.read(slot)
+        if note is not None and note.unit in heard.running and note.unit not in heard.results:
+            heard.take({"t": "step", "id": note.unit, "index": note.step})
 
 
 def _end_here(heard: Progress, status: int, overran: bool,

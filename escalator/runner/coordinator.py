@@ -36,7 +36,7 @@ from escalator.options import RunOptions
 from escalator.results import Outcome
 from escalator.runner import pipe
 from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
-from escalator.runner.board import Board
+from escalator.runner.board import Board, Note
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.worker import run_unit, serve
 
@@ -53,6 +53,7 @@ class _Worker:
     commands: int  # write end of the worker's command pipe; -1 once closed
     slot: int  # its slot on the board
     unit: Unit | None = None
+    assignment: int = 0  # the number its unit was handed out as
     attempt: int = 0
     ran: int = 0
 
@@ -83,6 +84,7 @@ class _Pool:
     def __init__(self, suite: Suite, options: RunOptions, out: int, board: Board) -> None:
         self.suite, self.options, self.out, self.board = suite, options, out, board
         self.free_slots = list(range(board.slots - 1, 0, -1))
+        self.assignments = 0
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units)
         self.earlier: dict[int, tuple[str, ...]] = {}
@@ -98,7 +100,7 @@ class _Pool:
         self.earlier[unit.id] = earlier
         pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt, "here": True})
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
-        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0))
+        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0, 0))
         self._flush()
 
     def run(self) -> None:
@@ -145,13 +147,13 @@ class _Pool:
                     return False
         return True
 
-    def _step(self, worker: _Worker) -> tuple[int, float] | None:
-        """The index of the step of its unit the worker is in, and since when; None before
-        its first step."""
-        found = self.board.read(worker.slot)
-        if worker.unit is None or found is None or found[0] != worker.unit.id or found[1] < 0:
+    def _step(self, worker: _Worker) -> Note | None:
+        """Which step of its unit the worker is in, and since when; None before its first."""
+        note = self.board.read(worker.slot)
+        if worker.unit is None or note is None or note.assignment != worker.assignment \
+                or note.step < 0:
             return None
-        return found[1], found[2]
+        return note
 
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
@@ -184,8 +186,9 @@ class _Pool:
                 ) -> None:
         self.earlier[unit.id] = earlier
         self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt})
-        worker.unit, worker.attempt = unit, attempt
-        os.write(worker.commands, f"{unit.id}\n".encode())
+        self.assignments += 1
+        worker.unit, worker.attempt, worker.assignment = unit, attempt, self.assignments
+        os.write(worker.commands, f"{unit.id} {worker.assignment}\n".encode())
 
     def _read(self, worker: _Worker) -> None:
         records, closed = worker.reader.read()
@@ -197,11 +200,10 @@ class _Pool:
 
     def _retire(self, worker: _Worker) -> None:
         """Close its command pipe (it finishes its loop and exits) and give its slot on the
-        board to the next fork: it will not run another step."""
+        board to the next fork: it is idle or dead, and writes no more."""
         if worker.commands >= 0:
             os.close(worker.commands)
             worker.commands = -1
-            self.board.clear(worker.slot)
             self.free_slots.append(worker.slot)
 
     def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
@@ -244,9 +246,9 @@ class _Pool:
         for worker in list(self.workers.values()):
             step, unit = self._step(worker), worker.unit
             if step is not None and unit is not None \
-                    and now - step[1] > unit.step_timeout + STEP_GRACE:
+                    and now - step.started > unit.step_timeout + STEP_GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
-                self._reap(worker, overrun_reason(unit.describe(), step[0]))
+                self._reap(worker, overrun_reason(unit.describe(), step.step))
 
 
 def _computing(pid: int) -> bool:

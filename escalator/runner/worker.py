@@ -28,15 +28,17 @@ class _StepTracker:
     """A behave formatter that notes each step as it starts on the board (runner/board.py), so
     a hung step can be killed and named."""
 
-    def __init__(self, unit: Unit, board: Board, slot: int) -> None:
-        self.unit, self.board, self.slot, self.index, self.active = unit, board, slot, 0, False
+    def __init__(self, unit: Unit, board: Board, slot: int, assignment: int) -> None:
+        self.unit, self.board, self.slot, self.assignment = unit, board, slot, assignment
+        self.index, self.active = 0, False
 
     def scenario(self, scenario: Any) -> None:
         self.active = scenario is self.unit.scenario
 
     def match(self, match: Any) -> None:
         if self.active:
-            self.board.write(self.slot, self.unit.id, self.index, time.monotonic())
+            self.board.write(self.slot, self.unit.id, self.assignment, self.index,
+                             time.monotonic())
 
     def result(self, step: Any) -> None:
         if self.active:
@@ -48,11 +50,13 @@ class _StepTracker:
 
 def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Board, slot: int
           ) -> None:
-    """Run each unit id that arrives on `commands`; send each result record to `out`."""
+    """Run each unit that arrives on `commands` ("<unit id> <assignment>" lines), noting its
+    steps on `slot` of `board`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
-            unit = suite.units[int(line)]
-            pipe.send(out, run_unit(suite, unit, options, board, slot))
+            unit_id, assignment = (int(word) for word in line.split())
+            pipe.send(out, run_unit(suite, suite.units[unit_id], options, board, slot,
+                                    assignment))
 
 
 def _focus(unit: Unit) -> None:
@@ -68,8 +72,8 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: int
-             ) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: int,
+             assignment: int) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
@@ -79,7 +83,8 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: 
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
-    runner.formatters = [_StepTracker(unit, board, slot)]
+    board.write(slot, unit.id, assignment, -1, time.monotonic())  # not an earlier unit's step
+    runner.formatters = [_StepTracker(unit, board, slot, assignment)]
     try:
         runner.run_model([unit.feature])
     finally:
