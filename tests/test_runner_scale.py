@@ -65,3 +65,17 @@ def test_each_unit_gets_the_branch_from_its_feature_down_to_it() -> None:
     assert [(u.scenario, u.branch) for u in selected(feature)] == [
         (s0, (s0,)), (s1, (s1,)), (row0, (outline,)), (row1, (outline,)),
         (r0, (rule, r0)), (r1, (rule, r1))]
+
+
+def test_probe_discovery_matches_each_step_text_once() -> None:
+    feature = big_feature(40)  # 120 scenarios: three step texts, x, y and z
+    looked: list[tuple[str, str]] = []
+
+    class Registry:
+        def find_match(self, step: Any) -> None:
+            looked.append((step.step_type, step.name))
+
+    units = selected(feature)
+    suite = Suite(runner=type("Runner", (), {"step_registry": Registry()})(), units=units)
+    suite_module._find_probes(suite)
+    assert sorted(looked) == [("given", "x"), ("given", "y"), ("given", "z")]

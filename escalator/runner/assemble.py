@@ -38,8 +38,11 @@ class Progress:
     def take(self, record: Mapping[str, Any]) -> ScenarioResult | None:
         """Absorb one record; return the scenario result it carried, if any."""
         kind = record["t"]
-        if kind == "plan":
-            self.units, self.planned = list(record["units"]), True
+        if kind == "units":
+            self.units.extend(record["units"])
+        elif kind == "plan":
+            self.units.extend(record["units"])
+            self.planned = True
             self.errors.extend(record["errors"])
         elif kind == "start":
             self.running[record["id"]] = -1

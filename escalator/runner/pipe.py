@@ -6,7 +6,8 @@ step each scenario is in is not a record: it is on the board, runner/board.py):
 
 | t | from | fields |
 |---|---|---|
-| plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
+| units | coordinator | units (id, file, line, name, feature, tags, steps...), a batch of the plan |
+| plan | coordinator | units (more of them, if any), errors: the plan is complete |
 | start | coordinator | id, attempt, here (true: the coordinator runs it itself) |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |

@@ -182,9 +182,12 @@ def _branches(container: Any, above: tuple[Any, ...] = ()) -> dict[int, tuple[An
 def _find_probes(suite: Suite) -> None:
     """Import the probe modules (and their libraries) that selected steps use, before forking."""
     registry = suite.runner.step_registry
-    modules = set()
+    modules, seen = set(), set()
     for unit in suite.units:
         for step in unit.scenario.all_steps:
+            if (step.step_type, step.name) in seen:  # suites repeat their step texts
+                continue
+            seen.add((step.step_type, step.name))
             match = registry.find_match(step)
             if match is not None:
                 modules.add(match.func.__module__)
