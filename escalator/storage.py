@@ -13,6 +13,7 @@ import errno
 import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,14 +111,24 @@ def exclusive_lock(path: Path, owner: str) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "unknown"
-            raise LockHeld(f"{path} is held by {holder}") from None
+            raise LockHeld(f"{path} is held by {_holder(fd)}") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, owner.encode(), 0)
         os.fsync(fd)
         yield
     finally:
         os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock on `fd`: the name its holder writes just after taking it. A few looks:
+    a process that starts at the same moment can come between the holder's truncate and write."""
+    for _ in range(50):
+        text = os.pread(fd, 4096, 0).decode(errors="replace").strip()
+        if text:
+            return text
+        time.sleep(0.002)
+    return "unknown"
 
 
 def _fsync_dir(path: Path) -> None:
