@@ -10,6 +10,8 @@ Called through `escalator.formatters.render("nagios", ...)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from escalator.formatters import (
     FormatOptions,
     cut,
@@ -83,7 +85,7 @@ def _label(label: str) -> str:
     return cut(text(label), 100) or DEFAULT_LABEL
 
 
-def _status_line(head: str, counters: list[str], measurements: list[str]) -> str:
+def _status_line(head: str, counters: list[str], measurements: Iterable[str]) -> str:
     line = f"{head} | {' '.join(counters)}"
     size = _size([line])
     for item in measurements:
