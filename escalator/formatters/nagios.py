@@ -39,7 +39,7 @@ _LINE_CHARS = 500
 
 def render(run: RunResult, options: FormatOptions) -> str:
     head = f"{_label(options.label)} {run.status.name} - {summary(run)}"
-    line1 = _status_line(head, pd.counters(run), pd.measurements(run))
+    line1 = _status_line(head, pd.counters(run), pd.iter_measurements(run))
     trailer = _fit([[line] for line in _trailer(run)], TRAILER_LIMIT, "line")
     budget = LIMIT - _size([line1, *trailer])
     blocks = [_block(s, options) for s in run.scenarios if _shown(s, options)]

@@ -101,9 +101,14 @@ def counters(run: RunResult) -> list[str]:
 _COUNTER_LABELS = ("scenarios", "passed", "failed", "unknown", "time", "retried")
 
 
-def measurements(run: RunResult) -> Iterator[str]:
-    """Every step measurement, with its threshold in the slot the scenario's severity names;
-    made as they are taken (line 1 holds a few dozen of a 5,000-scenario run's)."""
+def measurements(run: RunResult) -> list[str]:
+    """Every step measurement, with its threshold in the slot the scenario's severity names."""
+    return list(iter_measurements(run))
+
+
+def iter_measurements(run: RunResult) -> Iterator[str]:
+    """`measurements`, each made as it is taken: line 1 holds a few dozen of the 5,000 a
+    5,000-scenario run has."""
     taken = set(_COUNTER_LABELS)
     for scenario in run.scenarios:
         for m in scenario.measurements:
