@@ -179,3 +179,79 @@ def test_python_m_escalator_is_the_console_script(tmp_path: Path) -> None:
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=child_environ(), check=False)
     assert (done.returncode, done.stdout.split(" - ")[0]) == (3, "ESCALATOR UNKNOWN")
+
+
+EARLY_STEPS = {"early_steps.py": '''
+import sys
+
+from behave import then
+
+
+@then("it notes whether the CLI was loaded before it to {path}")
+def step_note_cli(context, path):
+    """Then it notes whether the CLI was loaded before it to /tmp/cli"""
+    with open(path, "w") as handle:
+        handle.write(str("escalator.cli" in sys.modules))
+'''}
+
+
+def console(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "escalator", *argv], cwd=root,
+                          capture_output=True, text=True, timeout=120, env=child_environ(),
+                          check=False)
+
+
+def processes_in(directory: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cwd").resolve() == directory:
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.parametrize("jobs", ["4", "5000"], ids=["forked early", "more jobs than its board"])
+def test_console_check_forks_the_coordinator_before_reading_the_command_line(
+        tmp_path: Path, jobs: str) -> None:
+    from tests.fake_steps import FAKE_STEPS
+    from tests.project import make_project
+
+    noted = tmp_path / "noted"
+    root = make_project(tmp_path / "p", {"one.feature": f"""
+        Feature: One
+          Scenario: alone
+            Then it notes whether the CLI was loaded before it to {noted}
+        """}, steps={**FAKE_STEPS, **EARLY_STEPS})
+    done = console(root, "check", "--jobs", jobs)
+    assert (done.returncode, done.stdout.split(" | ")[0]) == (0, "ESCALATOR OK - 1 scenario passed")
+    # forked early, the coordinator imported behave while the CLI was still being imported
+    assert noted.read_text() == ("False" if jobs == "4" else "True")
+
+
+def test_a_usage_error_leaves_no_early_coordinator_behind(tmp_path: Path) -> None:
+    done = console(tmp_path, "check", "--jobs", "0")
+    assert (done.returncode, done.stdout) == (3, "ESCALATOR UNKNOWN - --jobs: must be at least 1\n")
+    deadline = time.monotonic() + 5
+    while processes_in(tmp_path.resolve()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_in(tmp_path.resolve()) == []
+
+
+def test_an_early_coordinator_still_kills_a_step_that_ignores_its_alarm(tmp_path: Path) -> None:
+    from tests.fake_steps import FAKE_STEPS
+    from tests.project import make_project
+
+    root = make_project(tmp_path / "p", {"deaf.feature": """
+        Feature: Deaf
+          Scenario: deaf to alarms
+            Given I sleep 60 seconds ignoring alarms
+        """}, steps=FAKE_STEPS)
+    begun = time.monotonic()
+    done = console(root, "run", "-e", "test", "-f", "json", "--step-timeout", "1s")
+    assert time.monotonic() - begun < 10
+    [deaf] = json.loads(done.stdout)["scenarios"]
+    assert (deaf["outcome"], deaf["reason"]) == (
+        "failed", "Given I sleep 60 seconds ignoring alarms: step timed out after 1s (it "
+                  "ignored its alarm; the worker was killed)")
