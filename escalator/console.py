@@ -2,9 +2,7 @@
 
 In: `escalator status` is answered first from the answer stored with the last run
 (escalator.laststatus), before argparse, the config classes or the formatters are imported;
-whatever that does not answer, and every other command, goes to `escalator.cli.main`. For
-`check` and `run` the runner's coordinator is forked first (escalator.runner.early), so that it
-imports behave while this process imports the CLI and reads the command line and the config.
+whatever that does not answer, and every other command, goes to `escalator.cli.main`.
 
 Out: once the output is written and flushed (the state was written and fsynced before it),
 the process leaves with `os._exit`, after the `atexit` handlers: the interpreter's own shutdown
@@ -24,11 +22,7 @@ import sys
 def main() -> None:
     argv = sys.argv[1:]
     found = None
-    if argv[:1] in (["check"], ["run"]):
-        from escalator.runner import early
-
-        early.start()  # the coordinator imports behave while this process reads argv and config
-    elif argv[:1] == ["status"]:
+    if argv[:1] == ["status"]:
         from escalator.laststatus import answer
 
         found = answer(argv[1:], os.getcwd())

@@ -1,9 +1,8 @@
 """The runner: run a suite's selected scenarios in parallel workers under hard deadlines.
 
 `run_suite(options, env)` is called by the commands that run checks (run, check, escalate, watch).
-This process (the CLI) forks a coordinator (escalator.runner.coordinator; or takes the one the
-console script forked before reading the command line, escalator.runner.early) that loads behave,
-the steps and the features, and runs the scenarios in workers it forks (or itself, for a plan of one
+This process (the CLI) forks a coordinator (escalator.runner.coordinator) that loads behave, the
+steps and the features, and runs the scenarios in workers it forks (or itself, for a plan of one
 scenario). This process only reads their records and owns the run deadline: when it passes, it
 kills the coordinator's whole process group and reports what finished, what was cut off and what
 never started (escalator.runner.assemble). For a scenario the coordinator runs itself it also
@@ -18,46 +17,42 @@ import os
 import select
 import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from escalator.runner import early
+from escalator.errors import UsageError
+from escalator.redact import redact_run
+from escalator.results import RunResult, ScenarioResult
+from escalator.runner import pipe
+from escalator.runner.assemble import (
+    STEP_GRACE,
+    Progress,
+    assemble,
+    lost_record,
+    overrun_reason,
+)
 from escalator.runner.board import Board
 
-# Light on purpose: the console script imports this package before it forks the early
-# coordinator, so results, assemble and the pipe are imported where they are used.
-TYPE_CHECKING = False  # typing itself is not imported either
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from escalator.env import Env
     from escalator.options import RunOptions
-    from escalator.results import RunResult, ScenarioResult
-    from escalator.runner.assemble import Progress
 
-    ProgressCallback = Callable[[ScenarioResult, int, int], None]
+ProgressCallback = Callable[[ScenarioResult, int, int], None]
 
 
 def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None = None
               ) -> RunResult:
     """Run the suite; the result is redacted of every secret value."""
-    from escalator.redact import redact_run
-    from escalator.runner.assemble import Progress, assemble
-
     started, begun = env.now(), env.monotonic()
     deadline = begun + options.timeout
-    # slot 0 of the board the coordinator's, one per worker it may fork
-    taken = early.take(options, options.jobs + 1)  # forked already by the console script?
-    if taken is not None:
-        pid, read_fd, board = taken
-    else:
-        read_fd, write_fd = os.pipe()
-        board = Board(options.jobs + 1)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            os.close(read_fd)
-            _coordinate(options, write_fd, board)
-        os.close(write_fd)
+    read_fd, write_fd = os.pipe()
+    board = Board(options.jobs + 1)  # slot 0 the coordinator's, one per worker it may fork
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        _coordinate(options, read_fd, write_fd, board)
+    os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
     ending = _listen(read_fd, heard, deadline, env, progress, board)
@@ -78,17 +73,16 @@ def _load_what_comes_after(options: RunOptions) -> None:
     while the coordinator spends a tenth of a second importing behave in its own process: on
     two cores that time is free, and a Nagios check pays it every minute."""
     from escalator import formatters, state  # noqa: F401
-    from escalator.errors import UsageError
 
     for name in {name for name, _ in options.formats} or {"nagios", "pretty"}:
         with contextlib.suppress(UsageError):
             formatters.load(name)
 
 
-def _coordinate(options: RunOptions, write_fd: int, board: Board) -> None:
-    """In the forked coordinator: run, report a crash as a record, and never return."""
+def _coordinate(options: RunOptions, read_fd: int, write_fd: int, board: Board) -> None:
     code = 70
     try:
+        os.close(read_fd)
         from escalator.runner import coordinator
 
         coordinator.main(options, write_fd, board)
@@ -96,8 +90,6 @@ def _coordinate(options: RunOptions, write_fd: int, board: Board) -> None:
     except BaseException as exc:
         with contextlib.suppress(OSError):
             message = f"runner error: {type(exc).__name__}: {exc}"
-            from escalator.runner import pipe
-
             pipe.send(write_fd, {"t": "error", "message": message})
     finally:
         os._exit(code)
@@ -109,8 +101,6 @@ def _listen(fd: int, heard: Progress, deadline: float, env: Env,
     ("deadline"), or a step of a scenario the coordinator runs itself outlives its alarm
     ("overrun": that slot of the board is looked at as often as the coordinator looks at its
     workers')."""
-    from escalator.runner import pipe
-
     reader = pipe.LineReader(fd)
     while True:
         now = env.monotonic()
@@ -138,8 +128,6 @@ _WATCH = 0.2  # seconds between looks at the step of a scenario the coordinator 
 def _watched(heard: Progress, board: Board) -> float | None:
     """When the step of the scenario the coordinator runs itself must end (its timeout and the
     grace), None while there is no such step."""
-    from escalator.runner.assemble import STEP_GRACE
-
     note = board.read(0)
     if note is None or note.unit not in heard.here or note.unit in heard.results \
             or note.step < 0:
@@ -161,8 +149,6 @@ def _end_here(heard: Progress, status: int, overran: bool,
     """A scenario the coordinator ran itself and did not finish: killed by this process for
     a step that ignored its alarm, or the coordinator died in it. Its result says so, as the
     coordinator says it of a worker; the run itself ended as planned."""
-    from escalator.runner.assemble import lost_record, overrun_reason
-
     for unit_id in sorted(heard.here - heard.results.keys()):
         unit = heard.unit(unit_id)
         reason = overrun_reason(unit, heard.running[unit_id]) if overran else None
