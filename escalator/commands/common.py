@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from escalator import project
 from escalator.config import Config, Environment, load_config
 from escalator.durations import positive_duration
 from escalator.env import Env
@@ -138,16 +139,15 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
 
 
 def pick_environment(config: Config, name: str | None) -> Environment | None:
-    name = name or config.run.environment
     known = ", ".join(sorted(config.environments)) or "none"
-    if name is None:
-        if len(config.environments) > 1:
-            raise UsageError(f"choose an environment with -e (known: {known})")
-        return next(iter(config.environments.values()), None)
-    if name not in config.environments:
+    try:
+        chosen = project.environment_name(config.environments, config.run.environment, name)
+    except ValueError:
+        raise UsageError(f"choose an environment with -e (known: {known})") from None
+    except LookupError as exc:
         where = config.source or "the config"
-        raise ConfigError(f"{where}: no environment {name!r} (known: {known})")
-    return config.environments[name]
+        raise ConfigError(f"{where}: no environment {exc.args[0]!r} (known: {known})") from None
+    return config.environments[chosen] if chosen is not None else None
 
 
 def _variables(environment: Environment | None, env: Env

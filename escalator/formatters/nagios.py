@@ -13,6 +13,8 @@ Called through `escalator.formatters.render("nagios", ...)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from escalator.formatters import (
     FormatOptions,
     cut,
@@ -41,7 +43,7 @@ _LINE_CHARS = 500
 
 def render(run: RunResult, options: FormatOptions) -> str:
     head = f"{_label(options.label)} {run.status.name} - {summary(run)}"
-    line1 = _status_line(head, pd.counters(run), pd.measurements(run))
+    line1 = _status_line(head, pd.counters(run), pd.iter_measurements(run))
     trailer = _fit([[line] for line in _trailer(run)], TRAILER_LIMIT, "line")
     fleets = _fit([[line] for line in _fleet_lines(run)], TRAILER_LIMIT, "fleet check")
     budget = LIMIT - _size([line1, *fleets, *trailer])
@@ -102,7 +104,7 @@ def _label(label: str) -> str:
     return cut(text(label), 100) or DEFAULT_LABEL
 
 
-def _status_line(head: str, counters: list[str], measurements: list[str]) -> str:
+def _status_line(head: str, counters: list[str], measurements: Iterable[str]) -> str:
     line = f"{head} | {' '.join(counters)}"
     size = _size([line])
     for item in measurements:
