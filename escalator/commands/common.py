@@ -92,8 +92,6 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
     """The gate `args` ask for; None without --until-green; UsageError for a half-given one."""
-    from escalator.runner.gate import GatePolicy
-
     if not args.until_green:
         given = [o for o, v in (("--within", args.within), ("--every", args.every),
                                 ("--deploy", args.deploy)) if v is not None]
@@ -102,6 +100,8 @@ def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
         return None
     if args.within is None:
         raise UsageError("--until-green: give --within DURATION, e.g. --within 10m")
+    from escalator.runner.gate import GatePolicy  # the gate's module only for a gate
+
     return GatePolicy(within=duration_option(args.within, "--within"),
                       every=duration_option(args.every, "--every") if args.every else 5.0,
                       deploy=one_line(args.deploy or "", 200))

@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escalator.inventory import InventoryError
 from escalator.runner import guard, keywords
-from escalator.runner.fanout import Fleet
 from escalator.tags import ScenarioMeta, meta_of
 
 if TYPE_CHECKING:
     from escalator.inventory import Host
     from escalator.options import RunOptions
+    from escalator.runner.fanout import Fleet
 
 
 class LoadError(Exception):
@@ -216,9 +215,8 @@ _NO_EXAMPLES = ("a Scenario Outline without Examples rows runs nothing: add an E
 
 
 def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
-    environment = options.config.environments.get(options.environment or "")
-    fleet = Fleet(environment.inventory if environment else None, options.environment,
-                  deadline=time.monotonic() + options.timeout, clock=time.monotonic)
+    deadline = time.monotonic() + options.timeout  # inventory commands leave the run its time
+    fleet: Fleet | None = None  # read only when a selected scenario fans out over a group
     for feature in features:
         name = _relative(feature.filename, options.cwd)
         branches = _branches(feature)
@@ -229,6 +227,9 @@ def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
             problem = _problem(scenario, meta, options)
             hosts: tuple[Host | None, ...] = (None,)
             if problem is None and meta.group is not None:
+                from escalator.inventory import InventoryError
+
+                fleet = fleet or _fleet(options, deadline)
                 try:
                     hosts = fleet.hosts(meta.group)
                 except InventoryError as exc:
@@ -242,6 +243,15 @@ def _select(suite: Suite, features: list[Any], options: RunOptions) -> None:
                     meta=meta, step_timeout=meta.step_timeout or options.step_timeout,
                     retries=meta.retries if meta.retries is not None else options.retries,
                     branch=branches.get(id(scenario), ()), host=host, problem=problem))
+
+
+def _fleet(options: RunOptions, deadline: float) -> Fleet:
+    """The environment's groups, for fan-out (escalator.runner.fanout), bounded by the run."""
+    from escalator.runner.fanout import Fleet
+
+    environment = options.config.environments.get(options.environment or "")
+    return Fleet(environment.inventory if environment else None, options.environment,
+                 deadline=deadline, clock=time.monotonic)
 
 
 def _runnable(feature: Any) -> Any:
