@@ -356,3 +356,20 @@ def test_a_schema_1_state_file_is_read_and_saved_as_schema_2(tmp_path: Path) -> 
         None, (made.clock.now() - 60,), (("vm", made.clock.now() - 60),), (), 4)
     made.store.save(state)
     assert json.loads(made.store.state_path.read_text())["schema"] == 2
+
+
+def test_the_reports_markers_name_the_host(tmp_path: Path) -> None:
+    from escalator.reports.ladder_view import events, level_runs
+
+    made = rig(tmp_path)
+    down = fleet(down=("web-2",))
+    engine(made, down, down, down, GREEN, GREEN).engage()
+    made.clock.sleep(60)
+    engine(made, down, down, down).engage()  # vm [web-2] cools down: web-2 latches
+    records = made.store.read_audit()
+    # (a level is drawn where it started: a hair before its engagement on this fake clock)
+    assert [(m.kind, m.label) for m in events(records) if m.kind != "engaged"] == [
+        ("level", "vm [web-2]"), ("level", "converge [web-2]"),
+        ("level", "deploy [web-2]"), ("recovered", "recovered"), ("latched", "latched web-2")]
+    assert [run.label for run in level_runs(records)] == [
+        "vm [web-2]", "converge [web-2]", "deploy [web-2]"]

@@ -32,7 +32,7 @@ from escalator.durations import format_duration
 from escalator.env import Env, boot_id
 from escalator.errors import ConfigError, EscalatorError
 from escalator.exit_codes import ExitCode
-from escalator.ladder import cascade, decide, recovery, stop
+from escalator.ladder import cascade, decide, recovery, stop, verify
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.model import (
     Decision,
@@ -106,16 +106,6 @@ class Engine:
     def now(self) -> float:
         """Ladder time: the wall clock when this engine started, advanced by monotonic time."""
         return self._wall0 + (self.env.monotonic() - self._mono0)
-
-    def address(self, host: str, groups: tuple[str, ...]) -> str:
-        """The address the checks used for `host` (its inventory's `address`, Ansible's
-        `ansible_host`, else its name)."""
-        try:
-            found = self.address_of(host, groups) if self.address_of is not None else None
-        except EscalatorError as exc:  # the inventory cannot be read now: say so, go on
-            self.say(f"{self.store.environment}: the address of {host} is unknown: {exc}")
-            found = None
-        return found or host
 
     def save(self, state: LadderState) -> None:
         """Store `state` with the clock record that lets the next engine re-base it."""
@@ -261,57 +251,10 @@ class Engine:
 
     def _verify_and_end(self, run_id: str, watched: frozenset[str], plans: int,
                         replan: bool = True) -> Engagement:
-        obs = self._verify(run_id, watched)
-        if obs is None:
-            self.store.audit("recovered", run_id, f"{self.config.verify} green runs")
-            held = self._held_hosts()
-            if held:  # what ran is green; a latched host that could not act still fails
-                return self.end(run_id, "latched", "verified green; latched " + "; ".join(
-                    f"{host}: {why}" for host, why in held.items()), FAILING)
-            return self.end(run_id, "recovered", "verified green", HEALTHY)
-        window = decide.active_window(self.config, self.env.now())
-        if window is not None:
-            # Inside a window nothing latches or pages; the next run after it acts.
-            reason = (f"verify failed inside a maintenance window: {obs.summary}; the next "
-                      "run after the window acts")
-            self.store.audit("would_run", run_id, reason, window=window.reason)
-            return self.end(run_id, "suppressed", reason, FAILING)
-        if replan and plans <= self.config.max_reconverge:
-            self.store.audit("reconverge", run_id, f"verify failed: {obs.summary}",
-                             attempt=plans)
-            self.tell(f"re-converge {plans} of {self.config.max_reconverge}: a new plan from "
-                      "a fresh run")
-            return self._settle_and_plan(run_id, plans, watched)
-        reason = f"verify failed after {plans} plan(s): {obs.summary}"
-        hosts = self._still_failing_hosts(obs, watched)
-        if hosts:  # only hosts' own scenarios fail: those hosts latch, not the environment
-            for host in hosts:
-                self.latch(run_id, reason, host=host)
-            return self.end(run_id, "latched", f"verify failed for {', '.join(hosts)} after "
-                            f"{plans} plan(s): {obs.summary}", FAILING)
-        self.latch(run_id, reason)
-        return self.end(run_id, "latched", reason, FAILING)
+        """Verify the plans that ran, re-converge or latch (`verify.end`)."""
+        return verify.end(self, run_id, watched, plans, replan)
 
-    def _held_hosts(self) -> dict[str, str]:
-        """Hosts latched in this engagement, and latched hosts whose scenarios fail in the
-        latest run, with why."""
-        held = dict(self.held)
-        failing = {f.host for f in self.obs.of("latched")} if self.obs is not None else set()
-        held.update((latch.host, latch.reason) for latch in self.state.host_latches
-                    if latch.host in failing)
-        return held
-
-    def _still_failing_hosts(self, obs: Observation, watched: frozenset[str]) -> list[str]:
-        """The hosts whose plan parts' scenarios did not pass, when those are all that did
-        not: [] when a scenario the environment's part was made for fails, or the run was
-        not sound (those latch the environment)."""
-        passed = {key for key, _, letter in obs.outcomes if letter == "P"}
-        failing = watched - passed
-        if obs.degraded is not None or not failing or not failing <= self.host_of.keys():
-            return []
-        return list(dict.fromkeys(self.host_of[key] for key in sorted(failing)))
-
-    # -- cascade and verify -----------------------------------------------------------------
+    # -- cascade -----------------------------------------------------------------
     def _cascade(self, run_id: str, plan: Plan, after: cascade.After | None = None) -> None:
         """Each level run of `plan` once, in order (`cascade.run`)."""
         cascade.run(self, run_id, plan, after)
@@ -324,23 +267,6 @@ class Engine:
         if self.engaged == run_id:
             self.save(self.state.with_(last_engagement=_merged(
                 self.state.last_engagement, steps=[s.__dict__ for s in self.steps])))
-
-    def _verify(self, run_id: str, watched: frozenset[str]) -> Observation | None:
-        """None when in `verify` consecutive runs the plan's scenarios (`watched`) pass; else
-        the first run in which they did not. Other failures are reported, not judged."""
-        for attempt in range(1, self.config.verify + 1):
-            if attempt > 1:
-                self.env.sleep(self.config.retry_interval)
-            obs = self._observe(run_id)
-            ok, others = obs.verified(watched), list(obs.others(watched))
-            reason = "green" if ok else obs.summary
-            if ok and others:
-                reason += f" (failing outside the plan: {', '.join(others)})"
-            self.store.audit("verify", run_id, reason, attempt=attempt, green=ok, others=others)
-            self.tell(f"verify {attempt} of {self.config.verify}: {reason}")
-            if not ok:
-                return obs
-        return None
 
     # -- endings ----------------------------------------------------------------------------
     def end(self, run_id: str, verdict: str, reason: str, code: int,

@@ -91,7 +91,7 @@ def _steps(config: LadderConfig, start: int, everywhere: int | None,
            parts: tuple[HostPlan, ...], once: bool) -> tuple[Step, ...]:
     """Ladder order; a stretch of host-scoped levels host by host. `once`: no host was
     checked, so a host-scoped level for the environment runs once."""
-    ids, steps = config.level_ids, []
+    ids, steps = config.level_ids, list[Step]()
     p = start
     while p <= len(ids):
         if not config.per_host(ids[p - 1]):

@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from escalator.durations import format_duration
+from escalator.errors import EscalatorError
 from escalator.ladder import keeper, stop
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.config import shown_program
@@ -46,7 +47,7 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str,
                "ESCALATOR_RUN_ID": run_id, "ESCALATOR_TARGETS": " ".join(plan.targets)}
     if host is not None:
         environ.update(ESCALATOR_HOST=host, ESCALATOR_GROUP=group,
-                       ESCALATOR_ADDRESS=engine.address(host, part.groups if part else ()))
+                       ESCALATOR_ADDRESS=_address(engine, host, part.groups if part else ()))
     on = {"host": host} if host is not None else {}
     name = label(level_id, host)
     engine.running = name
@@ -96,6 +97,17 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str,
     stop.raise_pending()  # the engine was asked to stop: now that it is all on record
     engine.running = None
     return result
+
+
+def _address(engine: Engine, host: str, groups: tuple[str, ...]) -> str:
+    """The address the checks used for `host` (its inventory's `address`, Ansible's
+    `ansible_host`, else its name), read now through `engine.address_of`."""
+    try:
+        found = engine.address_of(host, groups) if engine.address_of is not None else None
+    except EscalatorError as exc:  # the inventory cannot be read now: say so, go on
+        engine.say(f"{engine.store.environment}: the address of {host} is unknown: {exc}")
+        found = None
+    return found or host
 
 
 def counted(state: LadderState, level_id: str, host: str | None, now: float) -> LadderState:
