@@ -47,14 +47,14 @@ def rig(tmp_path: Path, scripts: dict[str, str] | None = None, **settings: objec
 
 
 def fleet(down: tuple[str, ...] = (), broken: tuple[str, ...] = (), tier: str = "passed",
-          smoke: str = "passed") -> RunResult:
+          smoke: str = "passed", others: str = "passed") -> RunResult:
     """`ping [host]` (@escalate.vm) fails on the hosts `down`, `home [host]`
-    (@escalate.deploy) on the hosts `broken`; `tier answers` (@escalate.tier) and `smoke`
-    (@escalate.deploy, no host) as given; two other scenarios pass."""
+    (@escalate.deploy) on the hosts `broken`; `tier answers` (@escalate.tier), `smoke`
+    (@escalate.deploy, no host) and two other scenarios as given."""
     kw = {"feature": "F", "file": "features/f.feature", "line": 1}
     scenarios = [scenario("tier answers", tier, "tier", **kw),
                  scenario("smoke", smoke, "deploy", **kw),
-                 *(scenario(f"other{i}", "passed", **kw) for i in range(2))]
+                 *(scenario(f"other{i}", others, **kw) for i in range(2))]
     for host in HOSTS:
         scenarios += [
             scenario(f"ping [{host}]", "failed" if host in down else "passed", "vm",
@@ -373,3 +373,24 @@ def test_the_reports_markers_name_the_host(tmp_path: Path) -> None:
         ("level", "deploy [web-2]"), ("recovered", "recovered"), ("latched", "latched web-2")]
     assert [run.label for run in level_runs(records)] == [
         "vm [web-2]", "converge [web-2]", "deploy [web-2]"]
+
+
+def test_converge_builds_a_new_datacenter_every_host_through_its_levels(tmp_path: Path) -> None:
+    from escalator.ladder.converge import Converge
+
+    made = rig(tmp_path)
+    nothing = fleet(down=HOSTS, broken=HOSTS, tier="failed", smoke="failed", others="failed")
+    said: list[str] = []
+    built = engine(made, nothing, *([GREEN] * 17))
+    result = Converge(built, 7200.0, lambda run: None, said.append).run()
+    assert (result.verdict, result.exit_code) == ("converged", 0)
+    assert ran_for(made) == ["tier"] + [f"{level} {host}" for host in HOSTS
+                                        for level in ("vm", "converge", "deploy")]
+    assert said[1] == ("test: plan 1: tier, then vm > converge > deploy [web-1, web-2, web-3, "
+                       "web-4, web-5] (nothing exists: no scenario passes (14 failed, 0 "
+                       "unknown of 14): the whole ladder)")
+    assert [line.split(" (")[0] for line in said[2:6]] == [
+        "test: after level tier", "test: after level vm [web-1]",
+        "test: after level converge [web-1]", "test: after level deploy [web-1]"]
+    progress = [r["data"].get("host") for r in made.audit("converge_progress")]
+    assert progress == [None] + [host for host in HOSTS for _ in range(3)]
