@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,3 +253,38 @@ def _killed_mid_level(root: Path, engines: Engines) -> None:
     code, out, _ = escalate(engines)
     assert ran(root) == ["rebuild web-2 web 127.0.0.3", "rebuild web-4 web 127.0.0.5"]
     assert not (root / "overlap.log").exists()
+
+
+def test_an_orderly_stop_during_a_hosts_level_latches_that_host_as_stopped(
+        fleet: tuple[Path, Engines]) -> None:
+    root, engines = fleet
+    (root / "slow").write_text("60")
+    down(root, "web-3")
+    proc = engines.start("escalate")
+    wait_for(lambda: (root / "web-3.running").exists() and (intent(root) or {}).get("pid"))
+    assert (intent(root) or {}).get("host") == "web-3"
+    proc.send_signal(signal.SIGTERM)
+    code, out, _ = finish(proc)
+    assert (code, verdicts(out)[0].split(" (run ")[0]) == (
+        2, "test: interrupted - stopped by SIGTERM while level rebuild [web-3] ran")
+    assert engines.level_processes() == []
+    (root / "slow").unlink()
+    code, out, _ = escalate(engines)
+    assert (code, ran(root)) == (2, ["rebuild web-3 web 127.0.0.4"])
+    found = [r["event"] for r in audit(root)]
+    assert "step_interrupted" in found and "state_recovered" not in found
+    assert [(h["host"], h["reason"]) for h in state(root)["host_latches"]] == [  # type: ignore
+        ("web-3", "level rebuild (not idempotent) was stopped by SIGTERM while it ran (an "
+                  "orderly stop of the engine, not a crash); it may have done part of its "
+                  "work")]
+    assert state(root)["latch"] is None
+
+
+def intent(root: Path) -> dict[str, object] | None:
+    path = root / ".escalator" / "ladder" / "test" / "intent.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def audit(root: Path) -> list[dict[str, object]]:
+    path = root / ".escalator" / "ladder" / "test" / "audit.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]

@@ -394,3 +394,25 @@ def test_converge_builds_a_new_datacenter_every_host_through_its_levels(tmp_path
         "test: after level converge [web-1]", "test: after level deploy [web-1]"]
     progress = [r["data"].get("host") for r in made.audit("converge_progress")]
     assert progress == [None] + [host for host in HOSTS for _ in range(3)]
+
+
+def test_a_lost_or_corrupt_state_file_is_rebuilt_per_host_from_the_audit_log(
+        tmp_path: Path) -> None:
+    made = rig(tmp_path)
+    down = fleet(down=("web-2",))
+    engine(made, down, down, down, GREEN, GREEN).engage()
+    made.clock.sleep(60)
+    engine(made, down, down, down).engage()  # web-2 latches: its vm cools down
+    saved = made.store.load()
+    made.store.state_path.write_text('{"schema": 2, "envir')
+    rebuilt = made.store.load()
+    assert rebuilt.latch is not None  # a corrupt file latches the environment, as ever
+    assert rebuilt.latch.reason.startswith("corrupt state file (kept as ")
+    assert ((rebuilt.actions, rebuilt.engagements, rebuilt.level_runs, rebuilt.host_actions,
+             rebuilt.host_engagements, rebuilt.host_runs) ==
+            (saved.actions, saved.engagements, saved.level_runs, saved.host_actions,
+             saved.host_engagements, saved.host_runs))
+    assert [(h.host, h.reason) for h in rebuilt.host_latches] == [
+        (h.host, h.reason) for h in saved.host_latches]
+    status = render.status_text("test", made.config, saved, made.clock.now())
+    assert "vm > converge > deploy [web-2] (recovered)" in status

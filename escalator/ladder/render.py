@@ -221,6 +221,9 @@ def _last(last: dict[str, Any]) -> str:
     if not last:
         return "-"
     plan = " > ".join(last.get("plan", []))
+    hosts = last.get("hosts")
+    if isinstance(hosts, list) and hosts:
+        plan += f" [{', '.join(str(host) for host in hosts)}]"
     return f"{last.get('run_id', '?')} at {when(last.get('started'))}: {plan} " \
            f"({last.get('verdict', 'running')})"
 
