@@ -8,6 +8,7 @@ the fleet is web-1 .. web-5, each checked by `ping [web-N]` (@escalate.vm) and
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 import pytest
 
@@ -255,3 +256,26 @@ def test_prune_and_rebase_keep_the_per_host_counters_in_step() -> None:
     moved = decide.rebase(pruned, "boot-1", 160.0, NOW + 86400 + 60)
     assert (moved.host_actions, moved.host_runs) == (
         (("web-2", NOW + 86400 - 10),), (("vm", "web-3", NOW + 86400 - 10),))
+
+
+def test_the_docs_host_scope_examples_are_valid_as_written(tmp_path: Path) -> None:
+    """fleet.md's ladder and ladder.md's per-host snippet parse as they are written."""
+    import re
+    import tomllib
+
+    from escalator.ladder.config import parse_ladder
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    fleet = next(block for block in re.findall(r"```toml\n(.*?)```",
+                                               (docs / "fleet.md").read_text(), flags=re.S)
+                 if "[ladder]" in block)
+    parsed = parse_ladder(tomllib.loads(fleet)["ladder"], tmp_path / "escalator.toml", tmp_path)
+    assert [(level.id, level.scope) for level in parsed.levels] == [
+        ("tier", "environment"), ("vm", "host"), ("converge", "host"), ("deploy", "host")]
+    section = (docs / "ladder.md").read_text().split('## Per-host levels (`scope = "host"`)')[1]
+    snippet = re.findall(r"```toml\n(.*?)```", section, flags=re.S)[0]
+    parsed = parse_ladder(tomllib.loads("[ladder]\n" + snippet)["ladder"],
+                          tmp_path / "escalator.toml", tmp_path)
+    assert ([(level.id, level.scope) for level in parsed.levels],
+            parsed.host_actions_per_hour, parsed.host_loop_engagements) == (
+        [("tier", "environment"), ("vm", "host")], 3, 2)
