@@ -416,3 +416,20 @@ def test_a_lost_or_corrupt_state_file_is_rebuilt_per_host_from_the_audit_log(
         (h.host, h.reason) for h in saved.host_latches]
     status = render.status_text("test", made.config, saved, made.clock.now())
     assert "vm > converge > deploy [web-2] (recovered)" in status
+
+
+def test_converge_dry_run_shows_the_hosts_of_each_level(tmp_path: Path) -> None:
+    from escalator.ladder import converge_text
+    from escalator.ladder.converge import preview
+
+    made = rig(tmp_path)
+    run, obs, plan = preview(engine(made, fleet(down=("web-2",), broken=("web-4",))))
+    assert converge_text.plan_text("test", made.config, run, obs, plan, 3600.0, 1) == (
+        "test: converge plan from level vm: deepest failing level vm, named by ping [web-2]\n"
+        "  #  level     hosts         timeout    quiesce    failing scenarios\n"
+        "---  --------  ------------  ---------  ---------  -------------------\n"
+        "  1  vm        web-2         10s        2m         ping [web-2]\n"
+        "  2  converge  web-2         10s        1m         -\n"
+        "  3  deploy    web-2, web-4  10s        30s        home [web-4]\n"
+        "then: the checks after each level; plans again from the deepest failing level at "
+        "most 1 more time(s) within 1h, until every scenario passes\n")

@@ -83,11 +83,12 @@ def observe(run: RunResult, config: LadderConfig, state: LadderState) -> Observa
     looks broken (mass failure, too many unknowns, run errors)."""
     failed, unknown = run.count(Outcome.FAILED), run.count(Outcome.UNKNOWN)
     held = tuple((latch.host, latch.reason) for latch in state.host_latches)
+    latched = {host for host, _ in held}
     actionable, failing = [], []
     for scenario in run.scenarios:
         if scenario.outcome is Outcome.PASSED:
             continue
-        category = _category(scenario, config, state, {host for host, _ in held})
+        category = _category(scenario, config, state, latched)
         failing.append(_failing(scenario, category))
         if category == "actionable":
             actionable.append(_trigger(scenario))
