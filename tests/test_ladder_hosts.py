@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from escalator.ladder import render
@@ -433,3 +434,37 @@ def test_converge_dry_run_shows_the_hosts_of_each_level(tmp_path: Path) -> None:
         "  3  deploy    web-2, web-4  10s        30s        home [web-4]\n"
         "then: the checks after each level; plans again from the deepest failing level at "
         "most 1 more time(s) within 1h, until every scenario passes\n")
+
+
+def test_the_report_shows_the_latched_hosts_in_a_banner_and_the_metrics(
+        tmp_path: Path) -> None:
+    import lxml.html
+
+    from escalator.state import ResultStore
+    from tests.project import run_cli
+
+    (tmp_path / "escalator.toml").write_text(
+        '[environments.prod]\n\n[ladder]\n[[ladder.level]]\nid = "vm"\nrun = ["true"]\n'
+        'scope = "host"\n')
+    ResultStore(tmp_path / ".escalator").save(replace(fleet(down=("web-2",)),
+                                                      environment="prod"))
+    ladder = made_store(tmp_path)
+    ladder.save(LadderState("prod", host_latches=(
+        Latch("cooldown: level vm ran 5m ago, cooldown 30m", 1_800_000_000.0, "r1",
+              host="web-2"),)))
+    assert run_cli(["report", "-e", "prod"], tmp_path).code == 0
+    doc = lxml.html.fromstring((tmp_path / "reports" / "index.html").read_text())
+    banners = {b.get("id"): " ".join(b.text_content().split()) for b in doc.find_class("banner")}
+    assert banners == {"ladder-hosts-latched": (
+        "The ladder is latched for 1 host: web-2 since 2027-01-15 08:00:00 UTC (cooldown: "
+        "level vm ran 5m ago, cooldown 30m). It runs no level for it until someone who has "
+        'looked says so: escalator ladder resume -e prod --host HOST --reason "..."')}
+    metrics = (tmp_path / "reports" / "metrics.prom").read_text()
+    assert 'escalator_ladder_host_latched{environment="prod",host="web-2"} 1' in metrics
+    assert 'escalator_ladder_latched{environment="prod"} 0' in metrics
+
+
+def made_store(root: Path):  # type: ignore[no-untyped-def]
+    from escalator.ladder.store import LadderStore, ladder_dir
+
+    return LadderStore(ladder_dir(root / ".escalator", "prod"), "prod")

@@ -68,11 +68,13 @@ class LadderView:
     pages: tuple[Page, ...] = ()
     watcher: Heartbeat | None = None
     watcher_gone: str | None = None
+    host_latches: tuple[Latch, ...] = ()  # hosts whose host-scoped levels are latched
 
 
 def view(latch: Latch | None, window: Maintenance | None,
          records: Iterable[Mapping[str, Any]], **more: Any) -> LadderView:
-    """`more`: notifier, pages, watcher and watcher_gone, when the caller knows them."""
+    """`more`: notifier, pages, watcher, watcher_gone and host_latches, when the caller
+    knows them."""
     records = list(records)
     return LadderView(latch, window, events(records), level_runs(records), **more)
 
@@ -91,8 +93,9 @@ def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
 
 
 def samples(environment: str, ladder: LadderView) -> list[Sample]:
-    """The ladder's series for metrics.prom: latched (since when, and why as an info series),
-    the notifier failing, open pages, and the watcher's last cycle and whether it runs."""
+    """The ladder's series for metrics.prom: latched (since when, and why as an info series;
+    each latched host), the notifier failing, open pages, and the watcher's last cycle and
+    whether it runs."""
     env = {"environment": environment}
     latch, health = ladder.latch, ladder.notifier
     out: list[Sample] = [("ladder_latched", env, 1.0 if latch else 0.0)]
@@ -100,6 +103,8 @@ def samples(environment: str, ladder: LadderView) -> list[Sample]:
         out += [("ladder_latched_since_timestamp_seconds", env, round(latch.since, 3)),
                 ("ladder_latch_info", {**env, "reason": latch.reason}, 1.0)]
     failing = health is not None and health.failing_since is not None
+    out += [("ladder_host_latched", {**env, "host": held.host}, 1.0)
+            for held in ladder.host_latches]
     out.append(("ladder_notifier_failing", env, 1.0 if failing else 0.0))
     if health is not None and health.failing_since is not None:
         out.append(("ladder_notifier_failing_since_timestamp_seconds", env,
