@@ -468,3 +468,36 @@ def made_store(root: Path):  # type: ignore[no-untyped-def]
     from escalator.ladder.store import LadderStore, ladder_dir
 
     return LadderStore(ladder_dir(root / ".escalator", "prod"), "prod")
+
+
+def test_a_resume_request_for_one_host_is_applied_by_the_running_engine(tmp_path: Path) -> None:
+    made = rig(tmp_path)
+    made.store.save(LadderState("test", host_latches=(
+        Latch("cooldown", made.clock.now() - 60, "r1", host="web-2"),
+        Latch("budget", made.clock.now() - 60, "r1", host="web-3"))))
+    built = engine(made, GREEN)
+    web2 = built.state.host_latch("web-2")
+    assert web2 is not None
+    made.store.request_resume("bob", "fixed web-2", web2)  # `ladder resume --host web-2`
+    assert built.engage().verdict == "healthy"
+    assert [latch.host for latch in made.store.load().host_latches] == ["web-3"]
+    assert [(r["actor"], r["data"]["host"]) for r in made.audit("resumed")] == [
+        ("bob", "web-2")]
+
+
+def test_ladder_resume_host_on_the_command_line(tmp_path: Path) -> None:
+    from tests.project import run_cli
+
+    made = rig(tmp_path)
+    (tmp_path / "escalator.toml").write_text("[environments.test]\n" + toml())
+    made.store.save(LadderState("test", host_latches=(
+        Latch("cooldown", made.clock.now() - 60, "r1", host="web-2"),)))
+    out = run_cli(["ladder", "resume", "-e", "test", "--host", "web-9", "--reason", "x"],
+                  tmp_path, environ={"USER": "alice"})
+    assert (out.code, out.stdout) == (0, "test: web-9 is not latched: nothing to resume\n")
+    out = run_cli(["ladder", "resume", "-e", "test", "--reason", "all done"], tmp_path,
+                  environ={"USER": "alice"})
+    assert (out.code, out.stdout) == (0, (
+        "test: resumed web-2; kept: its loop breaker (0 of 3 engagements in 6h), its hourly "
+        "budget (0 of 20 actions in the last hour), its cooldowns\n"))
+    assert made.store.load().host_latches == ()
