@@ -94,7 +94,7 @@ class Engine:
         self.obs: Observation | None = None  # the latest observation of this engagement
         self.host_of: dict[str, str] = {}  # scenario key -> host, of the hosts' plan parts
         self.held: dict[str, str] = {}  # hosts latched in this engagement, and why
-        # (host, groups) -> the host's address for ESCALATOR_ADDRESS; the host's name without
+        # (host, groups) -> the address for ESCALATOR_ADDRESS (None: the host's name is used)
         self.address_of: Callable[[str, tuple[str, ...]], str | None] | None = None
         self.say: Callable[[str], None] = lambda text: None  # notes for the operator (stderr)
         # One line per phase as it happens (`escalate`, `watch`); detail=True only with -v.
@@ -254,7 +254,7 @@ class Engine:
         """Verify the plans that ran, re-converge or latch (`verify.end`)."""
         return verify.end(self, run_id, watched, plans, replan)
 
-    # -- cascade -----------------------------------------------------------------
+    # -- cascade ----------------------------------------------------------------------------
     def _cascade(self, run_id: str, plan: Plan, after: cascade.After | None = None) -> None:
         """Each level run of `plan` once, in order (`cascade.run`)."""
         cascade.run(self, run_id, plan, after)
@@ -296,8 +296,8 @@ class Engine:
         """Nothing may act on `obs`: `latched` when what fails is only latched hosts'."""
         reason = obs.nothing_because
         self.store.audit("no_action", run_id, reason)
-        only_held = obs.degraded is None and all(
-            f.category in ("latched", "unknown") for f in obs.failing) and obs.of("latched")
+        only_held = obs.degraded is None and bool(obs.of("latched")) and all(
+            f.category in ("latched", "unknown") for f in obs.failing)
         return self.end(run_id, "latched" if only_held else "unactionable", reason, FAILING)
 
     def _still_latched(self, run_id: str) -> Engagement:

@@ -16,9 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from escalator.ladder.plans import HostPlan, Plan, Step, Trigger
-
-__all__ = ["HostPlan", "Plan", "Step", "Trigger"]  # with the values below: see `plans`
+from escalator.ladder.plans import Plan, Trigger
 
 SCOPES = ("environment", "host")
 
