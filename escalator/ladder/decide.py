@@ -10,6 +10,7 @@ per host for host-scoped levels); `rebase` when it loads the state (clock steps)
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from escalator.durations import format_duration
@@ -207,17 +208,19 @@ def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
     if new_engagement and plan.for_environment and recent >= config.loop_engagements:
         return Decision("latch", f"loop breaker: {recent} engagements within "
                         f"{_span(config.loop_window)}", plan)
+    steps = Counter(host for _, host in plan.sequence)  # level runs per host
     held = tuple((part.host, why) for part in plan.hosts
-                 if (why := _host_gate(part, plan, state, config, now, new_engagement)))
+                 if (why := _host_gate(part, steps[part.host], state, config, now,
+                                       new_engagement)))
     rest = plan.without(host for host, _ in held) if held else plan
     if rest is None:
         return Decision("hold", "; ".join(f"{host}: {why}" for host, why in held), plan,
                         host_latches=held)
-    steps = len(rest.sequence)
+    needs = len(rest.sequence)
     spent = _since(state.actions, now - HOUR)
-    if spent + steps > config.max_actions_per_hour:
+    if spent + needs > config.max_actions_per_hour:
         return Decision("latch", f"hourly budget: {spent} actions in the last hour, plan needs "
-                        f"{steps}, limit {config.max_actions_per_hour}", plan)
+                        f"{needs}, limit {config.max_actions_per_hour}", plan)
     for level_id in dict.fromkeys(level for level, host in rest.sequence if host is None):
         level, last = config.level(level_id), state.last_run(level_id)
         if last is not None and last + level.cooldown > now:
@@ -227,10 +230,10 @@ def gate(plan: Plan, state: LadderState, config: LadderConfig, now: float,
     return Decision("act", f"run {what}", rest, host_latches=held)
 
 
-def _host_gate(part: HostPlan, plan: Plan, state: LadderState, config: LadderConfig,
+def _host_gate(part: HostPlan, needs: int, state: LadderState, config: LadderConfig,
                now: float, new_engagement: bool) -> str:
-    """Why `part` (one host's levels) may not run now, or "": its latch, its loop breaker,
-    its hourly budget, its cooldowns."""
+    """Why `part` (one host's `needs` level runs) may not run now, or "": its latch, its loop
+    breaker, its hourly budget, its cooldowns."""
     host = part.host
     latch = state.host_latch(host)
     if latch is not None:
@@ -241,7 +244,6 @@ def _host_gate(part: HostPlan, plan: Plan, state: LadderState, config: LadderCon
         return f"loop breaker: {recent} engagements for {host} within " \
                f"{_span(config.host_loop_window)}"
     spent = _since((t for on, t in state.host_actions if on == host), now - HOUR)
-    needs = plan.steps_for(host)
     if spent + needs > config.host_actions_per_hour:
         return (f"hourly budget: {spent} action{'s' * (spent != 1)} for {host} in the last "
                 f"hour, its plan needs {needs}, limit {config.host_actions_per_hour}")

@@ -105,9 +105,6 @@ class Plan:
         """Scenario key -> host, for the scenarios of the hosts' parts (verify per host)."""
         return {key: part.host for part in self.hosts for key in part.keys}
 
-    def steps_for(self, host: str) -> int:
-        return sum(1 for _, on in self.sequence if on == host)
-
     def without(self, hosts: Iterable[str]) -> Plan | None:
         """This plan with `hosts` left out (they may not act now); None when nothing is left
         to run. What they were made for is left out too, so verify does not judge it."""
