@@ -16,7 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from escalator.ladder.plans import Plan, Trigger
+# Plans are values of their own module; the ladder's modules import them from here too.
+from escalator.ladder.plans import HostPlan as HostPlan
+from escalator.ladder.plans import Plan as Plan
+from escalator.ladder.plans import Trigger as Trigger
 
 SCOPES = ("environment", "host")
 
