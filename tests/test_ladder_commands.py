@@ -93,7 +93,8 @@ def test_resume_while_an_engine_runs_leaves_a_request_for_it(tmp_path: Path) -> 
     assert out.startswith("test: resume requested by alice; the running engine applies it "
                           "before its next run (")
     assert s.take_resume() == {"who": "alice", "why": "disk swapped", "at": NOW,
-                               "latch": Latch("budget", NOW).key, "reset_counters": False}
+                               "latch": Latch("budget", NOW).key,
+                               "latches": [Latch("budget", NOW).key], "reset_counters": False}
 
 
 def test_escalate_refuses_at_once_while_another_engine_holds_the_lock(tmp_path: Path) -> None:

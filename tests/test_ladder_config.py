@@ -174,3 +174,32 @@ def test_a_webhook_may_take_its_url_from_the_environment_and_post_to_a_loopback_
     local = parse(project, EXAMPLE.replace(_HOOK, 'notify = { webhook = '
                                                   '"http://127.0.0.1:9000/page" }'))
     assert local.webhook == Webhook(url="http://127.0.0.1:9000/page")
+
+
+def test_host_scope_and_the_per_host_budget(project: Path) -> None:
+    text = EXAMPLE.replace('cooldown = "30m"', 'cooldown = "30m"\nscope = "host"')
+    config = parse(project, text)
+    assert ([(level.id, level.scope, level.per_host) for level in config.levels],
+            config.host_actions_per_hour, config.host_loop_engagements,
+            config.host_loop_window) == (
+        [("vm", "host", True), ("deploy", "environment", False)], 6, 3, 21600.0)
+    config = parse(project, text + '\n[ladder.per_host]\nmax_actions_per_hour = 3\n'
+                   'loop_breaker = { engagements = 2, window = "1d" }\n')
+    assert (config.host_actions_per_hour, config.host_loop_engagements,
+            config.host_loop_window, config.max_actions_per_hour) == (3, 2, 86400.0, 6)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('scope = "node"',
+     "escalator.toml: ladder.level[1].scope: must be one of environment, host, got 'node'"),
+    ('\n[ladder.per_host]\nmax_actions = 3',
+     "escalator.toml: ladder.per_host.max_actions: unknown key"),
+    ('\n[ladder.per_host]\nloop_breaker = { engagements = 0 }',
+     "escalator.toml: ladder.per_host.loop_breaker.engagements: must be a whole number >= 1, "
+     "got 0"),
+])
+def test_host_scope_refusals_name_the_key(project: Path, extra: str, message: str) -> None:
+    text = EXAMPLE.replace('cooldown = "30m"', f'cooldown = "30m"\n{extra}')
+    with pytest.raises(ConfigError) as err:
+        parse(project, text)
+    assert str(err.value) == message

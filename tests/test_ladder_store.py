@@ -98,5 +98,6 @@ def test_resume_request_is_taken_once(tmp_path: Path) -> None:
     s = store(tmp_path)
     s.request_resume("alice", "fixed", Latch("budget", 5.0, "r1"))
     assert s.take_resume() == {"who": "alice", "why": "fixed", "at": 1_800_000_000.0,
-                               "latch": "r1@5.000000", "reset_counters": False}
+                               "latch": "r1@5.000000", "latches": ["r1@5.000000"],
+                               "reset_counters": False}
     assert s.take_resume() is None

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from escalator.commands.escalate import could_not_run, say
+from escalator.commands.escalate import could_not_run, run_engine
 from escalator.env import Env
 
 if TYPE_CHECKING:
@@ -50,10 +50,8 @@ def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.commands.ladder_session import open_session
     from escalator.commands.output import store_run
     from escalator.errors import UsageError
-    from escalator.ladder import converge, converge_text, render, stop
+    from escalator.ladder import converge, converge_text
     from escalator.ladder.config import check_programs
-    from escalator.ladder.engine import FAILING, Engagement
-    from escalator.storage import LockHeld
 
     if args.max_reconverge is not None and args.max_reconverge < 0:
         raise UsageError("--max-reconverge: must not be negative")
@@ -82,19 +80,5 @@ def main(args: argparse.Namespace, env: Env) -> int:
         for notice in stored.notices[len(run.notices):]:
             show(f"notice: {notice}")
 
-    with stop.handling():
-        try:
-            with setup.store.lock("converge"):
-                engine = setup.engine()
-                engine.say = lambda text: say(env, text)
-                engine.recover()
-                result = converge.Converge(engine, within, keep, show, plans).run()
-        except LockHeld as exc:
-            return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
-        except stop.Stopped as stopped:
-            if not isinstance(stopped.engagement, Engagement):
-                say(env, f"{setup.environment}: stopped by {stopped.name}")
-                return FAILING
-            result = stopped.engagement
-    env.stdout.write(render.engagement_text(setup.environment, result))
-    return result.exit_code
+    return run_engine(setup, env, "converge",
+                      lambda engine: converge.Converge(engine, within, keep, show, plans).run())

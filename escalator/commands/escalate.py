@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from escalator.env import Env
 from escalator.exit_codes import ExitCode
 from escalator.options import DEFAULT_LABEL
+
+if TYPE_CHECKING:
+    from escalator.commands.ladder_session import LadderSession
+    from escalator.ladder.engine import Engagement, Engine
 
 
 def register(subparsers: Any) -> None:
@@ -41,10 +45,8 @@ def could_not_run(message: str, env: Env, label: str = DEFAULT_LABEL) -> int:
 
 def main(args: argparse.Namespace, env: Env) -> int:
     from escalator.commands.ladder_session import open_session
-    from escalator.ladder import render, stop
+    from escalator.ladder import render
     from escalator.ladder.config import check_programs
-    from escalator.ladder.engine import FAILING, Engagement
-    from escalator.storage import LockHeld
 
     setup = open_session(args, env)
     check_programs(setup.config, env.environ)
@@ -53,14 +55,29 @@ def main(args: argparse.Namespace, env: Env) -> int:
         env.stdout.write(render.plan_text(setup.environment, setup.config, obs, plan, decision,
                                           state.latch))
         return 0 if obs.green else 2
+    return run_engine(setup, env, "escalate", lambda engine: engine.engage(),
+                      progress(env, setup.environment, args.verbose))
+
+
+def run_engine(setup: LadderSession, env: Env, command: str,
+               act: Callable[[Engine], Engagement],
+               tell: Callable[[str, bool], None] | None = None) -> int:
+    """Hold the environment's lock, recover what a stopped engine left, `act` with the engine,
+    and print how it ended (`escalate`, `converge`). A stop signal ends it as the engine
+    recorded it; another engine holding the lock is exit 3."""
+    from escalator.ladder import render, stop
+    from escalator.ladder.engine import FAILING, Engagement
+    from escalator.storage import LockHeld
+
     with stop.handling():
         try:
-            with setup.store.lock("escalate"):
+            with setup.store.lock(command):
                 engine = setup.engine()
                 engine.say = lambda text: say(env, text)
-                engine.progress = progress(env, setup.environment, args.verbose)
+                if tell is not None:
+                    engine.progress = tell
                 engine.recover()
-                result = engine.engage()
+                result = act(engine)
         except LockHeld as exc:
             return could_not_run(f"{setup.environment}: another engine is running: {exc}", env)
         except stop.Stopped as stopped:

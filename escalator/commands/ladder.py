@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
             cmd.add_argument("--reset-counters", action="store_true",
                              help="also clear the loop breaker's engagements and the hourly "
                                   "budget's actions (cooldowns stay)")
+            cmd.add_argument("--host", action="append", metavar="HOST",
+                             help="resume only this host's latch (repeatable); without it "
+                                  "every latch, the environment's and the hosts', is resumed")
         if name == "history":
             cmd.add_argument("-n", "--limit", type=int, default=50, help="rows (default 50)")
     parser.set_defaults(handler=main, on_error=could_not_run)
@@ -63,7 +66,7 @@ def main(args: argparse.Namespace, env: Env) -> int:
         note = damage_note(damaged)
         env.stdout.write(render.history_text(records, args.limit) + (note and note + "\n"))
     else:
-        return _resume(setup, args.reason, args.reset_counters, env)
+        return _resume(setup, args.reason, args.reset_counters, env, args.host)
     return 0
 
 
@@ -79,33 +82,42 @@ def _status(setup: Any, env: Env) -> str:
                               intent=setup.store.read_intent(), watcher=watcher)
 
 
-def _resume(setup: Any, reason: str, reset: bool, env: Env) -> int:
+def _resume(setup: Any, reason: str, reset: bool, env: Env,
+            hosts: list[str] | None = None) -> int:
     from escalator.ladder import render
+    from escalator.ladder.resume import chosen
     from escalator.storage import LockHeld
 
     who = env.environ.get("USER") or env.environ.get("LOGNAME") or "unknown"
     if not reason.strip():
         return could_not_run("ladder resume: --reason must say why", env)
+    nothing = f"{setup.environment}: {_not_latched(hosts)}: nothing to resume\n"
     try:
         with setup.store.lock("ladder resume"):
             engine = setup.engine()
             setup.store.take_resume()  # this resume settles any request left behind
             before = engine.state
-            resumed = engine.resume(who, reason, reset)
+            resumed = engine.resume(who, reason, reset, hosts)
     except LockHeld as exc:
-        latch = setup.store.peek().latch
-        if latch is None:  # a request now would release the next latch nobody has seen yet
+        latches = chosen(setup.store.peek(), hosts)
+        if not latches:  # a request now would release the next latch nobody has seen yet
             setup.store.audit("resume_ignored", actor=who, reason=reason)
-            env.stdout.write(f"{setup.environment}: not latched: nothing to resume\n")
+            env.stdout.write(nothing)
             return 0
-        setup.store.request_resume(who, reason, latch, reset)
+        setup.store.request_resume(who, reason, latches[0], reset, latches[1:])
         clears = " (and to clear the loop breaker and the budget)" if reset else ""
         env.stdout.write(f"{setup.environment}: resume requested by {who}{clears}; the running "
                          f"engine applies it before its next run ({exc})\n")
         return 0
     if not resumed:
-        env.stdout.write(f"{setup.environment}: not latched: nothing to resume\n")
+        env.stdout.write(nothing)
         return 0
     env.stdout.write(render.resume_text(setup.environment, setup.config, before, engine.now(),
-                                        reset))
+                                        reset, chosen(before, hosts)))
     return 0
+
+
+def _not_latched(hosts: list[str] | None) -> str:
+    if not hosts:
+        return "not latched"
+    return f"{', '.join(hosts)} {'is' if len(hosts) == 1 else 'are'} not latched"

@@ -109,7 +109,8 @@ def ladder_view(config: Config, store: ResultStore, environment: str | None, now
     state, beat = ladder.peek(), heartbeat.read(ladder)
     return view(state.latch, active_window(config.ladder, now), ladder.read_audit(),
                 notifier=state.notifier, pages=state.pages, watcher=beat,
-                watcher_gone=heartbeat.judge(beat, None, boot_id()))
+                watcher_gone=heartbeat.judge(beat, None, boot_id()),
+                host_latches=state.host_latches)
 
 
 def _overview(config: Config, store: ResultStore, now: float) -> dict[str, str]:

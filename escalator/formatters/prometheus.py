@@ -75,6 +75,8 @@ _HELP = {
                       "escalator ladder resume), else 0.",
     "ladder_latched_since_timestamp_seconds": "When the ladder latched (Unix time).",
     "ladder_latch_info": "Why the ladder is latched (the reason label); always 1.",
+    "ladder_host_latched": "1 for each host whose host-scoped levels are latched (until "
+                           "escalator ladder resume --host).",
     "ladder_notifier_failing": "1 while the ladder's notifier fails to take pages, else 0.",
     "ladder_notifier_failing_since_timestamp_seconds": "When the notifier began to fail "
                                                        "(Unix time).",

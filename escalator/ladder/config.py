@@ -19,18 +19,19 @@ from typing import Any
 
 from escalator.durations import parse_duration, positive_duration
 from escalator.errors import ConfigError
-from escalator.ladder.model import LadderConfig, Level, Maintenance, Webhook
+from escalator.ladder.model import SCOPES, LadderConfig, Level, Maintenance, Webhook
 from escalator.toml_table import TableKeys, toml_key
 
 _ID = re.compile(r"[a-z0-9][a-z0-9_-]*")
 _TOP = {"settle", "confirm", "verify", "retry_interval", "max_reconverge", "max_actions_per_hour",
         "loop_breaker", "max_failing_fraction", "max_unknown_fraction", "kill_grace", "notify",
-        "repage", "level", "maintenance"}
+        "repage", "level", "maintenance", "per_host"}
 _WEBHOOK = {"webhook", "format", "headers", "token", "routing_key", "timeout", "retries",
             "ca_bundle"}
 _FORMATS = ("escalator", "pagerduty", "alertmanager")
 _LOOPBACK = re.compile(r"(127\.\d+\.\d+\.\d+|\[::1\]|localhost)(:\d+)?")
-_LEVEL = {"id", "run", "timeout", "quiesce", "cooldown", "idempotent"}
+_LEVEL = {"id", "run", "timeout", "quiesce", "cooldown", "idempotent", "scope"}
+_PER_HOST = {"max_actions_per_hour", "loop_breaker"}
 _WINDOW = {"start", "end", "reason"}
 _LOOP = {"engagements", "window"}
 
@@ -40,6 +41,13 @@ def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> Ladd
     keys = TableKeys(table, "ladder", source, _TOP)
     levels = _levels(keys, base_dir)
     loop = TableKeys(table.get("loop_breaker", {}), "ladder.loop_breaker", source, _LOOP)
+    budget = keys.get("max_actions_per_hour", _count(1), 6)
+    engagements, window = loop.get("engagements", _count(1), 3), \
+        loop.get("window", _duration, 6 * 3600.0)
+    # [ladder.per_host]: one host's own budget and loop breaker; the environment's by default
+    per_host = TableKeys(table.get("per_host", {}), "ladder.per_host", source, _PER_HOST)
+    host_loop = TableKeys(per_host.table.get("loop_breaker", {}), "ladder.per_host.loop_breaker",
+                          source, _LOOP)
     raw_notify = table.get("notify")
     webhook = _webhook(raw_notify, source, base_dir) if isinstance(raw_notify, Mapping) \
         else None
@@ -50,11 +58,14 @@ def parse_ladder(table: Mapping[str, Any], source: Path, base_dir: Path) -> Ladd
         verify=keys.get("verify", _count(1), 2),
         retry_interval=keys.get("retry_interval", _duration, 15.0),
         max_reconverge=keys.get("max_reconverge", _count(0), 1),
-        max_actions_per_hour=keys.get("max_actions_per_hour", _count(1), 6),
-        loop_engagements=loop.get("engagements", _count(1), 3),
-        loop_window=loop.get("window", _duration, 6 * 3600.0),
+        max_actions_per_hour=budget,
+        loop_engagements=engagements,
+        loop_window=window,
         max_failing_fraction=keys.get("max_failing_fraction", _fraction, 0.5),
         max_unknown_fraction=keys.get("max_unknown_fraction", _fraction, 0.5),
+        host_actions_per_hour=per_host.get("max_actions_per_hour", _count(1), budget),
+        host_loop_engagements=host_loop.get("engagements", _count(1), engagements),
+        host_loop_window=host_loop.get("window", _duration, window),
         kill_grace=keys.get("kill_grace", _duration, 5.0),
         notify=keys.get("notify", lambda v: _notify_argv(v, base_dir), ()) if not webhook
         else (),
@@ -88,6 +99,7 @@ def _levels(keys: TableKeys, base_dir: Path) -> tuple[Level, ...]:
             quiesce=lk.get("quiesce", _duration, 0.0),
             cooldown=lk.get("cooldown", _duration, 0.0),
             idempotent=lk.get("idempotent", _bool, False),
+            scope=lk.get("scope", _choice(SCOPES), "environment"),
         ))
     return tuple(levels)
 

@@ -9,7 +9,10 @@ it), runs the checks after each level, so it can say which requirements turned g
 which level, and plans again from the new deepest failing level, until every scenario passes
 `verify` runs in a row, the deadline passes, or `max_reconverge` new plans have run; then it
 pages with what is still red. A level that starts before the deadline runs to its end (its own
-timeout bounds it), so converge overruns `within` by one level's timeout at most.
+timeout bounds it), so converge overruns `within` by one level's timeout at most. Host-scoped
+levels run per host as in every plan (`planner`): when nothing exists yet, every level is for
+the whole environment, so each host the checks name gets its own vm, converge and deploy (a
+new datacenter); otherwise a failing host gets its own levels from its deepest failure.
 
 Which rules hold, and why: converge is a person's decision for one environment, so the rules
 that keep *automation* from acting on a broken monitor or repeating itself do not hold it back
@@ -32,10 +35,11 @@ import dataclasses
 from collections.abc import Callable
 
 from escalator.durations import format_duration
-from escalator.ladder import converge_text, decide
+from escalator.ladder import converge_text, decide, planner
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.engine import FAILING, HEALTHY, Engagement, Engine
 from escalator.ladder.model import LadderConfig, Observation, Plan
+from escalator.ladder.plans import label
 from escalator.ladder.resume import take_request
 from escalator.results import RunResult
 from escalator.timestamps import utc
@@ -45,18 +49,10 @@ def plan_for(run: RunResult, obs: Observation, config: LadderConfig) -> Plan | N
     """The plan converge runs now: from the first level when nothing passes, else from the
     deepest level a failing scenario names. None when the run could not be made or no
     failure names a level (an unknown one never does)."""
-    if run.errors or not run.scenarios:
+    if run.errors or not run.scenarios or (obs.passed and not obs.actionable):
         return None
-    if obs.passed == 0:
-        start = 1
-    elif obs.actionable:
-        start = min(config.position(t.level) for t in obs.actionable)
-    else:
-        return None
-    triggers = tuple(t for t in obs.actionable if config.position(t.level) == start)
-    subsumed = tuple(t for t in obs.actionable if config.position(t.level) > start)
-    return Plan(start=config.level_ids[start - 1], levels=config.level_ids[start - 1:],
-                triggers=triggers, subsumed=subsumed)
+    return planner.plan(obs.actionable, config, obs.hosts, {host for host, _ in obs.held},
+                        everything=obs.passed == 0)
 
 
 def preview(engine: Engine) -> tuple[RunResult, Observation, Plan | None]:
@@ -149,33 +145,28 @@ class Converge:
                            subsumed=[t.name for t in plan.subsumed], reconverge=plans,
                            converge=True)
         engine.plan = plan
+        engine.host_of.update(plan.host_of())
         if plans == 0:
-            now = engine.now()
-            engine.engaged = run_id
-            engine.save(engine.state.with_(
-                engagements=(*engine.state.engagements, now),
-                last_engagement=(("command", "converge"), ("plan", list(plan.levels)),
-                                 ("run_id", run_id), ("started", now), ("steps", []))))
-            engine.store.audit("engaged", run_id, reason, plan=list(plan.levels),
-                               converge=True)
+            engine.open_engagement(run_id, plan, reason, "converge", converge=True)
         self.say(converge_text.plan_line(self.environment, plans + 1, plan, reason))
 
-    def _after_level(self, level_id: str, result: ActionResult) -> bool:
-        """After each level and its quiesce: run the checks, say what turned green; stop the
-        cascade once the deadline has passed."""
-        self.after = level_id
+    def _after_level(self, level_id: str, host: str | None, result: ActionResult) -> bool:
+        """After each level run and its quiesce: run the checks, say what turned green; stop
+        the cascade once the deadline has passed."""
+        name, on = label(level_id, host), {"host": host} if host else {}
+        self.after = name
         before = set(self.green)
         _, obs = self._observe()
         turned, lost = _changes(obs, before)
-        text = converge_text.progress(level_id, result, obs, turned, lost)
+        text = converge_text.progress(name, result, obs, turned, lost)
         self.engine.store.audit("converge_progress", self.run_id, text, level=level_id,
                                 status=result.status, green=turned, red_again=lost,
-                                passed=obs.passed, total=obs.total)
+                                passed=obs.passed, total=obs.total, **on)
         self.say(f"{self.environment}: {text}")
         if self.late():
             self.engine.store.audit("cascade_stopped", self.run_id, "converge deadline "
                                     f"({format_duration(self.within)}) passed after level "
-                                    f"{level_id}", level=level_id)
+                                    f"{name}", level=level_id, **on)
             return False
         return True
 

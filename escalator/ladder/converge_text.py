@@ -42,7 +42,7 @@ def plan_reason(obs: Observation, plan: Plan) -> str:
 
 
 def plan_line(environment: str, number: int, plan: Plan, reason: str) -> str:
-    return cut(f"{environment}: plan {number}: {' > '.join(plan.levels)} ({reason})")
+    return cut(f"{environment}: plan {number}: {plan.describe()} ({reason})")
 
 
 def progress(level: str, result: ActionResult, obs: Observation, turned: list[str],
@@ -79,11 +79,16 @@ def plan_text(environment: str, config: LadderConfig, run: RunResult, obs: Obser
     failing: dict[str, list[str]] = {}
     for trigger in obs.actionable:
         failing.setdefault(trigger.level, []).append(trigger.name)
-    rows = [(i, level.id, format_duration(level.timeout),
+    hosts: dict[str, list[str]] = {}
+    for level_id, host in plan.sequence:
+        hosts.setdefault(level_id, []).extend([host] if host else [])
+    rows = [(i, level.id, *([", ".join(hosts[level.id]) or "-"] if plan.hosts else []),
+             format_duration(level.timeout),
              format_duration(level.quiesce) if level.quiesce else "none",
              ", ".join(failing.get(level.id, ())) or "-")
             for i, level in enumerate((config.level(lid) for lid in plan.levels), 1)]
-    table = tabulate(rows, headers=("#", "level", "timeout", "quiesce", "failing scenarios"))
+    table = tabulate(rows, headers=("#", "level", *(["hosts"] if plan.hosts else []),
+                                    "timeout", "quiesce", "failing scenarios"))
     bound = f" within {format_duration(within)}" if within else ""
     return (f"{environment}: converge plan from level {plan.start}: "
             f"{plan_reason(obs, plan)}\n{table}\n"

@@ -15,12 +15,16 @@ verify (`verify` runs in which the plan's scenarios pass) -> re-converge at most
 `max_reconverge` times -> latch and page. Every engagement returns through `end`, which
 records the verdict and the levels that ran. Counters are kept on `now()`: the wall clock at
 start advanced by monotonic time, so a clock step inside the process changes nothing.
+
+With host-scoped levels a plan has a part per host (`plans`): a host that may not act latches
+on its own (`latch(..., host=)`) while the others act, and a verify that fails in the end
+latches the hosts whose scenarios still fail, or the environment when one of its own does.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +32,7 @@ from escalator.durations import format_duration
 from escalator.env import Env, boot_id
 from escalator.errors import ConfigError, EscalatorError
 from escalator.exit_codes import ExitCode
-from escalator.ladder import decide, recovery, step, stop
+from escalator.ladder import cascade, decide, recovery, stop, verify
 from escalator.ladder.actions import ActionResult
 from escalator.ladder.model import (
     Decision,
@@ -39,6 +43,7 @@ from escalator.ladder.model import (
     Plan,
 )
 from escalator.ladder.pager import page_round
+from escalator.ladder.plans import label
 from escalator.ladder.resume import take_request, unlatch
 from escalator.ladder.store import LadderStore, iso
 from escalator.results import RunResult
@@ -52,6 +57,11 @@ class StepRecord:
     status: str
     exit_code: int | None
     duration: float
+    host: str | None = None
+
+    @property
+    def label(self) -> str:
+        return label(self.level, self.host)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,10 @@ class Engine:
         self.plan: Plan | None = None
         self.running: str | None = None  # the level whose process runs now
         self.obs: Observation | None = None  # the latest observation of this engagement
+        self.host_of: dict[str, str] = {}  # scenario key -> host, of the hosts' plan parts
+        self.held: dict[str, str] = {}  # hosts latched in this engagement, and why
+        # (host, groups) -> the address for ESCALATOR_ADDRESS (None: the host's name is used)
+        self.address_of: Callable[[str, tuple[str, ...]], str | None] | None = None
         self.say: Callable[[str], None] = lambda text: None  # notes for the operator (stderr)
         # One line per phase as it happens (`escalate`, `watch`); detail=True only with -v.
         self.progress: Callable[[str, bool], None] = lambda text, detail: None
@@ -104,9 +118,11 @@ class Engine:
         idempotent level may run again, another one latches) and close its engagement."""
         recovery.recover(self)
 
-    def resume(self, who: str, why: str, reset: bool = False) -> bool:
-        """Unlatch, audited with who and why (`resume.unlatch`); False when not latched."""
-        return unlatch(self, who, why, reset)
+    def resume(self, who: str, why: str, reset: bool = False,
+               hosts: Collection[str] | None = None) -> bool:
+        """Unlatch (every latch, or `hosts`' only), audited with who and why
+        (`resume.unlatch`); False when nothing of it was latched."""
+        return unlatch(self, who, why, reset, hosts)
 
     # -- one engagement ---------------------------------------------------------------------
     def engage(self, first: RunResult | None = None) -> Engagement:
@@ -117,6 +133,7 @@ class Engine:
         """Run `body` as one engagement with a new run id: a stop signal or an error that cuts
         it short still ends it through `end` (`interrupted`, `error`). Also used by converge."""
         self.steps, self.plan, self.running, self.obs = [], None, None, None
+        self.host_of, self.held = {}, {}
         run_id = _run_id(self.now())
         try:
             return body(run_id)
@@ -182,109 +199,74 @@ class Engine:
         self.store.audit("planned", run_id, decision.reason, verdict=decision.verdict,
                          start=plan.start, plan=list(plan.levels),
                          triggers=[t.name for t in plan.triggers],
-                         subsumed=[t.name for t in plan.subsumed], reconverge=reconverge)
+                         subsumed=[t.name for t in plan.subsumed], reconverge=reconverge,
+                         **_hosts_of(plan, decision))
         covered = ", ".join(t.name for t in plan.subsumed)
-        self.tell(f"plan: {' > '.join(plan.levels)} for "
-                  f"{', '.join(t.name for t in plan.triggers)}"
+        self.tell(f"plan: {plan.describe()} for {', '.join(t.name for t in plan.triggers)}"
                   + (f"; {covered} covered by it" if covered else "")
                   + ("" if decision.acts else f"; {decision.verdict}: {decision.reason}"))
         if decision.verdict == "suppress":
             self.store.audit("would_run", run_id, decision.reason, plan=list(plan.levels))
             return self.end(run_id, "suppressed", decision.reason, FAILING, plan)
+        for host, why in decision.host_latches:
+            self.latch(run_id, why, host=host)
+        if decision.verdict == "hold":
+            return self.end(run_id, "latched", f"latched {decision.reason}", FAILING, plan)
         if not decision.acts:
             self.latch(run_id, decision.reason)
             return self.end(run_id, "latched", decision.reason, FAILING, plan)
-        return self._act(run_id, decision, reconverge, watched | plan.keys)
+        assert decision.plan is not None
+        return self._act(run_id, decision, reconverge, watched | decision.plan.keys)
 
     def _act(self, run_id: str, decision: Decision, reconverge: int,
              watched: frozenset[str]) -> Engagement:
         plan = decision.plan
         assert plan is not None
         self.plan = plan
+        self.host_of.update(plan.host_of())
         if reconverge == 0:
-            now = self.now()
-            self.engaged = run_id
-            self.save(self.state.with_(
-                engagements=(*self.state.engagements, now),
-                last_engagement=(("plan", list(plan.levels)), ("run_id", run_id),
-                                 ("started", now), ("steps", []))))
-            self.store.audit("engaged", run_id, decision.reason, plan=list(plan.levels))
+            self.open_engagement(run_id, plan, decision.reason)
         self._cascade(run_id, plan)
         return self._verify_and_end(run_id, watched, reconverge + 1)
 
+    def open_engagement(self, run_id: str, plan: Plan, reason: str, command: str = "",
+                        **audit: Any) -> None:
+        """The first plan of an engagement acts: count it (for the environment's loop breaker
+        when a level runs for the environment, for each host's when it runs for the host) and
+        keep it as the last engagement (`command`: converge says it is one, also in `audit`)."""
+        now = self.now()
+        self.engaged = run_id
+        hosts = [part.host for part in plan.hosts]
+        last = {"plan": list(plan.levels), "run_id": run_id, "started": now, "steps": [],
+                **({"command": command} if command else {}),
+                **({"hosts": hosts} if hosts else {})}
+        self.save(self.state.with_(
+            engagements=(*self.state.engagements, now) if plan.for_environment
+            else self.state.engagements,
+            host_engagements=(*self.state.host_engagements, *((h, now) for h in hosts)),
+            last_engagement=tuple(sorted(last.items()))))
+        if hosts:
+            audit.update(hosts=hosts, environment=plan.for_environment)
+        self.store.audit("engaged", run_id, reason, plan=list(plan.levels), **audit)
+
     def _verify_and_end(self, run_id: str, watched: frozenset[str], plans: int,
                         replan: bool = True) -> Engagement:
-        obs = self._verify(run_id, watched)
-        if obs is None:
-            self.store.audit("recovered", run_id, f"{self.config.verify} green runs")
-            return self.end(run_id, "recovered", "verified green", HEALTHY)
-        window = decide.active_window(self.config, self.env.now())
-        if window is not None:
-            # Inside a window nothing latches or pages; the next run after it acts.
-            reason = (f"verify failed inside a maintenance window: {obs.summary}; the next "
-                      "run after the window acts")
-            self.store.audit("would_run", run_id, reason, window=window.reason)
-            return self.end(run_id, "suppressed", reason, FAILING)
-        if replan and plans <= self.config.max_reconverge:
-            self.store.audit("reconverge", run_id, f"verify failed: {obs.summary}",
-                             attempt=plans)
-            self.tell(f"re-converge {plans} of {self.config.max_reconverge}: a new plan from "
-                      "a fresh run")
-            return self._settle_and_plan(run_id, plans, watched)
-        reason = f"verify failed after {plans} plan(s): {obs.summary}"
-        self.latch(run_id, reason)
-        return self.end(run_id, "latched", reason, FAILING)
+        """Verify the plans that ran, re-converge or latch (`verify.end`)."""
+        return verify.end(self, run_id, watched, plans, replan)
 
-    # -- cascade and verify -----------------------------------------------------------------
-    def _cascade(self, run_id: str, plan: Plan,
-                 after: Callable[[str, ActionResult], bool] | None = None) -> None:
-        """Each level of `plan` once, in order, quiesce after each; stop at the first that
-        fails, or when `after(level, result)` (converge: it observes) says so."""
-        for level_id in plan.levels:
-            window = decide.active_window(self.config, self.env.now())
-            if window is not None:
-                why = f"maintenance window began: cascade stopped before {level_id}"
-                self.store.audit("suppressed", run_id, why, window=window.reason)
-                self.tell(why)
-                return
-            result = step.run_level(self, run_id, plan, level_id)
-            quiesce = self.config.level(level_id).quiesce
-            if quiesce:
-                self.tell(f"quiesce: {format_duration(quiesce)} after level {level_id}")
-            self.env.sleep(quiesce)
-            go_on = after is None or after(level_id, result)
-            if not result.ok:
-                why = f"level {level_id} {result.status}"
-                self.store.audit("cascade_stopped", run_id, why, level=level_id)
-                self.tell(f"cascade stopped: {why}; verify")
-                return
-            if not go_on:
-                return
+    # -- cascade ----------------------------------------------------------------------------
+    def _cascade(self, run_id: str, plan: Plan, after: cascade.After | None = None) -> None:
+        """Each level run of `plan` once, in order (`cascade.run`)."""
+        cascade.run(self, run_id, plan, after)
 
-    def add_step(self, run_id: str, level_id: str, result: ActionResult) -> None:
+    def add_step(self, run_id: str, level_id: str, result: ActionResult,
+                 host: str | None = None) -> None:
         """A level that ran in this engagement, kept in its record as it goes."""
         self.steps.append(StepRecord(level_id, result.status, result.exit_code,
-                                     result.duration))
+                                     result.duration, host))
         if self.engaged == run_id:
             self.save(self.state.with_(last_engagement=_merged(
                 self.state.last_engagement, steps=[s.__dict__ for s in self.steps])))
-
-    def _verify(self, run_id: str, watched: frozenset[str]) -> Observation | None:
-        """None when in `verify` consecutive runs the plan's scenarios (`watched`) pass; else
-        the first run in which they did not. Other failures are reported, not judged."""
-        for attempt in range(1, self.config.verify + 1):
-            if attempt > 1:
-                self.env.sleep(self.config.retry_interval)
-            obs = self._observe(run_id)
-            ok, others = obs.verified(watched), list(obs.others(watched))
-            reason = "green" if ok else obs.summary
-            if ok and others:
-                reason += f" (failing outside the plan: {', '.join(others)})"
-            self.store.audit("verify", run_id, reason, attempt=attempt, green=ok, others=others)
-            self.tell(f"verify {attempt} of {self.config.verify}: {reason}")
-            if not ok:
-                return obs
-        return None
 
     # -- endings ----------------------------------------------------------------------------
     def end(self, run_id: str, verdict: str, reason: str, code: int,
@@ -311,9 +293,12 @@ class Engine:
         return self._unactionable(run_id, obs)
 
     def _unactionable(self, run_id: str, obs: Observation) -> Engagement:
+        """Nothing may act on `obs`: `latched` when what fails is only latched hosts'."""
         reason = obs.nothing_because
         self.store.audit("no_action", run_id, reason)
-        return self.end(run_id, "unactionable", reason, FAILING)
+        only_held = obs.degraded is None and bool(obs.of("latched")) and all(
+            f.category in ("latched", "unknown") for f in obs.failing)
+        return self.end(run_id, "latched" if only_held else "unactionable", reason, FAILING)
 
     def _still_latched(self, run_id: str) -> Engagement:
         latch = self.state.latch
@@ -321,12 +306,26 @@ class Engine:
         self.store.audit("no_action", run_id, f"latched: {latch.reason}")
         return self.end(run_id, "latched", latch.reason, FAILING)
 
-    def latch(self, run_id: str, reason: str, next_step: str = "") -> None:
-        """Stop acting until a human resumes; the page goes out when the engagement ends."""
-        self.save(self.state.with_(latch=Latch(reason, self.now(), run_id,
-                                               next_step=next_step)))
+    def latch(self, run_id: str, reason: str, next_step: str = "", host: str = "") -> None:
+        """Stop acting until a human resumes (for `host`: its host-scoped levels only); the
+        page goes out when the engagement ends."""
+        latch = Latch(reason, self.now(), run_id, next_step=next_step, host=host)
+        if host:
+            self.held[host] = reason
+            self.save(self.state.with_(host_latches=(*(other for other in
+                                                       self.state.host_latches
+                                                       if other.host != host), latch)))
+            self.store.audit("latched", run_id, reason, next_step=next_step, host=host)
+            self.tell(f"latched {host}: {reason}")
+            return
+        self.save(self.state.with_(latch=latch))
         self.store.audit("latched", run_id, reason, next_step=next_step)
         self.tell(f"latched: {reason}")
+
+    def latched(self, host: str = "") -> bool:
+        """Whether the environment (or, given one, `host`) already is latched."""
+        return self.state.latch is not None or (
+            bool(host) and self.state.host_latch(host) is not None)
 
     # -- observing --------------------------------------------------------------------------
     def _observe(self, run_id: str, run: RunResult | None = None) -> Observation:
@@ -381,6 +380,15 @@ class Engine:
         decision = None if plan is None else decide.gate(plan, state, self.config, self.now(),
                                                          wall=self.env.now())
         return obs, plan, decision, state
+
+
+def _hosts_of(plan: Plan, decision: Decision) -> dict[str, Any]:
+    """For the `planned` record of a plan with host parts: each host's levels, and the hosts
+    that may not act now with why."""
+    if not plan.hosts:
+        return {}
+    return {"hosts": {part.host: list(part.levels) for part in plan.hosts},
+            **({"held": dict(decision.host_latches)} if decision.host_latches else {})}
 
 
 def _merged(pairs: tuple[tuple[str, Any], ...], **changes: Any) -> tuple[tuple[str, Any], ...]:

@@ -28,6 +28,7 @@ from escalator import pipe
 from escalator.ladder import procs, stop
 from escalator.ladder.actions import ActionResult, run_action
 from escalator.ladder.model import Intent, Level
+from escalator.ladder.plans import label
 from escalator.ladder.store import LadderStore
 
 MARGIN = 10.0  # seconds a keeper may take beyond the level's timeout and kill grace to answer
@@ -141,10 +142,12 @@ def _record(store: LadderStore, intent: Intent, result: ActionResult) -> bool:
     """The result file, then the audit line: on record even when no engine listens."""
     try:
         store.write_result(intent, _to_record(result))
-        store.audit("step_finished", intent.run_id, f"level {intent.level} {result.status}",
+        on = {"host": intent.host} if intent.host else {}
+        store.audit("step_finished", intent.run_id,
+                    f"level {label(intent.level, intent.host)} {result.status}",
                     level=intent.level, status=result.status, exit_code=result.exit_code,
                     duration=round(result.duration, 3), output=result.output,
-                    error=result.error)
+                    error=result.error, **on)
     except OSError:
         return False
     return True

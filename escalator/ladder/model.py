@@ -1,7 +1,9 @@
 """The ladder's values: configuration, persisted state and decisions, all frozen.
 
 `config.parse_ladder` builds a `LadderConfig`; `store` reads and writes `LadderState`; `decide`
-takes both (plus a RunResult) and returns `Plan`s and `Decision`s; the engine acts on those.
+takes both (plus a RunResult) and returns `Plan`s (`plans`) and `Decision`s; the engine acts on
+those. A host-scoped level (`Level.scope`) is counted, latched and run per host: the state
+keeps those counters and latches per host beside the environment's.
 Times are wall-clock seconds since the epoch, because counters must survive restarts; the
 engine keeps them with monotonic time within a process and re-bases them across clock steps
 (`decide.rebase`), so a clock that jumps neither frees nor freezes the counters.
@@ -14,6 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+# Plans are values of their own module; the ladder's modules import them from here too.
+from escalator.ladder.plans import HostPlan as HostPlan
+from escalator.ladder.plans import Plan as Plan
+from escalator.ladder.plans import Trigger as Trigger
+
+SCOPES = ("environment", "host")
+
 
 @dataclass(frozen=True)
 class Level:
@@ -25,6 +34,11 @@ class Level:
     quiesce: float = 0.0
     cooldown: float = 0.0
     idempotent: bool = False
+    scope: str = "environment"  # "host": once per host it is planned for (docs/fleet.md)
+
+    @property
+    def per_host(self) -> bool:
+        return self.scope == "host"
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,9 @@ class LadderConfig:
     loop_window: float = 6 * 3600.0
     max_failing_fraction: float = 0.5
     max_unknown_fraction: float = 0.5
+    host_actions_per_hour: int = 6  # [ladder.per_host]: one host's budget and loop breaker
+    host_loop_engagements: int = 3
+    host_loop_window: float = 6 * 3600.0
     kill_grace: float = 5.0
     notify: tuple[str, ...] = ()
     webhook: Webhook | None = None
@@ -102,21 +119,27 @@ class LadderConfig:
         """1-based position; 1 is the deepest level."""
         return self.level_ids.index(level_id) + 1
 
+    def per_host(self, level_id: str) -> bool:
+        """Whether `level_id` is host-scoped (False for a level the ladder lacks)."""
+        return any(level.id == level_id and level.per_host for level in self.levels)
+
 
 @dataclass(frozen=True)
 class Latch:
-    """Why the ladder stopped acting; only `ladder resume` clears it."""
+    """Why the ladder stopped acting; only `ladder resume` clears it. A latch of a `host`
+    stops the host-scoped levels of that host only."""
 
     reason: str
     since: float
     run_id: str = ""
     paged: bool = False
     next_step: str = ""  # what the operator must check before resuming, when the reason knows
+    host: str = ""
 
     @property
     def key(self) -> str:
         """Names this latch, not a later one: a resume request is filed for one key."""
-        return f"{self.run_id}@{self.since:.6f}"
+        return f"{self.run_id}@{self.since:.6f}" + (f"@{self.host}" if self.host else "")
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,8 @@ class Intent:
     keeper_pid: int | None = None
     stopped_by: str | None = None
     targets: str = ""  # the plan's @target values, for what to check after an interruption
+    host: str = ""  # a host-scoped level's host (and its group)
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -176,7 +201,13 @@ class NotifierHealth:
 
 @dataclass(frozen=True)
 class LadderState:
-    """What survives restarts: counters, latch, scenario histories, the last engagement."""
+    """What survives restarts: counters, latch, scenario histories, the last engagement.
+
+    `actions` counts every level run (the environment-wide budget); `engagements` those that
+    ran a level for the environment as a whole; `level_runs` the runs of a level for the
+    environment (its cooldown). Per host: `host_actions` (host, time), `host_engagements`
+    (host, time), `host_runs` (level, host, time) and `host_latches`.
+    """
 
     environment: str
     generation: int = 0
@@ -190,10 +221,26 @@ class LadderState:
     pages: tuple[Page, ...] = ()
     notifier: NotifierHealth = NotifierHealth()
     clock: tuple[str, float, float] | None = None  # (boot id, monotonic, ladder time) at save
+    host_latches: tuple[Latch, ...] = ()
+    host_actions: tuple[tuple[str, float], ...] = ()
+    host_engagements: tuple[tuple[str, float], ...] = ()
+    host_runs: tuple[tuple[str, str, float], ...] = ()
 
-    def last_run(self, level_id: str) -> float | None:
-        times = [t for lid, t in self.level_runs if lid == level_id]
+    def last_run(self, level_id: str, host: str | None = None) -> float | None:
+        """When `level_id` last ran for the environment, or for `host`."""
+        if host is None:
+            times = [t for lid, t in self.level_runs if lid == level_id]
+        else:
+            times = [t for lid, on, t in self.host_runs if lid == level_id and on == host]
         return max(times) if times else None
+
+    def host_latch(self, host: str) -> Latch | None:
+        return next((latch for latch in self.host_latches if latch.host == host), None)
+
+    @property
+    def latches(self) -> tuple[Latch, ...]:
+        """The environment's latch, if any, then every host's."""
+        return ((self.latch,) if self.latch is not None else ()) + self.host_latches
 
     def page(self, key: str) -> Page | None:
         return next((page for page in self.pages if page.key == key), None)
@@ -206,45 +253,10 @@ class LadderState:
 
 
 @dataclass(frozen=True)
-class Trigger:
-    """A confirmed failure that asks for a level, with the targets its tags name."""
-
-    key: str
-    name: str
-    level: str
-    targets: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What an engagement would run: `levels` from the deepest needed to the end, in order.
-
-    `triggers` asked for the start level; `subsumed` asked for a shallower one that the
-    cascade covers and verify re-checks.
-    """
-
-    start: str
-    levels: tuple[str, ...]
-    triggers: tuple[Trigger, ...]
-    subsumed: tuple[Trigger, ...] = ()
-
-    @property
-    def keys(self) -> frozenset[str]:
-        """The scenarios this plan was made for; its verify judges these."""
-        return frozenset(t.key for t in (*self.triggers, *self.subsumed))
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for trigger in (*self.triggers, *self.subsumed):
-            seen.update(dict.fromkeys(trigger.targets))
-        return tuple(seen)
-
-
-@dataclass(frozen=True)
 class Failing:
     """A scenario that did not pass, as a page shows it. `category` says what the ladder may
-    do about it: `actionable`, `flapping`, `no_level` (failed, no ladder level) or `unknown`."""
+    do about it: `actionable`, `flapping`, `no_level` (failed, no ladder level), `latched` (a
+    host-scoped level for a latched host) or `unknown`."""
 
     key: str
     name: str
@@ -254,6 +266,7 @@ class Failing:
     category: str
     runbook: str | None = None
     level: str | None = None
+    host: str | None = None
 
 
 @dataclass(frozen=True)
@@ -271,6 +284,8 @@ class Observation:
     outcomes: tuple[tuple[str, str, str], ...] = ()  # (key, name, P/F/U) of every scenario
     degraded_kind: str | None = None  # mass_failure, monitor_blind, run_error, no_scenarios
     failing: tuple[Failing, ...] = ()  # every scenario that did not pass, with its reason
+    hosts: tuple[tuple[str, str], ...] = ()  # (host, group) of every fan-out scenario, in order
+    held: tuple[tuple[str, str], ...] = ()  # (host, why): latched hosts, no host-scoped level
 
     @property
     def summary(self) -> str:
@@ -289,6 +304,12 @@ class Observation:
             parts.append(f"flapping: {', '.join(self.flapping)}")
         if self.untagged:
             parts.append(f"no ladder level: {', '.join(self.untagged)}")
+        latched = self.of("latched")
+        if latched:
+            why = dict(self.held)
+            hosts = dict.fromkeys(str(f.host) for f in latched)
+            parts.append(f"latched: {', '.join(f.name for f in latched)} (" + "; ".join(
+                f"host {host} is latched: {why.get(host, '')}" for host in hosts) + ")")
         if self.unknown:
             parts.append(f"{self.unknown} unknown (the check could not be made)")
         return "did nothing because " + ("; ".join(parts) or "no failure may act")
@@ -318,12 +339,17 @@ class Observation:
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do with a plan now: `act`, `suppress` (maintenance) or `latch`, and why."""
+    """What to do with a plan now: `act`, `suppress` (maintenance), `latch` (the environment),
+    `latched` (it is already) or `hold` (every host of the plan latches now), and why.
+
+    `host_latches` are the hosts that may not act now, each with why: they latch, and the
+    `plan` to act on is the rest."""
 
     verdict: str
     reason: str
     plan: Plan | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    host_latches: tuple[tuple[str, str], ...] = ()
 
     @property
     def acts(self) -> bool:

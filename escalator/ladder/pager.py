@@ -21,6 +21,7 @@ from escalator.ladder import decide, paging
 from escalator.ladder.actions import run_action
 from escalator.ladder.model import NotifierHealth, Observation, Page, Plan
 from escalator.ladder.paging import Problem
+from escalator.ladder.plans import label
 from escalator.redact import redact_value
 
 if TYPE_CHECKING:
@@ -37,15 +38,14 @@ def page_round(engine: Engine, run_id: str, verdict: str, obs: Observation | Non
     if verdict in QUIET:
         return
     environment, state = engine.store.environment, engine.state
-    if state.latch is not None:
-        firing: tuple[Problem, ...] = (paging.latch_problem(state.latch, environment, obs,
-                                                            plan),)
-    elif verdict == "unactionable" and obs is not None:
-        firing = paging.problems_of(obs, environment)
-    elif verdict == "still_red" and obs is not None:
-        firing = (paging.still_red(obs, environment, reason),)
-    else:
-        firing = ()
+    # every latch is a problem (the environment's, each host's); a latched ladder pages
+    # nothing else
+    firing = tuple(paging.latch_problem(latch, environment, obs, plan)
+                   for latch in state.latches)
+    if state.latch is None and obs is not None and verdict == "unactionable":
+        firing += paging.problems_of(obs, environment)
+    elif state.latch is None and obs is not None and verdict == "still_red":
+        firing += (paging.still_red(obs, environment, reason),)
     present = paging.present_keys(state.pages, firing, obs, environment)
     now = engine.now()
     todo = paging.plan_round(state.pages, firing, present, now, engine.config.repage)
@@ -71,15 +71,17 @@ def _trigger(engine: Engine, run_id: str, problem: Problem, plan: Plan | None) -
                           plan)
     repeat = page is not None and page.sent is not None
     error = _deliver(engine, run_id, body)
-    summary = paging.headline(problem.kind, problem.reason)
+    summary = paging.headline(problem.kind, problem.reason, problem.host)
     sent = now if error is None else (page.sent if page is not None else None)
     record = Page(problem.key, problem.kind, since, sent, run_id, summary, problem.severity,
                   retry=error is not None)
     pages = (*(p for p in state.pages if p.key != problem.key), record)
-    latch = state.latch
-    if error is None and problem.kind == "latched" and latch is not None:
-        latch = replace(latch, paged=True)
-    engine.save(engine.state.with_(pages=pages, latch=latch))
+    latch, held = state.latch, state.host_latches
+    if error is None and problem.kind == "latched":
+        if latch is not None and not problem.host:
+            latch = replace(latch, paged=True)
+        held = tuple(replace(h, paged=True) if h.host == problem.host else h for h in held)
+    engine.save(engine.state.with_(pages=pages, latch=latch, host_latches=held))
     if error is None:
         engine.store.audit("notify_sent", run_id, f"{problem.kind}: paged" + (
             f" again (open since {format_duration(round(now - since))})" if repeat else ""),
@@ -149,11 +151,12 @@ def _health(engine: Engine, error: str | None) -> None:
 def did(engine: Engine) -> str:
     """What the ladder did about it, in one line, for the page."""
     if engine.steps:
-        return "ran " + ", ".join(f"{s.level} ({s.status}"
+        return "ran " + ", ".join(f"{s.label} ({s.status}"
                                   + (f", exit {s.exit_code})" if s.exit_code not in (0, None)
                                      else ")") for s in engine.steps)
     last = dict(engine.state.last_engagement)
-    ran = [str(s.get("level")) for s in last.get("steps") or [] if isinstance(s, dict)]
+    ran = [label(str(s.get("level")), s.get("host")) for s in last.get("steps") or []
+           if isinstance(s, dict)]
     if last.get("verdict") and ran:
         return (f"no level ran now; its last engagement ({last.get('run_id', '?')}) ran "
                 f"{', '.join(ran)} and ended {last['verdict']}")

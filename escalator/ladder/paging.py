@@ -6,7 +6,8 @@ one thing a human must look at. Its dedup key comes from its kind and the scenar
 (`escalator/<env>/<kind>/<digest of their keys>`), so a later, different problem opens another
 incident; a broken monitor (mass failure, blind, a run that could not be made) is one problem
 whatever scenarios it takes down (`escalator/<env>/<kind>`), a latch is one problem until it is
-resumed (`escalator/<env>/latched/<since>`), and what a converge left red is `still_red`. An
+resumed (`escalator/<env>/latched/<since>`; a host's `escalator/<env>/latched/<host>/<since>`,
+so each latched host is its own incident), and what a converge left red is `still_red`. An
 open problem is paged once, again only after `repage`, and resolved when a sound run no longer
 shows it (a latch: when it is resumed).
 
@@ -57,6 +58,7 @@ class Problem:
     scenarios: tuple[Failing, ...]
     next_step: str
     since: float | None = None  # a latch's moment; others start when first seen
+    host: str = ""  # a host's latch
 
 
 @dataclass(frozen=True)
@@ -100,13 +102,17 @@ def problems_of(obs: Observation, environment: str) -> tuple[Problem, ...]:
 
 def latch_problem(latch: Latch, environment: str, obs: Observation | None,
                   plan: Plan | None) -> Problem:
-    """The latch as a problem: critical, keyed by its moment, naming the plan's scenarios."""
+    """The latch as a problem: critical, keyed by its moment, naming the plan's scenarios (a
+    host's latch: that host's failing scenarios)."""
     involved: tuple[Failing, ...] = ()
-    if obs is not None:
+    if obs is not None and latch.host:
+        involved = tuple(f for f in obs.failing if f.host == latch.host
+                         and f.category != "unknown")
+    elif obs is not None:
         involved = (obs.details(plan.keys) if plan is not None else ()) or obs.of("actionable")
     return Problem("latched", latch_key(environment, latch), latch.reason,
                    "critical", involved, latch.next_step or resume_hint(environment, latch),
-                   latch.since)
+                   latch.since, latch.host)
 
 
 def still_red(obs: Observation, environment: str, reason: str) -> Problem:
@@ -118,24 +124,31 @@ def still_red(obs: Observation, environment: str, reason: str) -> Problem:
 
 
 def latch_key(environment: str, latch: Latch) -> str:
-    return f"escalator/{environment}/latched/{int(latch.since)}"
+    host = f"{latch.host}/" if latch.host else ""
+    return f"escalator/{environment}/latched/{host}{int(latch.since)}"
 
 
 def resume_hint(environment: str, latch: Latch) -> str:
     """The next step for a latch whose reason does not say more."""
     hint = (f"find out why (escalator ladder history -e {environment}); when it is safe to "
-            f"act again: escalator ladder resume -e {environment} --reason TEXT")
+            f"act again: escalator ladder resume -e {environment}{_host_option(latch.host)} "
+            "--reason TEXT")
     if latch.reason.startswith(("loop breaker", "hourly budget")):
         hint += " --reset-counters (else the next failure latches again at once)"
     return hint
 
 
-def interrupted_hint(environment: str, level: str, program: str, targets: str) -> str:
+def interrupted_hint(environment: str, level: str, program: str, targets: str,
+                     host: str = "") -> str:
     """What to check after a level that is not idempotent was cut short."""
-    on = f" to {targets}" if targets else ""
+    on = f" to {host}" if host else f" to {targets}" if targets else ""
     return (f"check what level {level} ({program}) did{on} before it was cut short (its "
             f"output: escalator ladder history -e {environment}); finish or undo it by hand, "
-            f"then: escalator ladder resume -e {environment} --reason TEXT")
+            f"then: escalator ladder resume -e {environment}{_host_option(host)} --reason TEXT")
+
+
+def _host_option(host: str) -> str:
+    return f" --host {host}" if host else ""
 
 
 def plan_round(pages: tuple[Page, ...], firing: tuple[Problem, ...], present: set[str],
@@ -178,7 +191,8 @@ def payload(problem: Problem, environment: str, run_id: str, since: float, did: 
         "event": problem.kind if problem.kind in ("latched", "still_red") else "unactionable",
         "kind": problem.kind, "environment": environment, "run_id": run_id,
         "dedup_key": problem.key, "severity": problem.severity,
-        "summary": cut(f"{environment}: {headline(problem.kind, problem.reason)}",
+        "summary": cut(f"{environment}: "
+                       f"{headline(problem.kind, problem.reason, problem.host)}",
                        SUMMARY_CHARS),
         "reason": problem.reason, "since": utc(since),
         "scenarios": [_scenario(f) for f in shown], "runbooks": runbooks,
@@ -187,6 +201,8 @@ def payload(problem: Problem, environment: str, run_id: str, since: float, did: 
     }
     if len(problem.scenarios) > len(shown):
         body["more_scenarios"] = len(problem.scenarios) - len(shown)
+    if problem.host:
+        body["host"] = problem.host
     return body
 
 
@@ -200,12 +216,15 @@ def resolved_payload(page: Page, environment: str, run_id: str, now: float,
             "runbooks": [], "plan": [], "did": "", "next_step": ""}
 
 
-def headline(kind: str, reason: str) -> str:
-    """The one line a pager shows: the reason, and for a latch that it is one."""
-    return f"latched: {reason}" if kind == "latched" else reason
+def headline(kind: str, reason: str, host: str = "") -> str:
+    """The one line a pager shows: the reason, and for a latch that it is one (and whose)."""
+    if kind != "latched":
+        return reason
+    return f"latched {host}: {reason}" if host else f"latched: {reason}"
 
 
 def _scenario(f: Failing) -> dict[str, Any]:
-    return {"name": f.name, "location": f.location, "reason": f.reason,
-            "severity": f.severity, "runbook": f.runbook, "level": f.level}
+    shown = {"name": f.name, "location": f.location, "reason": f.reason,
+             "severity": f.severity, "runbook": f.runbook, "level": f.level}
+    return {**shown, "host": f.host} if f.host else shown
 

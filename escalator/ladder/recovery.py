@@ -8,8 +8,9 @@ the monotonic clock, from the level's start), then stops them (SIGTERM, `kill_gr
 it never starts a second copy. Then: a level the engine stopped itself (`stopped_by`) is audited
 as `step_interrupted`, one found after a crash as `state_recovered` (with the end its keeper
 recorded, if any); an idempotent level may run again, any other latches: the engagement that
-ran it never verified it. An engagement left open (no verdict) is closed as `crashed`, with the
-levels that ran. Called by `Engine.recover`, with the environment's lock held.
+ran it never verified it (a host's level latches that host only). An engagement left open (no
+verdict) is closed as `crashed`, with the levels that ran. Called by `Engine.recover`, with the
+environment's lock held.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from escalator.ladder.config import shown_program
 from escalator.ladder.keeper import result_of
 from escalator.ladder.model import Intent
 from escalator.ladder.paging import interrupted_hint
+from escalator.ladder.plans import label
 from escalator.ladder.procs import LevelProcesses
 from escalator.ladder.step import stopped_reason
 
@@ -60,7 +62,8 @@ def _outlive(engine: Engine, intent: Intent) -> None:
     elapsed = env.monotonic() - intent.mono if intent.mono is not None else 0.0
     wait = max(0.0, timeout - elapsed) + engine.config.kill_grace + SLACK
     pids = level.pids()
-    reason = (f"level {intent.level} of an engine that is gone still runs (pids "
+    reason = (f"level {label(intent.level, intent.host)} of an engine that is gone still "
+              f"runs (pids "
               f"{' '.join(map(str, pids)) or 'unknown'}): waiting for it, at most "
               f"{format_duration(round(wait, 1))}")
     store.audit("level_orphaned", intent.run_id, reason, level=intent.level, pids=pids,
@@ -74,37 +77,45 @@ def _outlive(engine: Engine, intent: Intent) -> None:
     pids = level.pids()
     gone = level.stop(engine.config.kill_grace, env.sleep, env.monotonic)
     what = "were stopped" if gone else "could not be stopped"
-    store.audit("level_killed", intent.run_id, f"level {intent.level} outlived its timeout: "
-                f"its processes {what}", level=intent.level, pids=pids, stopped=gone)
+    store.audit("level_killed", intent.run_id, f"level {label(intent.level, intent.host)} "
+                f"outlived its timeout: its processes {what}", level=intent.level, pids=pids,
+                stopped=gone, **_on(intent))
     if not gone and engine.state.latch is None:
         engine.latch(intent.run_id, f"processes of level {intent.level} could not be stopped "
                      f"(pids {' '.join(map(str, level.pids()))})")
 
 
 def _settle(engine: Engine, intent: Intent, ended: dict[str, Any] | None) -> None:
-    store, level = engine.store, intent.level
+    store, level, name, on = engine.store, intent.level, label(intent.level, intent.host), \
+        _on(intent)
     if intent.stopped_by:
         reason = stopped_reason(level, intent.stopped_by)
-        store.audit("step_interrupted", intent.run_id, f"level {level} was stopped by "
+        store.audit("step_interrupted", intent.run_id, f"level {name} was stopped by "
                     f"{intent.stopped_by} while it ran (an orderly stop of the engine)",
-                    level=level, signal=intent.stopped_by)
+                    level=level, signal=intent.stopped_by, **on)
     else:
         reason = (f"level {level} (not idempotent) was interrupted by an engine crash; its "
                   "effect is unknown")
         how = (f"; its keeper recorded it {_status(ended)}" if ended is not None
                else "; how it ended is unknown")
-        store.audit("state_recovered", intent.run_id, f"level {level} was running when the "
+        store.audit("state_recovered", intent.run_id, f"level {name} was running when the "
                     f"engine stopped{how}", level=level, pid=intent.pid,
-                    status=_status(ended) if ended else None)
+                    status=_status(ended) if ended else None, **on)
         if intent.idempotent:
-            store.audit("step_interrupted", intent.run_id, f"level {level} is idempotent: it "
-                        "may run again", level=level)
-    if not intent.idempotent and engine.state.latch is None:
+            store.audit("step_interrupted", intent.run_id, f"level {name} is idempotent: it "
+                        "may run again", level=level, **on)
+    if not intent.idempotent and not engine.latched(intent.host):
         known = level in engine.config.level_ids
         program = shown_program(engine.config.level(level).run, engine.config) if known \
             else "its program"
         engine.latch(intent.run_id, reason,
-                     interrupted_hint(store.environment, level, program, intent.targets))
+                     interrupted_hint(store.environment, level, program, intent.targets,
+                                      intent.host), host=intent.host)
+
+
+def _on(intent: Intent) -> dict[str, str]:
+    """The host of a host-scoped level, for its audit records."""
+    return {"host": intent.host} if intent.host else {}
 
 
 def _status(ended: dict[str, Any] | None) -> str:
@@ -123,10 +134,12 @@ def _close_open_engagement(engine: Engine, intent: Intent | None,
     for step in last.get("steps") or []:
         if isinstance(step, dict):
             steps.append(StepRecord(str(step.get("level")), str(step.get("status")),
-                                    step.get("exit_code"), float(step.get("duration") or 0.0)))
+                                    step.get("exit_code"), float(step.get("duration") or 0.0),
+                                    step.get("host") or None))
     if intent is not None and intent.run_id == run_id and not intent.stopped_by:
         steps.append(StepRecord(intent.level, _status(ended),
                                 None if ended is None else ended.get("exit_code"),
-                                0.0 if ended is None else float(ended.get("duration") or 0)))
+                                0.0 if ended is None else float(ended.get("duration") or 0),
+                                intent.host or None))
     engine.steps, engine.engaged = steps, run_id
     engine.end(run_id, "crashed", "the engine stopped before the engagement ended", FAILING)

@@ -1,6 +1,7 @@
 """Text for people: the plan, the ladder's status, its history, an engagement's outcome.
 
 Pure functions from values to strings (tables by tabulate); only the commands write them out.
+A level run for one host is named `<level> [<host>]` everywhere, as a fan-out scenario is.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from escalator.ladder.model import (
     Plan,
 )
 from escalator.ladder.paging import resume_hint
+from escalator.ladder.plans import label
 from escalator.timestamps import TABLE, utc
 
 HISTORY_EVENTS = ("engaged", "planned", "step_finished", "recovered", "latched", "resumed",
@@ -68,20 +70,30 @@ def plan_text(environment: str, config: LadderConfig, obs: Observation, plan: Pl
         if not obs.green and not obs.degraded:
             why = "; no failure may act"
         return f"{head}{environment}: nothing to do ({counts}{why})\n"
-    rows = [_plan_row(i, config.level(lid), config) for i, lid in enumerate(plan.levels, 1)]
-    table = tabulate(rows, headers=("#", "level", "run", "timeout", "quiesce", "idempotent"))
-    lines = [f"{environment}: plan from level {plan.start} ({counts})", table,
+    lines = [f"{environment}: plan from level {plan.start} ({counts})", _plan_table(plan, config),
              "needed by: " + _names(plan.triggers)]
     if plan.subsumed:
         lines.append("covered by the cascade: " + _names(plan.subsumed))
+    lines += [f"latches now: {host}: {why}" for host, why in decision.host_latches]
     lines.append(f"now: {decision.verdict} ({decision.reason})")
     return head + "\n".join(lines) + "\n"
 
 
-def _plan_row(index: int, level: Level, config: LadderConfig) -> tuple[Any, ...]:
+def _plan_table(plan: Plan, config: LadderConfig) -> str:
+    """One row per level run; with a `host` column when a level runs for hosts."""
+    if not plan.hosts:
+        rows = [_plan_row(i, config.level(lid), config) for i, lid in enumerate(plan.levels, 1)]
+        return tabulate(rows, headers=("#", "level", "run", "timeout", "quiesce", "idempotent"))
+    rows = [_plan_row(i, config.level(lid), config, host or "-")
+            for i, (lid, host) in enumerate(plan.sequence, 1)]
+    return tabulate(rows, headers=("#", "level", "host", "run", "timeout", "quiesce",
+                                   "idempotent"))
+
+
+def _plan_row(index: int, level: Level, config: LadderConfig, *host: str) -> tuple[Any, ...]:
     quiesce = format_duration(level.quiesce) if level.quiesce else "none"
-    return (index, level.id, _argv(level.run, config), format_duration(level.timeout), quiesce,
-            "yes" if level.idempotent else "no")
+    return (index, level.id, *host, _argv(level.run, config), format_duration(level.timeout),
+            quiesce, "yes" if level.idempotent else "no")
 
 
 def _argv(argv: tuple[str, ...], config: LadderConfig) -> str:
@@ -103,10 +115,13 @@ def status_text(environment: str, config: LadderConfig, state: LadderState, now:
     window = decide.active_window(config, now)
     spent = sum(1 for t in state.actions if t > now - decide.HOUR)
     recent = sum(1 for t in state.engagements if t > now - config.loop_window)
-    summary = [("environment", environment), ("state", _state(latch, window))]
+    summary = [("environment", environment), ("state", _state(latch, window, state))]
     if latch is not None:
         summary += [("latched because", latch.reason), ("latched since", when(latch.since)),
                     ("next step", latch.next_step or resume_hint(environment, latch))]
+    for held in state.host_latches:
+        summary += [(f"latched host {held.host}", f"since {when(held.since)}: {held.reason}"),
+                    (f"next step {held.host}", held.next_step or resume_hint(environment, held))]
     if window is not None and latch is not None:
         summary.append(("maintenance", _window(window)))
     if pending is not None:
@@ -128,20 +143,54 @@ def status_text(environment: str, config: LadderConfig, state: LadderState, now:
                 ("watcher", watcher)]
     levels = []
     for level in config.levels:
-        last = state.last_run(level.id)
-        until = last + level.cooldown if last is not None else None
-        levels.append((level.id, when(last),
-                       format_duration(level.cooldown) if level.cooldown else "none",
-                       "ready" if until is None or until <= now else f"until {when(until)}"))
+        for host in _cooled_hosts(level, state):
+            last = state.last_run(level.id, host)
+            until = last + level.cooldown if last is not None else None
+            levels.append((label(level.id, host), when(last),
+                           format_duration(level.cooldown) if level.cooldown else "none",
+                           "ready" if until is None or until <= now else f"until {when(until)}"))
     return (tabulate(summary, tablefmt="plain") + "\n\n"
-            + tabulate(levels, headers=("level", "last run", "cooldown", "may run")) + "\n")
+            + tabulate(levels, headers=("level", "last run", "cooldown", "may run")) + "\n"
+            + _hosts_table(config, state, now))
 
 
-def _state(latch: Latch | None, window: Maintenance | None) -> str:
+def _cooled_hosts(level: Level, state: LadderState) -> list[str | None]:
+    """A row for the level itself (its runs for the environment), then one for each host it
+    ran for (a host-scoped level's cooldown is the host's)."""
+    hosts = sorted({host for lid, host, _ in state.host_runs if lid == level.id})
+    if level.per_host and hosts and state.last_run(level.id) is None:
+        return [*hosts]
+    return [None, *hosts]
+
+
+def _hosts_table(config: LadderConfig, state: LadderState, now: float) -> str:
+    """Each host's own counters against its limits, for the hosts that have any."""
+    hosts = sorted({h for h, _ in (*state.host_actions, *state.host_engagements)}
+                   | {latch.host for latch in state.host_latches})
+    if not hosts:
+        return ""
+    window = format_duration(config.host_loop_window)
+    rows = [(host, f"{_count(state.host_actions, host, now - decide.HOUR)} of "
+                   f"{config.host_actions_per_hour}",
+             f"{_count(state.host_engagements, host, now - config.host_loop_window)} of "
+             f"{config.host_loop_engagements}",
+             "LATCHED" if state.host_latch(host) else "ready") for host in hosts]
+    return "\n" + tabulate(rows, headers=("host", "actions in the last hour",
+                                          f"engagements in {window}", "state")) + "\n"
+
+
+def _count(pairs: tuple[tuple[str, float], ...], host: str, since: float) -> int:
+    return sum(1 for h, t in pairs if h == host and t > since)
+
+
+def _state(latch: Latch | None, window: Maintenance | None, state: LadderState) -> str:
     if latch is not None:
         return "LATCHED"
     if window is not None:
         return "MAINTENANCE: " + _window(window)
+    held = [held.host for held in state.host_latches]
+    if held:
+        return f"ready; latched for {len(held)} host{'s' * (len(held) > 1)}: {', '.join(held)}"
     return "ready"
 
 
@@ -172,12 +221,15 @@ def _last(last: dict[str, Any]) -> str:
     if not last:
         return "-"
     plan = " > ".join(last.get("plan", []))
+    hosts = last.get("hosts")
+    if isinstance(hosts, list) and hosts:
+        plan += f" [{', '.join(str(host) for host in hosts)}]"
     return f"{last.get('run_id', '?')} at {when(last.get('started'))}: {plan} " \
            f"({last.get('verdict', 'running')})"
 
 
 def _in_flight(intent: Intent) -> str:
-    text = f"{intent.level} since {when(intent.started)}"
+    text = f"{label(intent.level, intent.host)} since {when(intent.started)}"
     if intent.pid is not None:
         text += f", pid {intent.pid}"
     if intent.stopped_by:
@@ -192,8 +244,10 @@ def history_text(records: list[dict[str, Any]], limit: int = 50) -> str:
         if record.get("event") not in HISTORY_EVENTS:
             continue
         data = record.get("data") or {}
+        level = label(str(data.get("level", "")), data.get("host") or None).strip() if \
+            data.get("level") else str(data.get("host") or "")
         rows.append((str(record.get("ts", ""))[:19].replace("T", " "), record.get("run_id", ""),
-                     record.get("event", ""), data.get("level", ""),
+                     record.get("event", ""), level,
                      _cut(str(record.get("reason", "")), 70), record.get("actor", "")))
     if not rows:
         return "no engagements recorded\n"
@@ -206,15 +260,41 @@ def engagement_text(environment: str, result: Engagement) -> str:
     line = f"{environment}: {result.verdict} - {result.reason} (run {result.run_id})"
     if not result.steps:
         return line + "\n"
-    rows = [(s.level, s.status, "-" if s.exit_code is None else s.exit_code,
+    rows = [(s.label, s.status, "-" if s.exit_code is None else s.exit_code,
              format_duration(s.duration)) for s in result.steps]
     return line + "\n" + tabulate(rows, headers=("level", "status", "exit", "took")) + "\n"
 
 
 def resume_text(environment: str, config: LadderConfig, state: LadderState, now: float,
-                reset: bool) -> str:
-    """What a resume cleared and kept, from the state before it. The next failure latches
-    again at once when a kept counter is at its limit: say so."""
+                reset: bool, latches: tuple[Latch, ...] = ()) -> str:
+    """What a resume of `latches` (the environment's when none is given) cleared and kept,
+    from the state before it. The next failure latches again at once when a kept counter is
+    at its limit: say so."""
+    text = "" if latches and all(latch.host for latch in latches) else \
+        _resumed_environment(environment, config, state, now, reset)
+    for latch in latches:
+        if latch.host:
+            text += _resumed_host(environment, config, state, now, reset, latch.host)
+    return text
+
+
+def _resumed_host(environment: str, config: LadderConfig, state: LadderState, now: float,
+                  reset: bool, host: str) -> str:
+    spent = _count(state.host_actions, host, now - decide.HOUR)
+    recent = _count(state.host_engagements, host, now - config.host_loop_window)
+    loop = (f"its loop breaker ({recent} of {config.host_loop_engagements} engagements in "
+            f"{format_duration(config.host_loop_window)})")
+    budget = (f"its hourly budget ({spent} of {config.host_actions_per_hour} actions in the "
+              "last hour)")
+    if reset:
+        return f"{environment}: resumed {host}; cleared: {loop}, {budget}; kept: its cooldowns\n"
+    full = recent >= config.host_loop_engagements or spent >= config.host_actions_per_hour
+    warning = "; at a limit, so its next failure latches it again at once" if full else ""
+    return f"{environment}: resumed {host}; kept: {loop}, {budget}, its cooldowns{warning}\n"
+
+
+def _resumed_environment(environment: str, config: LadderConfig, state: LadderState,
+                         now: float, reset: bool) -> str:
     spent = sum(1 for t in state.actions if t > now - decide.HOUR)
     recent = sum(1 for t in state.engagements if t > now - config.loop_window)
     window = format_duration(config.loop_window)

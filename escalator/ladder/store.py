@@ -9,6 +9,9 @@ latches the ladder: its counters (and a latch nobody resumed) are rebuilt from t
 and the bad file is kept aside, never silently reset; a lost state file is rebuilt the same
 way. Damaged audit lines are skipped and reported, and a history that could not be read whole
 keeps the ladder latched.
+
+The state file's `schema` is 2 since host-scoped levels (per-host counters and latches); a
+schema 1 file (written before them) is read as a state without any, and saved as schema 2.
 """
 
 from __future__ import annotations
@@ -24,13 +27,12 @@ from typing import Any
 
 from escalator import storage
 from escalator.ladder.model import Intent, LadderState, Latch, NotifierHealth, Page
+from escalator.ladder.rebuild import REASON_CHARS, counters_from_audit
 from escalator.redact import redact_value
-from escalator.timestamps import AUDIT, parse_utc, utc
+from escalator.timestamps import AUDIT, utc
 
-SCHEMA = 1
-REASON_CHARS = 300  # a latch reason is shown in tables and pages
-_COUNTED = frozenset({"step_intent", "engaged", "latched", "resumed", "notify_sent",
-                      "notify_resolved", "notify_dropped"})
+SCHEMA = 2
+READABLE = (1, 2)  # 1: before host-scoped levels; its state has no per-host counters
 
 
 def ladder_dir(state_dir: Path, environment: str) -> Path:
@@ -108,7 +110,7 @@ class LadderStore:
     # -- a level's result, written by its keeper (keeper.py), read by the next engine -------
     def write_result(self, intent: Intent, result: dict[str, Any]) -> None:
         self.tree.write(self.result_path, json.dumps(
-            {"run_id": intent.run_id, "level": intent.level, **result}))
+            {"run_id": intent.run_id, "level": intent.level, "host": intent.host, **result}))
 
     def read_result(self, intent: Intent) -> dict[str, Any] | None:
         """The recorded end of the level `intent` names, if its keeper recorded one."""
@@ -117,8 +119,9 @@ class LadderStore:
             result = None if raw is None else json.loads(raw)
         except ValueError:
             return None
-        if not isinstance(result, dict) or (result.get("run_id"), result.get("level")) != (
-                intent.run_id, intent.level):
+        if not isinstance(result, dict) or (
+                result.get("run_id"), result.get("level"), result.get("host", "")) != (
+                intent.run_id, intent.level, intent.host):
             return None
         return result
 
@@ -168,7 +171,7 @@ class LadderStore:
         """No state file: a first start, or a lost file whose counters the audit log keeps."""
         state, damage = self._from_audit()
         if not damage and not (state.actions or state.engagements or state.level_runs
-                               or state.latch or state.pages):
+                               or state.latches or state.pages):
             return LadderState(self.environment)
         if damage and state.latch is None:
             state = state.with_(latch=Latch(
@@ -218,11 +221,13 @@ class LadderStore:
         self.tree.unlink(self.intent_path)
 
     # -- resume requests (from `ladder resume` while an engine holds the lock) -------------
-    def request_resume(self, who: str, why: str, latch: Latch, reset: bool = False) -> None:
-        """File a request that releases `latch`, and no later one (`reset`: and clears the
-        loop breaker's and the budget's counters)."""
+    def request_resume(self, who: str, why: str, latch: Latch, reset: bool = False,
+                       more: tuple[Latch, ...] = ()) -> None:
+        """File a request that releases `latch` (and the latches in `more`: hosts'), and no
+        later one (`reset`: and clears their loop breakers' and budgets' counters)."""
         self.tree.write(self.resume_path, json.dumps(
             {"who": who, "why": why, "at": self.now(), "latch": latch.key,
+             "latches": [latch.key, *(other.key for other in more)],
              "reset_counters": reset}))
 
     def pending_resume(self) -> dict[str, Any] | None:
@@ -264,13 +269,17 @@ def state_to_dict(state: LadderState) -> dict[str, Any]:
         "notifier": state.notifier.__dict__,
         "clock": None if clock is None else {"boot": clock[0], "mono": clock[1],
                                              "now": clock[2]},
+        "host_latches": [latch.__dict__ for latch in state.host_latches],
+        "host_actions": [list(pair) for pair in state.host_actions],
+        "host_engagements": [list(pair) for pair in state.host_engagements],
+        "host_runs": [list(run) for run in state.host_runs],
     }
 
 
 def state_from_dict(data: Any, environment: str) -> LadderState:
     if not isinstance(data, dict):
         raise ValueError(f"a JSON {type(data).__name__}, expected an object")
-    if data.get("schema") != SCHEMA:
+    if data.get("schema") not in READABLE:
         raise ValueError(f"schema {data.get('schema')!r}, expected {SCHEMA}")
     if data["environment"] != environment:
         raise ValueError(f"state of environment {data['environment']!r}")
@@ -289,58 +298,9 @@ def state_from_dict(data: Any, environment: str) -> LadderState:
         notifier=NotifierHealth(**data.get("notifier") or {}),
         clock=None if clock is None else (str(clock["boot"]), float(clock["mono"]),
                                           float(clock["now"])),
+        # schema 1 has none of these: a state from before host-scoped levels
+        host_latches=tuple(Latch(**latch) for latch in data.get("host_latches", [])),
+        host_actions=tuple((str(h), float(t)) for h, t in data.get("host_actions", [])),
+        host_engagements=tuple((str(h), float(t)) for h, t in data.get("host_engagements", [])),
+        host_runs=tuple((str(lid), str(h), float(t)) for lid, h, t in data.get("host_runs", [])),
     )
-
-
-def counters_from_audit(records: list[dict[str, Any]], environment: str,
-                        now: float | None = None) -> LadderState:
-    """Counters, open pages and a latch nobody resumed, rebuilt from the audit log, so a lost
-    or corrupt state file never resets the budget nor pages again; a time in the future
-    counts as `now`."""
-    actions, engagements, runs = [], [], []
-    latch: Latch | None = None
-    pages: dict[str, Page] = {}
-    for record in records:
-        event = record.get("event")
-        ts = _parse_iso(record.get("ts")) if event in _COUNTED else None
-        if ts is None:
-            continue
-        ts = ts if now is None else min(ts, now)
-        data = record.get("data")
-        if event in ("notify_sent", "notify_resolved", "notify_dropped"):
-            _page_record(pages, event, ts, record, data)
-        elif event == "step_intent":
-            actions.append(ts)
-            runs.append((str(data.get("level") if isinstance(data, dict) else None), ts))
-        elif event == "engaged":
-            engagements.append(ts)
-        elif event == "latched":
-            latch = Latch(str(record.get("reason", ""))[:REASON_CHARS], ts,
-                          str(record.get("run_id", "")),
-                          next_step=str(data.get("next_step") or "") if isinstance(data, dict)
-                          else "")
-        else:  # resumed; --reset-counters cleared the loop breaker and the budget
-            latch = None
-            if isinstance(data, dict) and data.get("reset_counters") is True:
-                actions, engagements = [], []
-    return LadderState(environment, latch=latch, actions=tuple(actions),
-                       engagements=tuple(engagements), level_runs=tuple(runs),
-                       pages=tuple(pages.values()))
-
-
-def _page_record(pages: dict[str, Page], event: str, ts: float, record: dict[str, Any],
-                 data: Any) -> None:
-    """An open page as the audit tells it: sent (again), or resolved."""
-    if not isinstance(data, dict) or not isinstance(data.get("dedup_key"), str):
-        return
-    key = data["dedup_key"]
-    if event != "notify_sent":
-        pages.pop(key, None)
-        return
-    earlier = pages.get(key)
-    pages[key] = Page(key, str(data.get("kind", "")), earlier.since if earlier else ts, ts,
-                      str(record.get("run_id", "")))
-
-
-def _parse_iso(text: Any) -> float | None:
-    return parse_utc(text, AUDIT)

@@ -159,7 +159,7 @@ def _cause(entry: HistoryEntry, last_red: HistoryEntry | None, levels: Sequence[
         return "green at its first check", FIRST
     ended = [run for run in levels if last_red.stored_at < run.ended <= entry.stored_at]
     if ended:
-        return f"level {ended[-1].level}", LEVEL
+        return f"level {ended[-1].label}", LEVEL
     return "no recorded action", UNKNOWN
 
 

@@ -18,6 +18,8 @@ engaged engaged - engaged: plan deploy, restart (budget ok)
 level deploy - level deploy succeeded (exit 0) after 38s
 >>> events(records)[1].at - events(records)[0].at   # a level is drawn where it started
 2.0
+
+A host-scoped level's run names its host, as a fan-out scenario does (`vm [web-2]`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class LevelRun:
     ended: float
     status: str
     run_id: str = ""
+    host: str | None = None  # a host-scoped level's host
+
+    @property
+    def label(self) -> str:
+        return f"{self.level} [{self.host}]" if self.host else self.level
 
 
 @dataclass(frozen=True)
@@ -61,11 +68,13 @@ class LadderView:
     pages: tuple[Page, ...] = ()
     watcher: Heartbeat | None = None
     watcher_gone: str | None = None
+    host_latches: tuple[Latch, ...] = ()  # hosts whose host-scoped levels are latched
 
 
 def view(latch: Latch | None, window: Maintenance | None,
          records: Iterable[Mapping[str, Any]], **more: Any) -> LadderView:
-    """`more`: notifier, pages, watcher and watcher_gone, when the caller knows them."""
+    """`more`: notifier, pages, watcher, watcher_gone and host_latches, when the caller
+    knows them."""
     records = list(records)
     return LadderView(latch, window, events(records), level_runs(records), **more)
 
@@ -78,13 +87,15 @@ def level_runs(records: Iterable[Mapping[str, Any]]) -> tuple[LevelRun, ...]:
         if record.get("event") == "step_finished" and at is not None and isinstance(
                 data, Mapping):
             out.append(LevelRun(str(data.get("level", "?")), at, str(data.get("status", "?")),
-                                str(record.get("run_id") or "")))
+                                str(record.get("run_id") or ""),
+                                str(data["host"]) if data.get("host") else None))
     return tuple(sorted(out, key=lambda run: run.ended))
 
 
 def samples(environment: str, ladder: LadderView) -> list[Sample]:
-    """The ladder's series for metrics.prom: latched (since when, and why as an info series),
-    the notifier failing, open pages, and the watcher's last cycle and whether it runs."""
+    """The ladder's series for metrics.prom: latched (since when, and why as an info series;
+    each latched host), the notifier failing, open pages, and the watcher's last cycle and
+    whether it runs."""
     env = {"environment": environment}
     latch, health = ladder.latch, ladder.notifier
     out: list[Sample] = [("ladder_latched", env, 1.0 if latch else 0.0)]
@@ -92,6 +103,8 @@ def samples(environment: str, ladder: LadderView) -> list[Sample]:
         out += [("ladder_latched_since_timestamp_seconds", env, round(latch.since, 3)),
                 ("ladder_latch_info", {**env, "reason": latch.reason}, 1.0)]
     failing = health is not None and health.failing_since is not None
+    out += [("ladder_host_latched", {**env, "host": held.host}, 1.0)
+            for held in ladder.host_latches]
     out.append(("ladder_notifier_failing", env, 1.0 if failing else 0.0))
     if health is not None and health.failing_since is not None:
         out.append(("ladder_notifier_failing_since_timestamp_seconds", env,
@@ -123,11 +136,13 @@ def events(records: Iterable[Mapping[str, Any]]) -> tuple[Marker, ...]:
 def _marker(event: str, at: float, reason: str, data: Mapping[str, Any], actor: str
             ) -> Marker | None:
     why = f" ({reason})" if reason else ""
+    host = f" {data['host']}" if data.get("host") else ""  # a host's latch or resume
     if event == "engaged":
         plan = ", ".join(str(p) for p in data.get("plan", ()))
         return Marker(at, "engaged", "engaged", f"engaged: plan {plan}{why}")
     if event == "step_finished":
         level, status = str(data.get("level", "?")), str(data.get("status", "?"))
+        level += f" [{data['host']}]" if data.get("host") else ""
         took = _seconds(data.get("duration"))
         kind = "level" if status == "succeeded" else "level-failed"
         code = f" (exit {data['exit_code']})" if data.get("exit_code") is not None else ""
@@ -136,9 +151,10 @@ def _marker(event: str, at: float, reason: str, data: Mapping[str, Any], actor: 
     if event == "recovered":
         return Marker(at, "recovered", "recovered", f"recovered{why}")
     if event == "latched":
-        return Marker(at, "latched", "latched", f"latched: {reason}")
+        return Marker(at, "latched", f"latched{host}", f"latched{host}: {reason}")
     if event == "resumed":
-        return Marker(at, "resumed", "resumed", f"resumed by {actor or 'someone'}{why}")
+        return Marker(at, "resumed", f"resumed{host}",
+                      f"resumed{host} by {actor or 'someone'}{why}")
     if event == "would_run":
         return Marker(at, "suppressed", "suppressed", f"would have acted{why}")
     return None
