@@ -5,7 +5,8 @@ Called by `bench/run`. Two measurements per command:
 - which heavy libraries each process ends up holding. The CLI process reports its modules at
   exit (atexit); the coordinator is a forked child that leaves with `os._exit`, so `os._exit`
   is wrapped to report the modules of a process whose parent is the CLI. The wrapper is
-  `python bench/imports.py REPORT_FILE ARGS...` and runs `escalator.cli.main(ARGS)`.
+  `python bench/imports.py REPORT_FILE ARGS...` and runs the console script's entry
+  (`escalator.console.main`) with ARGS.
 """
 
 from __future__ import annotations
@@ -81,9 +82,11 @@ def _wrapped_main(report: str, args: list[str]) -> int:
 
     os._exit = exit_hook
     atexit.register(at_exit)
-    from escalator.cli import main
+    sys.argv = ["escalator", *args]
+    from escalator.console import main  # the console script's entry: it leaves by os._exit
 
-    return main(args)
+    main()
+    return 0
 
 
 if __name__ == "__main__":

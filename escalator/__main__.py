@@ -1,7 +1,5 @@
 """`python -m escalator`: the same entry point as the console script."""
 
-import sys
+from escalator.console import main
 
-from escalator.cli import main
-
-sys.exit(main())
+main()

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from escalator import project
 from escalator.durations import positive_duration
 from escalator.env import Env
 from escalator.errors import ConfigError
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from escalator.inventory import Inventory
     from escalator.ladder.model import LadderConfig
 
-CONFIG_NAME = "escalator.toml"
+CONFIG_NAME = project.CONFIG_NAME
 _TOP_KEYS = ("run", "environments", "ladder", "host_results")
 # Tables of an environment that are not variables: its hosts (escalator.inventory).
 _INVENTORY_KEYS = ("groups", "inventory")
@@ -44,7 +45,7 @@ class RunDefaults:
     timeout: float = 50.0
     step_timeout: float = 10.0
     retries: int = 0
-    state_dir: str = ".escalator"
+    state_dir: str = project.DEFAULT_STATE_DIR
     report_dir: str = "reports"
     environment: str | None = None
 
@@ -67,6 +68,7 @@ class Config:
     ladder: LadderConfig | None = None
     source: Path | None = None
     host_results: HostResultsConfig = field(default_factory=HostResultsConfig)
+    fingerprint: str | None = None  # of the source's text, which this config was read from
 
     @property
     def base_dir(self) -> Path | None:
@@ -75,7 +77,7 @@ class Config:
     def state_dir(self, cwd: Path) -> Path:
         """`run.state_dir`, relative to the config file's directory (else `cwd`), so a
         command run from cron or Nagios finds the same state wherever it starts."""
-        return (self.base_dir or cwd) / self.run.state_dir
+        return Path(project.state_dir(str(self.base_dir or cwd), self.run.state_dir))
 
     def report_dir(self, cwd: Path) -> Path:
         return (self.base_dir or cwd) / self.run.report_dir
@@ -83,13 +85,8 @@ class Config:
 
 def find_config(env: Env) -> Path | None:
     """escalator.toml in the working directory, else a pyproject.toml with [tool.escalator]."""
-    candidate = env.cwd / CONFIG_NAME
-    if candidate.is_file():
-        return candidate
-    pyproject = env.cwd / "pyproject.toml"
-    if pyproject.is_file() and "[tool.escalator" in pyproject.read_text(errors="replace"):
-        return pyproject
-    return None
+    found = project.config_file(str(env.cwd), None)
+    return Path(found) if found is not None else None
 
 
 def load_config(path: Path | str | None, env: Env) -> Config:
@@ -98,7 +95,8 @@ def load_config(path: Path | str | None, env: Env) -> Config:
     if source is None:
         return Config()
     try:
-        data = tomllib.loads(source.read_text())
+        text = source.read_text()
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{source}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -107,7 +105,7 @@ def load_config(path: Path | str | None, env: Env) -> Config:
         raise ConfigError(f"{source}: invalid TOML: {exc}") from None
     if source.name == "pyproject.toml":
         data = data.get("tool", {}).get("escalator", {})
-    return parse_config(data, source)
+    return replace(parse_config(data, source), fingerprint=project.fingerprint(text))
 
 
 def parse_config(data: Mapping[str, Any], source: Path) -> Config:

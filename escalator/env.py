@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from escalator.clocks import boot_id as boot_id  # the one reader, light for `status`
+
 
 @dataclass
 class Env:
@@ -31,12 +33,3 @@ class Env:
         """True when stdout is a terminal (colour, live progress)."""
         isatty = getattr(self.stdout, "isatty", None)
         return bool(isatty and isatty())
-
-
-def boot_id() -> str:
-    """This boot's id (Linux); "" elsewhere. Within one boot, `time.monotonic()` of every process
-    counts from the same start, so elapsed time between processes survives wall-clock steps."""
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""

@@ -2,14 +2,14 @@
 
 Runner: worker -> coordinator -> CLI; keeper -> engine (escalator.ladder.keeper). One writer
 per pipe, one record per line, written whole; the reader keeps a partial line until the rest
-arrives. The runner's records are plain dicts with a `t` (type) key:
+arrives. The runner's records are plain dicts with a `t` (type) key (the step each scenario is
+in, and a limit its step extended, are not records: they are on the board, runner/board.py):
 
 | t | from | fields |
 |---|---|---|
-| plan | coordinator | units (id, file, line, name, feature, tags, steps...), errors, notices |
-| start | coordinator | id, attempt |
-| step | worker | id, index (the step that has just started) |
-| extend | worker | id, limit (the running step's own limit, seconds, when it asked for more) |
+| units | coordinator | units (id, file, line, name, feature, tags, steps...), a batch of the plan |
+| plan | coordinator | units (more of them, if any), errors, notices: the plan is complete |
+| start | coordinator | id, attempt, here (true: the coordinator runs it itself) |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |
 | done | coordinator | |
@@ -23,7 +23,13 @@ from typing import Any
 
 
 def send(fd: int, record: dict[str, Any]) -> None:
-    data = (json.dumps(record, default=str) + "\n").encode()
+    send_all(fd, [record])
+
+
+def send_all(fd: int, records: list[dict[str, Any]]) -> None:
+    """Write `records` in one write where the pipe takes it: one wake-up of the reader for
+    all the records of a round, not one per record."""
+    data = "".join(json.dumps(record, default=str) + "\n" for record in records).encode()
     while data:
         written = os.write(fd, data)
         data = data[written:]

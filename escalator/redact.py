@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
-import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -78,6 +77,8 @@ class Redactor:
     def value(self, value: Any, key: str | None = None) -> Any:
         """`value` with every string inside it (dict values, lists, tuples) redacted; dict keys
         and our own vocabulary fields are left alone."""
+        if self._pattern is None:
+            return value  # no secret: nothing to mask, and no walk through every result
         if isinstance(value, str):
             return value if key in _VOCABULARY else self.text(value)
         if isinstance(value, dict):
@@ -150,6 +151,8 @@ def _forms(secrets: Sequence[str]) -> list[str]:
 
 def _escaped(text: str) -> set[str]:
     """`text` as repr/ascii/JSON/HTML escape it and as URLs encode it."""
+    import html  # only a run with secrets gets here: html.entities is big to import
+
     python = _py_escape(text)
     forms = {text, python, python.replace("'", "\\'"), _py_escape(text, ascii_only=True),
              json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1],

@@ -22,7 +22,6 @@ import os
 import stat
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from escalator.errors import EscalatorError
@@ -36,14 +35,17 @@ class UnsafeDirectory(EscalatorError):
     """A state or report directory another user could control; str() says where and why."""
 
 
-@dataclass(frozen=True)
 class Opener:
-    """Opens `root` and what is below it; `what` names the root in reasons."""
+    """Opens `root` and what is below it; `what` names the root in reasons.
 
-    root: Path
-    what: str
-    dir_mode: int
-    file_mode: int
+    A plain class, not a dataclass: `escalator status` reads its stored answer through it
+    (escalator.laststatus) before dataclasses (and inspect, 6 ms) would be imported.
+    """
+
+    __slots__ = ("dir_mode", "file_mode", "root", "what")
+
+    def __init__(self, root: Path, what: str, dir_mode: int, file_mode: int) -> None:
+        self.root, self.what, self.dir_mode, self.file_mode = root, what, dir_mode, file_mode
 
     @contextlib.contextmanager
     def directory(self, directory: Path, create: bool) -> Iterator[int | None]:
@@ -133,6 +135,40 @@ class Opener:
             raise self.unsafe(path, problem)
         return fd
 
+    def read(self, path: Path) -> tuple[bytes, list[int]] | None:
+        """The bytes of the file `path` below the root and its `identity`, read under the rules
+        above; None when it (or its directory) does not exist."""
+        with self.directory(path.parent, create=False) as parent:
+            if parent is None:
+                return None
+            try:
+                fd = self.file(parent, path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            try:
+                with naming(path):
+                    chunks = []
+                    while chunk := os.read(fd, 1 << 20):
+                        chunks.append(chunk)
+                    return b"".join(chunks), identity(fd)
+            finally:
+                os.close(fd)
+
+    def identity(self, path: Path) -> list[int] | None:
+        """The `identity` of the file `path` below the root, opened under the rules above; None
+        when it (or its directory) does not exist."""
+        with self.directory(path.parent, create=False) as parent:
+            if parent is None:
+                return None
+            try:
+                fd = self.file(parent, path, os.O_RDONLY)
+            except FileNotFoundError:
+                return None
+            try:
+                return identity(fd)
+            finally:
+                os.close(fd)
+
     def no_directory_at(self, parent: int, path: Path) -> None:
         """A rename would fail on a directory, or replace a FIFO someone planted: refuse both."""
         try:
@@ -214,6 +250,13 @@ class Opener:
 
 
 # ---- the same operations for one directory (callers that know no wider root) ------------------
+
+
+def identity(fd: int) -> list[int]:
+    """Which file `fd` is: inode, size and modification time. An atomic replace gives the name
+    a new inode, so a record that names a file's identity tells whether it is still there."""
+    found = os.fstat(fd)
+    return [found.st_ino, found.st_size, found.st_mtime_ns]
 
 
 @contextlib.contextmanager

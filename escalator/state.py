@@ -5,6 +5,7 @@
 files. Layout under the state directory (0700, files 0600, via `escalator.storage`):
 
     results/<environment>.json          the latest RunResult, replaced atomically
+    results/<environment>.status        what `escalator status` prints for it (laststatus.py)
     history/<environment>.jsonl         one compact line per run, appended
     history/<environment>.jsonl.1       the previous generation, after rotation
 
@@ -40,20 +41,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from escalator import storage
-from escalator.env import boot_id
+from escalator import project, storage
+from escalator.clocks import boot_id, stored_age
 from escalator.errors import EscalatorError
+from escalator.laststatus import SUFFIX, Rendered
 from escalator.results import Outcome, RunResult, ScenarioResult
 from escalator.status import Status
 
-DEFAULT_ENVIRONMENT = "default"
+DEFAULT_ENVIRONMENT = project.DEFAULT_ENVIRONMENT
 FORMAT_VERSION = 1
 HISTORY_BYTES = 2 * 1024 * 1024
 MARK_VALUES = 20     # measurements kept per scenario and run: a history line stays bounded
 _VALUE_NAME = 80     # characters of a measurement's name kept in history
-FUTURE_SLACK = 60.0  # seconds a result may seem to come from the future (a clock slewed back)
 
 
 class StateError(EscalatorError):
@@ -78,11 +78,7 @@ class StoredRun:
         answer counts, so a wall clock that was ahead when the result was stored cannot keep it
         fresh. Stored in the future without that record: the age is unknown (`math.inf`).
         """
-        wall = now - self.stored_at
-        if mono is not None and self.mono is not None and boot and boot == self.boot \
-                and mono >= self.mono:
-            return max(0.0, wall, mono - self.mono)
-        return math.inf if wall < -FUTURE_SLACK else max(0.0, wall)
+        return stored_age(self.stored_at, self.mono, self.boot, now, mono, boot)
 
 
 @dataclass(frozen=True)
@@ -207,20 +203,28 @@ class ResultStore:
         self.history_bytes = history_bytes
         self._now, self._monotonic = now, monotonic
 
-    def latest_path(self, environment: str | None) -> Path:
-        return self.state_dir / "results" / f"{_file_name(environment)}.json"
+    def latest_path(self, environment: str | None, suffix: str = ".json") -> Path:
+        return Path(project.result_file(str(self.state_dir), environment, suffix))
 
     def history_path(self, environment: str | None) -> Path:
         return self.state_dir / "history" / f"{_file_name(environment)}.jsonl"
 
-    def save(self, run: RunResult) -> None:
-        """Keep `run` as the environment's latest result and append it to its history."""
-        stored_at = self._now()
-        record = {"v": FORMAT_VERSION, "stored_at": stored_at, "mono": self._monotonic(),
-                  "boot": boot_id(), "environment": run.environment or DEFAULT_ENVIRONMENT,
-                  "run": run.to_dict()}
-        text = json.dumps(record, sort_keys=True, default=str, indent=1)
-        self.tree.write(self.latest_path(run.environment), text + "\n")
+    def save(self, run: RunResult, answer: Rendered | None = None) -> None:
+        """Keep `run` as the environment's latest result and append it to its history; with
+        `answer`, what `escalator status` prints for it too (escalator.laststatus)."""
+        stored_at, mono, boot = self._now(), self._monotonic(), boot_id()
+        record = {"v": FORMAT_VERSION, "stored_at": stored_at, "mono": mono, "boot": boot,
+                  "environment": run.environment or DEFAULT_ENVIRONMENT, "run": run.to_dict()}
+        # compact: with `indent` json falls back to its pure-Python encoder (0.5 s at 5,000)
+        text = json.dumps(record, sort_keys=True, default=str, separators=(",", ":"))
+        latest = self.latest_path(run.environment)
+        written = self.tree.write(latest, text + "\n")
+        status = self.latest_path(run.environment, SUFFIX)
+        if answer is None:
+            self.tree.unlink(status)  # an earlier run's answer: it names an older file anyway
+        else:
+            self.tree.write(status, answer.encode(int(run.status), stored_at, mono, boot,
+                                                  written))
         path = self.history_path(run.environment)
         self._rotate_if_large(path)
         self.tree.append(path, HistoryEntry.of(run, stored_at).to_dict())
@@ -277,9 +281,7 @@ def _name(environment: str | None) -> str:
 
 
 def _file_name(environment: str | None) -> str:
-    # Environment names come from config keys: quote anything that could leave the directory.
-    name = quote(_name(environment), safe="-_")
-    return name if not name.startswith(".") else "%2E" + name[1:]
+    return project.state_file_name(environment)
 
 
 def _rotated(path: Path) -> Path:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from escalator.safe_open import OPEN_FLAGS, Opener, UnsafeDirectory, naming
+from escalator.safe_open import OPEN_FLAGS, Opener, UnsafeDirectory, identity, naming
 
 __all__ = ["DIR_MODE", "FILE_MODE", "LockHeld", "Tree", "UnsafeDirectory", "append_line",
            "atomic_write", "exclusive_lock", "private_dir", "read_lines"]
@@ -60,8 +60,9 @@ class Tree:
         with self._opener.directory(target, create=True):
             return target
 
-    def write(self, path: Path, data: str | bytes) -> None:
-        """Replace `path` with `data` so a reader sees the old or the new file, never a mix.
+    def write(self, path: Path, data: str | bytes) -> list[int]:
+        """Replace `path` with `data` so a reader sees the old or the new file, never a mix;
+        the `identity` of the file written (whoever replaces it next, it names this one).
 
         Temp file in the same directory (O_EXCL), fsync, rename, fsync of the directory.
         """
@@ -80,10 +81,12 @@ class Tree:
                     os.fchmod(fd, self.file_mode)  # the mode we mean, whatever the umask
                     _write_all(fd, raw)
                     os.fsync(fd)
+                    written = identity(fd)
                     os.close(fd)
                     fd = -1
                     os.replace(tmp, path.name, src_dir_fd=parent, dst_dir_fd=parent)
                     os.fsync(parent)
+                    return written
             except BaseException:
                 if fd >= 0:
                     os.close(fd)
@@ -115,18 +118,12 @@ class Tree:
 
     def read(self, path: Path) -> bytes | None:
         """The file's bytes; None when it (or its directory) does not exist."""
-        with self._opener.directory(path.parent, create=False) as parent:
-            if parent is None:
-                return None
-            try:
-                fd = self._opener.file(parent, path, os.O_RDONLY)
-            except FileNotFoundError:
-                return None
-            try:
-                with naming(path):
-                    return _read_all(fd)
-            finally:
-                os.close(fd)
+        found = self._opener.read(path)
+        return None if found is None else found[0]
+
+    def identity(self, path: Path) -> list[int] | None:
+        """Which file is at `path` now (`safe_open.identity`); None when there is none."""
+        return self._opener.identity(path)
 
     def read_text(self, path: Path) -> str | None:
         data = self.read(path)

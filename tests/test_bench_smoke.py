@@ -50,37 +50,55 @@ def test_first_line_names_the_run_and_the_load(quick_output: str) -> None:
 
 def test_timing_table_has_every_case_beside_its_baselines(quick_output: str) -> None:
     timing = _tables(quick_output)[0]
-    assert timing[0] == ["case", "command", "runs", "median s", "min s", "max s",
-                         "escalator / this"]
+    assert timing[0] == ["case", "command", "runs", "median s", "min s", "max s", "CPU s",
+                         "escalator / this", "CPU: escalator / this", "load"]
     http = ["check_http"] if (PLUGINS / "check_http").exists() else []
     dummy = ["check_dummy 0"] if (PLUGINS / "check_dummy").exists() else []
+    instant = ["escalator check", "python -m behave", "requests loop"]
     assert [row[1] for row in timing[1:]] == [
         "escalator check", "python -m behave", *http,
-        "escalator status", *http, *dummy, "python -c pass",
-        "escalator check", "requests loop", "python -m behave",
-        "escalator check --jobs 32", "python -m behave",
+        "escalator status", "python -c pass", "escalator status, full", *http, *dummy,
+        *instant, *instant,
+        "escalator check --jobs 32", "escalator check --jobs 64",
         "escalator check --jobs 1", "python -m behave",
         "escalator check --timeout 1s"]
     assert [row[0] for row in timing[1:] if row[0]] == [
-        "1 HTTP scenario, cold", "status (stored result)", "6 x instant, defaults",
-        "6 x 100 ms, --jobs 32", "6 x 100 ms, --jobs 1", "4 scenarios, half hang"]
+        "1 HTTP scenario, cold", "status (stored result)", "3 x instant, defaults",
+        "6 x instant, defaults", "6 x 100 ms, --jobs 32", "6 x 100 ms, --jobs 64",
+        "6 x 100 ms, --jobs 1", "4 scenarios, half hang"]
     for row in timing[1:]:
         assert float(row[3]) > 0 and float(row[4]) <= float(row[3]) <= float(row[5])
+        assert float(row[6]) > 0  # CPU time of the command and what it waited for
+        assert (row[9] != "") == (row[0] != "")  # the load average, once per case
 
 
-def test_memory_and_import_tables(quick_output: str) -> None:
-    _, mem, starts = _tables(quick_output)
-    assert [row[0] for row in mem[:5]] == [
-        "8 scenarios, --jobs 32", "CLI process", "coordinator", "largest worker",
-        mem[4][0]]
+def test_scaling_memory_and_import_tables(quick_output: str) -> None:
+    _, scaling, mem, starts = _tables(quick_output)
+    assert [row[0] for row in scaling] == ["instant scenarios", "3", "6"]
+    assert [row[0] for row in mem[:13]] == [
+        "memory", "8 x 100 ms, --jobs 32:", "CLI process", "coordinator", "largest worker",
+        mem[5][0], mem[6][0], "6 x instant, defaults:", "CLI process", "coordinator",
+        "largest worker", mem[11][0], mem[12][0]]
     # how many workers a 10 ms sampler catches alive at once varies; at most --quick's 8 run
-    assert re.fullmatch(r"all live workers \(peak [1-8] at once\)", mem[4][0])
-    assert re.fullmatch(r"run: \d+\.\d\d s wall, exit 0, \d+ samples", mem[5][0])
-    assert all(float(row[1]) > 0 for row in mem[1:5])
+    assert re.fullmatch(r"all live workers \(peak [1-8] at once\)", mem[5][0])
+    for run in (mem[6][0], mem[12][0]):
+        assert re.fullmatch(r"run: \d+\.\d\d s wall, exit 0, \d+ samples", run)
+    assert all(float(row[1]) > 0 for row in mem[2:6] + mem[8:12])
     assert [row[0] for row in starts] == ["escalator ...", "--version", "status --max-age 1d",
                                          "check"]
     # check ran one HTTP scenario: its coordinator must have loaded behave and requests
     assert "behave" in starts[3][4] and "requests" in starts[3][4]
+    # status answered from the stored answer: neither runner nor formatters in its process
+    assert starts[2][3] == "-"
+
+
+def test_only_runs_the_cases_and_tables_named() -> None:
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "run"), "--quick", "--only",
+                           "status"], cwd=REPO, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    [timing] = _tables(done.stdout)
+    assert [row[0] for row in timing[1:] if row[0]] == ["status (stored result)"]
 
 
 def test_report_bench_renders_every_case_and_says_how_big_the_page_is() -> None:

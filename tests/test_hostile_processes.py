@@ -151,18 +151,21 @@ def test_a_killed_worker_takes_a_setsid_daemon_with_it() -> None:
         assert _wait_for(lambda: not _processes(daemon), 5), _processes(daemon)
 
 
+@pytest.mark.parametrize(("scenarios", "processes"), [(1, 2), (2, 4)],
+                         ids=["run in the coordinator", "in workers"])
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-def test_the_runner_dies_with_the_cli(tmp_path: Path, how: str) -> None:
-    label = f"RUNNER{how}4713"
-    root = make_project(tmp_path, {"slow.feature": """
-        Feature: Slow
-          Scenario: a slow step
-            Given I sleep 96.96 seconds
-        """}, steps=FAKE_STEPS)
+def test_the_runner_dies_with_the_cli(tmp_path: Path, how: str, scenarios: int,
+                                      processes: int) -> None:
+    """A plan of one runs in the coordinator (CLI and coordinator); two run in two workers."""
+    label = f"RUNNER{how}{scenarios}4713"
+    root = make_project(tmp_path, {"slow.feature": "Feature: Slow\n" + "".join(
+        f"  Scenario: slow step {n}\n    Given I sleep 96.96 seconds\n"
+        for n in range(scenarios))}, steps=FAKE_STEPS)
     with _cleanup(label):
         check = _check(root, label)
         try:
-            assert _wait_for(lambda: len(_processes(label)) >= 3, 30), _processes(label)
+            assert _wait_for(lambda: len(_processes(label)) >= processes, 30), \
+                _processes(label)
             check.send_signal(getattr(signal, how))  # the CLI alone, not its group
         finally:
             check.wait(30)

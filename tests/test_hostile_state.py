@@ -13,6 +13,7 @@ line saying the result was not stored.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import subprocess
@@ -249,6 +250,74 @@ def test_a_forged_result_linked_into_our_directory_is_not_read(project: Path,
     assert (status.code, status.stdout) == (
         3, f"ESCALATOR UNKNOWN - state directory {_state(project)}: {latest} is a symlink: "
            "refusing to use it\n")
+
+
+# ---- the answer `status` stores beside the result (results/<env>.status) -------------------
+
+FORGED = "ESCALATOR OK - forged: all is well | scenarios=1;;;0\n"
+
+
+def _forge_answer(project: Path) -> Path:
+    """After a real OK check, the stored answer with its text forged (everything else, the
+    identity of the result file included, as genuine): the console script would print it."""
+    assert _check(project, "-t", "not @escalate.fix").code == 0
+    answer = _state(project) / "results" / "test.status"
+    record = json.loads(answer.read_text())
+    answer.write_text(json.dumps({**record, "text": FORGED, "code": 0}) + "\n")
+    return answer
+
+
+def _status(project: Path) -> tuple[int, str]:
+    """`escalator status` as Nagios runs it: the console script, which reads the answer."""
+    out = _child(project, "status", "-e", "test", "--max-age", "1h", timeout=30)
+    assert "Traceback" not in out.stderr
+    return out.returncode, out.stdout
+
+
+def test_the_stored_answer_is_what_the_console_prints_while_it_is_ours(project: Path) -> None:
+    """The premise of the attacks below: the console believes the record in our directory."""
+    _forge_answer(project)
+    assert _status(project) == (0, FORGED)
+
+
+def test_a_stored_answer_in_another_users_directory_is_not_believed(project: Path) -> None:
+    _forge_answer(project)
+    state = _state(project)
+    for path in [state, *state.rglob("*")]:
+        os.chown(path, _other_uid(), -1)
+    code, stdout = _status(project)
+    assert code == 3 and stdout.startswith(
+        f"ESCALATOR UNKNOWN - state directory {state} is owned by {_owner(_other_uid())}"), \
+        stdout
+
+
+def test_a_stored_answer_in_a_directory_others_may_write_is_not_believed(project: Path
+                                                                         ) -> None:
+    _forge_answer(project)
+    _state(project).chmod(0o777)
+    assert _status(project) == (3, (
+        f"ESCALATOR UNKNOWN - state directory {_state(project)} is writable by its group and "
+        "others (mode 0777): refusing to use it\n"))
+
+
+def test_a_stored_answer_linked_in_is_not_followed(project: Path, tmp_path: Path) -> None:
+    answer = _forge_answer(project)
+    forged = tmp_path / "forged.status"
+    forged.write_text(answer.read_text())
+    answer.unlink()
+    answer.symlink_to(forged)
+    genuine = run_cli(["status", "-e", "test", "--max-age", "1h"], cwd=project)
+    assert genuine.code == 0 and genuine.stdout != FORGED
+    assert _status(project) == (0, genuine.stdout)
+
+
+def test_a_stored_answer_fifo_does_not_hang_status(project: Path) -> None:
+    answer = _forge_answer(project)
+    answer.unlink()
+    os.mkfifo(answer, 0o600)
+    genuine = run_cli(["status", "-e", "test", "--max-age", "1h"], cwd=project)
+    assert genuine.code == 0 and genuine.stdout.startswith("ESCALATOR OK - 1 scenario passed")
+    assert _status(project) == (0, genuine.stdout)
 
 
 def test_a_hard_linked_history_is_not_appended_to(project: Path, victim: Path) -> None:

@@ -1,5 +1,6 @@
 """From the records the CLI heard to a RunResult (runner/assemble.py, pure), and the reasons a
-crashed runner is reported with (runner/__init__.py `_reap`). One table row per situation."""
+crashed runner is reported with (runner/__init__.py `_reap` and `_crashed`). One table row per
+situation."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from escalator.results import Outcome, RunResult, ScenarioResult, Severity
-from escalator.runner import _reap
+from escalator.runner import _crashed, _reap
 from escalator.runner.assemble import Progress, assemble
 
 STEPS = [["When", 'I go to "/"', 4], ["Then", "the request should succeed", 5]]
@@ -110,4 +111,4 @@ def _child(then: str) -> int:
     ("hang", True, None),  # killed by the deadline: assemble reports the cut-off instead
 ])
 def test_reap_says_how_the_runner_ended(then: str, kill: bool, reason: str | None) -> None:
-    assert _reap(_child(then), kill=kill) == reason
+    assert _crashed(_reap(_child(then), kill=kill), killed=kill) == reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from escalator import project
 from escalator.config import Config, Environment, load_config
 from escalator.durations import positive_duration
 from escalator.env import Env
@@ -91,8 +92,6 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
     """The gate `args` ask for; None without --until-green; UsageError for a half-given one."""
-    from escalator.runner.gate import GatePolicy
-
     if not args.until_green:
         given = [o for o, v in (("--within", args.within), ("--every", args.every),
                                 ("--deploy", args.deploy)) if v is not None]
@@ -101,6 +100,8 @@ def gate_policy(args: argparse.Namespace) -> GatePolicy | None:
         return None
     if args.within is None:
         raise UsageError("--until-green: give --within DURATION, e.g. --within 10m")
+    from escalator.runner.gate import GatePolicy  # the gate's module only for a gate
+
     return GatePolicy(within=duration_option(args.within, "--within"),
                       every=duration_option(args.every, "--every") if args.every else 5.0,
                       deploy=one_line(args.deploy or "", 200))
@@ -138,16 +139,15 @@ def load_run_options(args: argparse.Namespace, env: Env) -> RunOptions:
 
 
 def pick_environment(config: Config, name: str | None) -> Environment | None:
-    name = name or config.run.environment
     known = ", ".join(sorted(config.environments)) or "none"
-    if name is None:
-        if len(config.environments) > 1:
-            raise UsageError(f"choose an environment with -e (known: {known})")
-        return next(iter(config.environments.values()), None)
-    if name not in config.environments:
+    try:
+        chosen = project.environment_name(config.environments, config.run.environment, name)
+    except ValueError:
+        raise UsageError(f"choose an environment with -e (known: {known})") from None
+    except LookupError as exc:
         where = config.source or "the config"
-        raise ConfigError(f"{where}: no environment {name!r} (known: {known})")
-    return config.environments[name]
+        raise ConfigError(f"{where}: no environment {exc.args[0]!r} (known: {known})") from None
+    return config.environments[chosen] if chosen is not None else None
 
 
 def _variables(environment: Environment | None, env: Env

@@ -91,10 +91,11 @@ def store_run(options: RunOptions, run: RunResult) -> RunResult:
     """
     if run.errors or not run.scenarios:
         return run
+    from escalator.commands.status import stored_answer
     from escalator.state import ResultStore
 
     try:
-        ResultStore(options.state_dir).save(run)
+        ResultStore(options.state_dir).save(run, stored_answer(options, run))
     except OSError as exc:
         return _not_stored(run, f"cannot write {exc.filename or options.state_dir}: "
                                 f"{exc.strerror or exc}")

@@ -13,11 +13,12 @@ Called through `escalator.formatters.render("nagios", ...)`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from escalator.formatters import (
     FormatOptions,
     cut,
     detail_lines,
-    fleet,
     notable_tags,
     one_line,
     plural,
@@ -41,7 +42,7 @@ _LINE_CHARS = 500
 
 def render(run: RunResult, options: FormatOptions) -> str:
     head = f"{_label(options.label)} {run.status.name} - {summary(run)}"
-    line1 = _status_line(head, pd.counters(run), pd.measurements(run))
+    line1 = _status_line(head, pd.counters(run), pd.iter_measurements(run))
     trailer = _fit([[line] for line in _trailer(run)], TRAILER_LIMIT, "line")
     fleets = _fit([[line] for line in _fleet_lines(run)], TRAILER_LIMIT, "fleet check")
     budget = LIMIT - _size([line1, *fleets, *trailer])
@@ -51,6 +52,10 @@ def render(run: RunResult, options: FormatOptions) -> str:
 
 def _fleet_lines(run: RunResult) -> list[str]:
     """One line per fleet check, passing or not: it says how many hosts were checked."""
+    if not any(s.host for s in run.scenarios):
+        return []  # no fan-out: its module is not even loaded
+    from escalator.formatters import fleet
+
     return [cut(text(fleet.summary_line(check)), _LINE_CHARS)
             for check in fleet.fleet_checks(run.scenarios)]
 
@@ -84,16 +89,22 @@ def summary(run: RunResult) -> str:
     return ", ".join(parts)
 
 
+def _hosts(group: list[ScenarioResult]) -> str:
+    """` [db-7, db-12]` for a fleet check's failing hosts; "" for a plain scenario."""
+    if not group[0].host:
+        return ""
+    from escalator.formatters import fleet
+
+    return f" [{text(fleet.host_names([s.host for s in group if s.host], _NAMES_SHOWN))}]"
+
+
 def _names(scenarios: list[ScenarioResult]) -> str:
     """The first names, a fleet check's hosts together: `Backup is fresh [db-7, db-12]`."""
     named: dict[tuple[str, str, int, str], list[ScenarioResult]] = {}
     for s in scenarios:
         named.setdefault((s.check_name, s.file, s.line, s.group or ""), []).append(s)
     items = list(named.values())[:_NAMES_SHOWN]
-    shown = [cut(text(group[0].check_name), _NAME_CHARS)
-             + (f" [{text(fleet.host_names([s.host for s in group if s.host], _NAMES_SHOWN))}]"
-                if group[0].host else "")
-             for group in items]
+    shown = [cut(text(group[0].check_name), _NAME_CHARS) + _hosts(group) for group in items]
     more = len(scenarios) - sum(len(group) for group in items)
     return ", ".join(shown) + (f" and {more} more" if more else "")
 
@@ -102,7 +113,7 @@ def _label(label: str) -> str:
     return cut(text(label), 100) or DEFAULT_LABEL
 
 
-def _status_line(head: str, counters: list[str], measurements: list[str]) -> str:
+def _status_line(head: str, counters: list[str], measurements: Iterable[str]) -> str:
     line = f"{head} | {' '.join(counters)}"
     size = _size([line])
     for item in measurements:

@@ -2,11 +2,14 @@
 
 `run_suite(options, env)` is called by the commands that run checks (run, check, escalate, watch).
 This process (the CLI) forks a coordinator (escalator.runner.coordinator) that loads behave, the
-steps and the features, and forks one worker per scenario. This process only reads their records
-and owns the run deadline: when it passes, it kills the coordinator's whole process group and
-reports what finished, what was cut off and what never started (escalator.runner.assemble).
-When this process dies first (Nagios kills a plugin's group at its timeout), the coordinator
-and its workers die with it (escalator.lifetime), and each command's keeper cleans up after it.
+steps and the features, and runs the scenarios in workers it forks (or itself, for a plan of one
+scenario). This process only reads their records and owns the run deadline: when it passes, it
+kills the coordinator's whole process group and reports what finished, what was cut off and what
+never started (escalator.runner.assemble). For a scenario the coordinator runs itself it also
+owns the hard step kill the coordinator applies to workers, and reports that scenario's end as
+the coordinator would have reported a worker's. When this process dies first (Nagios kills a
+plugin's group at its timeout), the coordinator and its workers die with it
+(escalator.lifetime), and each command's keeper cleans up after it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from escalator.errors import UsageError
 from escalator.lifetime import die_with_parent
 from escalator.redact import redact_run
 from escalator.results import RunResult, ScenarioResult
-from escalator.runner.assemble import Progress, assemble
+from escalator.runner.assemble import (
+    STEP_GRACE,
+    Progress,
+    assemble,
+    lost_record,
+    overrun_reason,
+)
+from escalator.runner.board import Board
 
 if TYPE_CHECKING:
     from escalator.env import Env
@@ -39,38 +49,46 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     started, begun = env.now(), env.monotonic()
     deadline = begun + options.timeout
     read_fd, write_fd = os.pipe()
+    board = Board(options.jobs + 1)  # slot 0 the coordinator's, one per worker it may fork
     for stream in (sys.stdout, sys.stderr):  # or the fork writes what is buffered twice
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        _coordinate(options, parent, read_fd, write_fd)
+        _coordinate(options, parent, read_fd, write_fd, board)
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
-    cut_off = _listen(read_fd, heard, begun, deadline, env, progress)
+    ending = _listen(read_fd, heard, begun, deadline, env, progress, board)
     os.close(read_fd)
-    crashed = _reap(pid, kill=cut_off)
+    status = _reap(pid, kill=ending != "closed")
+    _steps_from(board, heard)
+    cut_off = ending == "deadline"
+    if not cut_off:
+        _end_here(heard, status, board if ending == "overrun" else None, progress)
     run = assemble(heard, started=started, duration=env.monotonic() - begun,
                    timeout=options.timeout, environment=options.environment,
-                   cut_off=cut_off, crashed=crashed)
+                   cut_off=cut_off, crashed=_crashed(status, killed=ending != "closed"))
     return redact_run(run, options.secrets)
 
 
 def _load_what_comes_after(options: RunOptions) -> None:
     """Import what this process needs once the run is over (the state store, the formats) now,
     while the coordinator spends a tenth of a second importing behave in its own process: on
-    two cores that time is free, and a Nagios check pays it every minute."""
+    two cores that time is free, and a Nagios check pays it every minute. The nagios format
+    always (`check` prints it, and storing a run renders what `status` will print), the others
+    asked for; `run`'s default pretty format is loaded when it prints."""
     from escalator import formatters, state  # noqa: F401
 
-    names = {name for name, _ in options.formats} or {"nagios", "pretty"}
+    names = {"nagios", *(name for name, _ in options.formats)}
     for name in names | ({"graphite"} if options.graphite else set()):
         with contextlib.suppress(UsageError):
             formatters.load(name)
 
 
-def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int) -> None:
+def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int, board: Board
+                ) -> None:
     code = 70
     try:
         # The coordinator leaves our process group, where Nagios's kill would reach it: it
@@ -80,7 +98,7 @@ def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int) -
         os.close(read_fd)
         from escalator.runner import coordinator
 
-        coordinator.main(options, write_fd)
+        coordinator.main(options, write_fd, board)
         code = 0
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -91,14 +109,21 @@ def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int) -
 
 
 def _listen(fd: int, heard: Progress, begun: float, deadline: float, env: Env,
-            progress: ProgressCallback | None) -> bool:
-    """Read records until the coordinator closes the pipe; True when the deadline cut it off."""
+            progress: ProgressCallback | None, board: Board) -> str:
+    """Read records until the coordinator closes the pipe ("closed"), the run deadline passes
+    ("deadline"), or a step of a scenario the coordinator runs itself outlives its alarm
+    ("overrun": that slot of the board is looked at as often as the coordinator looks at its
+    workers')."""
     reader = pipe.LineReader(fd)
     while True:
-        left = deadline - env.monotonic()
-        if left <= 0:
-            return True
-        ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+        now = env.monotonic()
+        if now >= deadline:
+            return "deadline"
+        watched = _watched(heard, board)
+        if watched is not None and now >= watched:
+            return "overrun"
+        wait = min(deadline - now, 1.0 if watched is None else min(watched - now, _WATCH))
+        ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
             continue
         records, closed = reader.read()
@@ -108,18 +133,61 @@ def _listen(fd: int, heard: Progress, begun: float, deadline: float, env: Env,
             if result is not None and progress is not None:
                 progress(result, len(heard.results), len(heard.units))
         if closed:
-            return False
+            return "closed"
 
 
-def _reap(pid: int, kill: bool) -> str | None:
+_WATCH = 0.2  # seconds between looks at the step of a scenario the coordinator runs itself
+
+
+def _watched(heard: Progress, board: Board) -> float | None:
+    """When the step of the scenario the coordinator runs itself must end (its timeout and the
+    grace), None while there is no such step."""
+    note = board.read(0)
+    if note is None or note.unit not in heard.here or note.unit in heard.results \
+            or note.step < 0:
+        return None
+    heard.take({"t": "step", "id": note.unit, "index": note.step})
+    return note.alarm(float(heard.unit(note.unit)["step_timeout"])) + STEP_GRACE
+
+
+def _steps_from(board: Board, heard: Progress) -> None:
+    """The step each scenario still running when the run ended was in, from the board."""
+    for slot in range(board.slots):
+        note = board.read(slot)
+        if note is not None and note.unit in heard.running and note.unit not in heard.results:
+            heard.take({"t": "step", "id": note.unit, "index": note.step})
+
+
+def _end_here(heard: Progress, status: int, overran: Board | None,
+              progress: ProgressCallback | None) -> None:
+    """A scenario the coordinator ran itself and did not finish: killed by this process for
+    a step that ignored its alarm (`overran`: the board that says which, and its limit), or the
+    coordinator died in it. Its result says so, as the coordinator says it of a worker; the run
+    itself ended as planned."""
+    for unit_id in sorted(heard.here - heard.results.keys()):
+        unit = heard.unit(unit_id)
+        note = overran.read(0) if overran is not None else None
+        reason = (overrun_reason(unit, heard.running[unit_id], note.limit)
+                  if note is not None else None)
+        result = heard.take(lost_record(unit, status, reason))
+        heard.done = True
+        if result is not None and progress is not None:
+            progress(result, len(heard.results), len(heard.units))
+
+
+def _reap(pid: int, kill: bool) -> int:
+    """Wait for the coordinator, killing its whole group first if asked; its wait status."""
     if kill:
         try:
             os.killpg(pid, signal.SIGKILL)  # the coordinator leads its group, workers included
         except ProcessLookupError:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # killed before it could call setsid
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status) and not kill:
+    return os.waitpid(pid, 0)[1]
+
+
+def _crashed(status: int, killed: bool) -> str | None:
+    if os.WIFSIGNALED(status) and not killed:
         return f"runner died (signal {os.WTERMSIG(status)})"
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) not in (0,):
         return f"runner exited with status {os.WEXITSTATUS(status)}"

@@ -4,17 +4,23 @@ Scenarios keep the plan's feature/line order whatever order their results arrive
 run deadline cut the run short, a scenario that had started is FAILED with its severity (the
 target did not answer in time, as a timeout is CRITICAL in the monitoring-plugins) and names the
 step it was in, with the time it ran until the deadline; one that never started is UNKNOWN (the
-check was not made).
+check was not made). A step that outlives its alarm (or the limit it extended itself to) by
+`STEP_GRACE` has its process killed (by the coordinator, or by the CLI when the coordinator ran
+the scenario itself): FAILED, naming the step; a process that died on its own leaves its
+scenario UNKNOWN.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from escalator.durations import format_duration
 from escalator.results import Outcome, RunResult, ScenarioResult, Severity
+
+STEP_GRACE = 1.0  # seconds a step may outlive its alarm before its process is killed
 
 
 @dataclass
@@ -27,6 +33,7 @@ class Progress:
     results: dict[int, ScenarioResult] = field(default_factory=dict)
     running: dict[int, int] = field(default_factory=dict)  # unit id -> current step index
     began: dict[int, float] = field(default_factory=dict)  # unit id -> its start, run seconds
+    here: set[int] = field(default_factory=set)  # units the coordinator runs itself
     planned: bool = False
     done: bool = False
 
@@ -34,14 +41,19 @@ class Progress:
         """Absorb one record heard `at` seconds into the run; return its scenario result, if any.
         """
         kind = record["t"]
-        if kind == "plan":
-            self.units, self.planned = list(record["units"]), True
+        if kind == "units":
+            self.units.extend(record["units"])
+        elif kind == "plan":
+            self.units.extend(record["units"])
+            self.planned = True
             self.errors.extend(record["errors"])
             self.notices.extend(record.get("notices", ()))
         elif kind == "start":
             self.running[record["id"]] = -1
             self.began[record["id"]] = at
-        elif kind == "step":
+            if record.get("here"):
+                self.here.add(record["id"])
+        elif kind == "step":  # not sent: the CLI notes what the board says (runner/board.py)
             self.running[record["id"]] = record["index"]
         elif kind == "result":
             result = ScenarioResult.from_dict(record["scenario"])
@@ -54,6 +66,10 @@ class Progress:
         elif kind == "done":
             self.done = True
         return None
+
+    def unit(self, unit_id: int) -> Mapping[str, Any]:
+        """The planned unit with this id."""
+        return next(unit for unit in self.units if unit["id"] == unit_id)
 
 
 def assemble(progress: Progress, *, started: float, duration: float, timeout: float,
@@ -85,6 +101,37 @@ def _missing(unit: Mapping[str, Any], progress: Progress, duration: float, timeo
         ran = round(max(0.0, duration - progress.began.get(unit["id"], duration)), 6)
     else:
         outcome, reason = Outcome.UNKNOWN, f"not started: the run deadline ({deadline}) passed"
+    return _result(unit, outcome, reason, ran)
+
+
+def overrun_reason(unit: Mapping[str, Any], index: int, limit: float | None = None) -> str:
+    """Why a scenario failed whose step ignored its alarm and was killed; `limit` is the step's
+    own when it extended it (else the unit's step timeout)."""
+    keyword, text = unit["steps"][index][:2]
+    took = format_duration(limit or unit["step_timeout"])
+    return (f"{keyword} {text}: step timed out after {took} "
+            "(it ignored its alarm; the worker was killed)")
+
+
+def lost_record(unit: Mapping[str, Any], status: int, killed_reason: str | None,
+                problem: str | None = None) -> dict[str, Any]:
+    """The result record of a scenario that sent none: one that cannot run (`problem`, UNKNOWN
+    with that reason, no process ran it), one whose process was killed for `killed_reason`,
+    or one whose process died by itself (wait `status`)."""
+    if problem is not None:
+        outcome, reason = Outcome.UNKNOWN, problem
+    elif killed_reason is not None:
+        outcome, reason = Outcome.FAILED, killed_reason
+    else:
+        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+               else f"exit status {os.WEXITSTATUS(status)}")
+        outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
+    return {"t": "result", "id": unit["id"], "scenario": _result(unit, outcome, reason).to_dict(),
+            "notices": []}
+
+
+def _result(unit: Mapping[str, Any], outcome: Outcome, reason: str, ran: float = 0.0
+            ) -> ScenarioResult:
     return ScenarioResult(
         feature=unit["feature"], file=unit["file"], line=unit["line"], name=unit["name"],
         outcome=outcome, severity=Severity(unit["severity"]), tags=tuple(unit["tags"]),

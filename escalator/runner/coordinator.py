@@ -1,16 +1,25 @@
 """The coordinator: a process forked by the CLI that loads the suite once and runs its scenarios
-in at most `jobs` worker processes forked from that warm state.
+in at most `jobs` worker processes forked from that warm state, or itself for a plan of one.
 
 A worker runs one scenario after another, each with a fresh behave context and `Session`, and
 is retired (and replaced by a fresh fork) after a scenario that did not pass or after
 `RECYCLE_AFTER` scenarios, so a scenario that broke something in its process cannot touch the
-next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 20 ms of CPU
-per scenario measured here; bench/README.md), a reused worker pays them once.
+next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 10 ms of CPU
+measured here; bench/README.md), a reused worker pays them once. So the pool grows only while
+it helps: one more worker when work is waiting, no worker is free and fewer of the busy ones are
+computing than there are CPUs (the others wait on their targets). A suite of instant scenarios on
+two cores runs in about two workers whatever `--jobs` says; one that waits on slow targets grows
+to `--jobs`. Forks are interleaved with reading results, so early workers never sit idle.
 
-The coordinator forwards the workers' records to the CLI over one pipe, re-runs failing scenarios
+A plan of one scenario that will not be retried runs in this process: a fork would only copy
+the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
+in a process can interrupt a step that ignores its alarm.
+
+The coordinator forwards the workers' results to the CLI over one pipe, re-runs failing scenarios
 when retries are allowed, and kills a worker whose step outlives its timeout by a second (a call
-stuck in C code that ignores SIGALRM). The run deadline is not its business: the CLI kills this
-whole process group when the deadline comes.
+stuck in C code that ignores SIGALRM): each worker notes the step it is in on its slot of the
+board (runner/board.py). The run deadline is not its business: the CLI kills this whole process
+group when the deadline comes.
 """
 
 from __future__ import annotations
@@ -20,21 +29,27 @@ import selectors
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from escalator import pipe
-from escalator.durations import format_duration
 from escalator.lifetime import die_with_parent
 from escalator.options import RunOptions
 from escalator.redact import redactor_for
-from escalator.results import Outcome, ScenarioResult
+from escalator.results import Outcome
+from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
+from escalator.runner.board import Board, Note
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
-from escalator.runner.worker import serve
+from escalator.runner.worker import run_unit, serve
 
-_GRACE = 1.0  # seconds a step may outlive its alarm before its worker is killed
-RECYCLE_AFTER = 100  # scenarios one worker runs before a fresh fork replaces it
+# Scenarios one worker runs before a fresh fork replaces it (one that did not pass retires it at
+# once). Not for memory: a worker's RSS stays flat over 3,000 scenarios (bench/README.md).
+RECYCLE_AFTER = 1000
+_PLAN_BATCH = 200  # units described per record of the plan
+_POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
+_GROW_POLL = 0.005  # ... and between looks at whether the busy workers still compute
+_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass
@@ -42,22 +57,16 @@ class _Worker:
     pid: int
     reader: pipe.LineReader
     commands: int  # write end of the worker's command pipe; -1 once closed
+    slot: int  # its slot on the board
     unit: Unit | None = None
+    assignment: int = 0  # the number its unit was handed out as
     attempt: int = 0
     ran: int = 0
-    step_index: int = -1
-    step_started: float = field(default_factory=time.monotonic)
-    step_limit: float | None = None  # set when the running step extended its own limit
-
-    def retire(self) -> None:
-        """Close its command pipe: the worker finishes its loop and exits."""
-        if self.commands >= 0:
-            os.close(self.commands)
-            self.commands = -1
 
 
-def main(options: RunOptions, out: int) -> None:
-    """Entry point in the forked coordinator; never returns (the caller os._exits)."""
+def main(options: RunOptions, out: int, board: Board) -> None:
+    """Entry point in the forked coordinator; never returns (the caller os._exits). Slot 0 of
+    `board` is this process's own, the others are its workers'."""
     os.setsid()
     run_deadline = time.monotonic() + options.timeout  # the CLI's, give or take the fork
     _quiet_stdio()
@@ -67,52 +76,108 @@ def main(options: RunOptions, out: int) -> None:
     except LoadError as exc:
         pipe.send(out, {"t": "error", "message": str(exc)})
         return
-    notices = unused_variables(suite, options)
-    pipe.send(out, {"t": "plan", "units": [u.describe() for u in suite.units],
-                    "errors": suite.errors, "notices": notices})
+    for start in range(0, len(suite.units), _PLAN_BATCH):  # a few at a time: 5,000 at once
+        batch = suite.units[start:start + _PLAN_BATCH]  # held ~8 MB more of this process
+        pipe.send(out, {"t": "units", "units": [unit.describe() for unit in batch]})
+    pipe.send(out, {"t": "plan", "units": [], "errors": suite.errors,
+                    "notices": unused_variables(suite, options)})
     redactor_for(tuple(options.secrets))  # built once here, inherited by every worker
     # A broken file is a run error, but the other files' scenarios still get their verdicts.
-    _Pool(suite, options, out, run_deadline).run()
+    pool = _Pool(suite, options, out, board, run_deadline)
+    if len(pool.pending) == 1 and pool.pending[0][0].retries == 0:
+        pool.run_here()
+    else:
+        pool.run()
     pipe.send(out, {"t": "done"})
 
 
 class _Pool:
-    def __init__(self, suite: Suite, options: RunOptions, out: int,
+    def __init__(self, suite: Suite, options: RunOptions, out: int, board: Board,
                  run_deadline: float | None = None) -> None:
-        self.suite, self.options, self.out = suite, options, out
+        self.suite, self.options, self.out, self.board = suite, options, out, board
         self.run_deadline = run_deadline
+        self.free_slots = list(range(board.slots - 1, 0, -1))
+        self.assignments = 0
+        self.outbox: list[dict[str, Any]] = []  # records for the CLI, written once per round
         for unit in suite.units:
             if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
-                pipe.send(out, _lost(unit, 0, None))
+                self.outbox.append(lost_record(unit.describe(), 0, None, unit.problem))
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units if unit.problem is None)
         self.earlier: dict[int, tuple[str, ...]] = {}
         self.workers: dict[int, _Worker] = {}  # every live worker, by pid
         self.selector = selectors.DefaultSelector()
 
+    def run_here(self) -> None:
+        """Run the plan's only runnable unit in this process: no worker, no fork. It notes its
+        steps on slot 0 of the board, which the CLI watches to kill this process if a step
+        outlives its alarm."""
+        unit, attempt, earlier = self.pending.popleft()
+        self.earlier[unit.id] = earlier
+        self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt, "here": True})
+        self._flush()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
+        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0, 0,
+                                             self.run_deadline))
+        self._flush()
+
     def run(self) -> None:
         while self.pending or self.workers:
             while self.pending and (idle := self._idle()) is not None:
                 self._assign(idle, *self.pending.popleft())
+            grew = self._should_grow()
+            if grew:
+                self._assign(self._spawn(), *self.pending.popleft())
             if not self.pending:
                 for worker in self.workers.values():
                     if worker.unit is None:
-                        worker.retire()
-            for key, _ in self.selector.select(timeout=0.2):
+                        self._retire(worker)
+            self._flush()
+            timeout = 0 if grew else _GROW_POLL if self._may_grow() else _POLL
+            for key, _ in self.selector.select(timeout=timeout):
                 self._read(key.data)
             self._kill_overruns()
+        self._flush()
 
     def _idle(self) -> _Worker | None:
         for worker in self.workers.values():
             if worker.unit is None and worker.commands >= 0:
                 return worker
+        return None
+
+    def _may_grow(self) -> bool:
+        """Work is waiting and fewer than `jobs` workers are alive to take it."""
         active = sum(1 for w in self.workers.values() if w.commands >= 0)
-        return self._spawn() if active < self.options.jobs else None
+        return bool(self.pending) and active < self.options.jobs
+
+    def _should_grow(self) -> bool:
+        """Fork one more worker: work is waiting, none is free, and fewer busy workers than
+        CPUs are computing (more CPU-bound workers would add their fork and nothing else). A
+        worker that has not started a step of its unit yet is still forking or setting up."""
+        if not self._may_grow() or self._idle() is not None:
+            return False
+        computing = 0
+        for worker in self.workers.values():
+            if worker.unit is not None and (self._step(worker) is None
+                                            or _computing(worker.pid)):
+                computing += 1
+                if computing >= _CPUS:
+                    return False
+        return True
+
+    def _step(self, worker: _Worker) -> Note | None:
+        """Which step of its unit the worker is in, and since when; None before its first."""
+        note = self.board.read(worker.slot)
+        if worker.unit is None or note is None or note.assignment != worker.assignment \
+                or note.step < 0:
+            return None
+        return note
 
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
         command_read, command_write = os.pipe()
         coordinator = os.getpid()
+        slot = self.free_slots.pop()
         pid = os.fork()
         if pid == 0:  # the worker
             code = 1
@@ -127,13 +192,14 @@ class _Pool:
                         os.close(sibling.commands)
                     os.close(sibling.reader.fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                serve(self.suite, self.options, command_read, write_fd, self.run_deadline)
+                serve(self.suite, self.options, command_read, write_fd, self.board, slot,
+                      self.run_deadline)
                 code = 0
             finally:
                 os._exit(code)
         os.close(write_fd)
         os.close(command_read)
-        worker = _Worker(pid, pipe.LineReader(read_fd), command_write)
+        worker = _Worker(pid, pipe.LineReader(read_fd), command_write, slot)
         self.workers[pid] = worker
         self.selector.register(read_fd, selectors.EVENT_READ, worker)
         return worker
@@ -141,83 +207,81 @@ class _Pool:
     def _assign(self, worker: _Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
                 ) -> None:
         self.earlier[unit.id] = earlier
-        pipe.send(self.out, {"t": "start", "id": unit.id, "attempt": attempt})
-        worker.unit, worker.attempt, worker.step_index = unit, attempt, -1
-        os.write(worker.commands, f"{unit.id}\n".encode())
+        self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt})
+        self.assignments += 1
+        worker.unit, worker.attempt, worker.assignment = unit, attempt, self.assignments
+        os.write(worker.commands, f"{unit.id} {worker.assignment}\n".encode())
 
     def _read(self, worker: _Worker) -> None:
         records, closed = worker.reader.read()
         for record in records:
-            if record["t"] == "step":
-                worker.step_index, worker.step_started = record["index"], time.monotonic()
-                worker.step_limit = None
-                pipe.send(self.out, record)
-            elif record["t"] == "extend":
-                worker.step_limit = float(record["limit"])
-            elif record["t"] == "result" and worker.unit is not None:
+            if record["t"] == "result" and worker.unit is not None:
                 self._report(worker, record)
         if closed:
             self._reap(worker, None)
+
+    def _retire(self, worker: _Worker) -> None:
+        """Close its command pipe (it finishes its loop and exits) and give its slot on the
+        board to the next fork: it is idle or dead, and writes no more."""
+        if worker.commands >= 0:
+            os.close(worker.commands)
+            worker.commands = -1
+            self.free_slots.append(worker.slot)
 
     def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
         unit, attempt = worker.unit, worker.attempt
         assert unit is not None
         worker.unit, worker.ran = None, worker.ran + 1
-        scenario = ScenarioResult.from_dict(record["scenario"])
-        if scenario.outcome is not Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
-            worker.retire()
-        earlier = self.earlier[unit.id]
-        if scenario.outcome is Outcome.FAILED and attempt <= unit.retries:
-            why = scenario.reason or "failed"
+        if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
+            self._retire(worker)
+        self._finish(unit, attempt, record)
+
+    def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:
+        """Queue a retry of a failed unit that has retries left, or pass its result on (as
+        the plain data it arrived as: converting it here would only be converted back)."""
+        scenario, earlier = record["scenario"], self.earlier[unit.id]
+        if scenario["outcome"] == Outcome.FAILED and attempt <= unit.retries:
+            why = scenario["reason"] or "failed"
             self.pending.appendleft((unit, attempt + 1, (*earlier, why)))
             return
-        scenario = replace(scenario, attempts=attempt, earlier_failures=earlier)
-        pipe.send(self.out, {**record, "scenario": scenario.to_dict()})
+        scenario = {**scenario, "attempts": attempt, "earlier_failures": list(earlier)}
+        self.outbox.append({**record, "scenario": scenario})
+
+    def _flush(self) -> None:
+        if self.outbox:
+            pipe.send_all(self.out, self.outbox)
+            self.outbox = []
 
     def _reap(self, worker: _Worker, killed_reason: str | None) -> None:
         """The worker's pipe closed (it exited or was killed): wait for it; a scenario it was
         running gets a result saying what happened."""
         self.selector.unregister(worker.reader.fd)
         os.close(worker.reader.fd)
-        worker.retire()
+        self._retire(worker)
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
         if worker.unit is not None:
-            self._report(worker, _lost(worker.unit, status, killed_reason))
+            self._report(worker, lost_record(worker.unit.describe(), status, killed_reason))
 
     def _kill_overruns(self) -> None:
         now = time.monotonic()
         for worker in list(self.workers.values()):
-            unit = worker.unit
-            if unit is None or worker.step_index < 0:
-                continue
-            limit = worker.step_limit or unit.step_timeout
-            if now - worker.step_started > limit + _GRACE:
+            step, unit = self._step(worker), worker.unit
+            if step is not None and unit is not None \
+                    and now > step.alarm(unit.step_timeout) + STEP_GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
-                step = unit.describe()["steps"][worker.step_index]
-                self._reap(worker, f"{step[0]} {step[1]}: step timed out after "
-                                   f"{format_duration(limit)} "
-                                   "(it ignored its alarm; the worker was killed)")
+                self._reap(worker, overrun_reason(unit.describe(), step.step, step.limit))
 
 
-def _lost(unit: Unit, status: int, killed_reason: str | None) -> dict[str, Any]:
-    """The record for a scenario that cannot run (`unit.problem`) or whose worker died without
-    sending one."""
-    if unit.problem is not None:
-        outcome, reason = Outcome.UNKNOWN, unit.problem
-    elif killed_reason is not None:
-        outcome, reason = Outcome.FAILED, killed_reason
-    else:
-        how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-               else f"exit status {os.WEXITSTATUS(status)}")
-        outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
-    desc = unit.describe()
-    scenario = ScenarioResult(
-        feature=desc["feature"], file=unit.file, line=desc["line"], name=desc["name"],
-        outcome=outcome, severity=unit.meta.severity, tags=tuple(desc["tags"]),
-        level=unit.meta.level, runbook=unit.meta.runbook, reason=reason, host=desc["host"],
-        group=desc["group"])
-    return {"t": "result", "id": unit.id, "scenario": scenario.to_dict(), "notices": []}
+def _computing(pid: int) -> bool:
+    """Whether process `pid` is on a CPU or waiting for one (state R), rather than sleeping
+    on a socket or a pipe. False when /proc cannot tell: the pool then grows as it asks."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R"
 
 
 def _quiet_stdio() -> None:

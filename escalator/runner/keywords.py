@@ -15,35 +15,75 @@ checked across types when a definition is added, the way behave checks it within
 definition whose phrase an existing definition of any type already matches is refused with
 behave's `AmbiguousStep`, naming both (the runner reports it as "cannot load steps: file:line:
 ..."). One function under several keywords (stacked `@given` and `@when`) is not ambiguous.
+
+What every start would otherwise pay for a library of a few hundred phrases (most of a cold
+check's CPU time, bench/README.md): the shipped library's phrases (`escalator.steps.*`) are
+checked against each other once, by tests/test_step_library.py (`CHECK_LIBRARY`), not at every
+start, and each one's pattern is compiled when a step first needs it; a site's phrases are
+checked as before, against the library and each other, as they are added. A parse pattern that
+is case-sensitive matches only a text that starts with its literal head (the text before its
+first field), so lookups and checks skip every definition whose head the text does not start
+with, and compile only the few left.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from behave.matchers import make_step_matcher
+from behave.matchers import Matcher, ParseMatcher, _the_step_matcher_factory, make_step_matcher
 from behave.step_registry import AmbiguousStep, StepRegistry
 from behave.textutil import text as _text
 
 _ORDER = ("given", "when", "then", "step")
+_LIBRARY = "escalator.steps."
+CHECK_LIBRARY = False  # True: the shipped phrases are checked as a site's are (the tests' way)
+
+
+class _LibraryMatcher(ParseMatcher):  # type: ignore[misc]
+    """A phrase of the shipped library: behave's ParseMatcher, whose parse.Parser (and the
+    regular expression it compiles) is made on first use, with the step types registered when
+    the phrase was (as behave would have made it then)."""
+
+    def __init__(self, func: Any, pattern: str, step_type: str) -> None:
+        Matcher.__init__(self, func, pattern, step_type)
+        self.head = pattern.split("{", 1)[0]  # see _may_match
+        self._types = dict(self.TYPE_REGISTRY)
+        self._parser: Any = None
+
+    @property
+    def parser(self) -> Any:
+        if self._parser is None:
+            self._parser = self.PARSER_CLASS(self.pattern, extra_types=self._types,
+                                             case_sensitive=self.CASE_SENSITIVE)
+        return self._parser
 
 
 class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
     """behave's StepRegistry that ignores keywords when it matches a step to a definition."""
 
     def add_step_definition(self, keyword: str, step_text: str, func: Any) -> None:
-        new = make_step_matcher(func, _text(step_text), keyword.lower())
-        for step_type in _ORDER:
-            if step_type == new.step_type:
-                continue  # behave's own check below covers the definition's own type
-            for existing in self.steps[step_type]:
-                if existing.location == new.location:
+        step_type, pattern = keyword.lower(), _text(step_text)
+        shipped = _shipped(func) and not CHECK_LIBRARY
+        if shipped and _the_step_matcher_factory.current_matcher is ParseMatcher:
+            new = _LibraryMatcher(func, pattern, step_type)
+        else:
+            new = make_step_matcher(func, pattern, step_type)
+            if not self.is_good_step_definition(new):
+                return  # behave's handling of a bad pattern: reported, left out
+        site = self.__dict__.setdefault("site_steps", {t: [] for t in _ORDER})
+        for existing_type in (*(t for t in _ORDER if t != step_type), step_type):
+            same_type = existing_type == step_type
+            # a shipped phrase is checked against a site's only: the library's own were once
+            for existing in site[existing_type] if shipped else self.steps[existing_type]:
+                if same_type and self.same_step_matcher(existing, new):
+                    return  # the same function again (a module imported twice)
+                if not same_type and existing.location == new.location:
                     continue  # the same function, stacked under another keyword
-                if existing.matches(new.pattern):
-                    raise AmbiguousStep(
-                        f"{new.describe()} has already been defined (for any keyword) in\n"
-                        f"  existing step {existing.describe(existing.SCHEMA_AT_LOCATION)}")
-        super().add_step_definition(keyword, step_text, func)
+                if _may_match(existing, pattern) and existing.matches(pattern):
+                    raise AmbiguousStep(_ambiguity(new, existing, same_type))
+        self.steps[step_type].append(new)
+        if not shipped:
+            site[step_type].append(new)
 
     def candidates(self, step_type: str) -> list[Any]:
         """The definitions to try for a step of `step_type`, its own type first."""
@@ -51,13 +91,17 @@ class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
         return [matcher for name in order for matcher in self.steps[name]]
 
     def find_step_definition(self, step: Any) -> Any:
-        return next((m for m in self.candidates(step.step_type) if m.match(step.name)), None)
+        text = step.name
+        return next((m for m in self.candidates(step.step_type)
+                     if _may_match(m, text) and m.match(text)), None)
 
     def find_match(self, step: Any) -> Any:
+        text = step.name
         for matcher in self.candidates(step.step_type):
-            result = matcher.match(step.name)
-            if result:
-                return result
+            if _may_match(matcher, text):
+                result = matcher.match(text)
+                if result:
+                    return result
         return None
 
 
@@ -69,3 +113,25 @@ def install(registry: Any) -> None:
     """
     if not isinstance(registry, KeywordBlindRegistry):
         registry.__class__ = KeywordBlindRegistry
+
+
+def _shipped(func: Any) -> bool:
+    return str(getattr(func, "__module__", None) or "").startswith(_LIBRARY)
+
+
+def _may_match(matcher: Any, text: str) -> bool:
+    """False when `matcher` cannot match `text`: a case-sensitive parse pattern matches only a
+    text that starts with the literal text before its first field (parse anchors its regular
+    expression and escapes the literal parts)."""
+    head = getattr(matcher, "head", None)
+    if head is None:
+        if not isinstance(matcher, ParseMatcher) or not matcher.CASE_SENSITIVE:
+            return True
+        head = matcher.pattern.split("{", 1)[0]
+    return text.startswith(head)
+
+
+def _ambiguity(new: Any, existing: Any, same_type: bool) -> str:
+    where = existing.describe(existing.SCHEMA_AT_LOCATION)
+    said = "" if same_type else " (for any keyword)"  # within one type: behave's own wording
+    return f"{new.describe()} has already been defined{said} in\n  existing step {where}"

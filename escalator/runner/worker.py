@@ -2,15 +2,17 @@
 turn behave's model into results.
 
 `serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
-the pipe closes. Each scenario gets a fresh behave context and its own `Session` (variables,
-clients, measurements), and behave sees only the branch of the feature that leads to it. The
-result is redacted of the secrets here, where its text is made (before an error message is cut
-to one line), so no secret leaves the worker, whole or in part.
+the pipe closes (`run_unit` also runs in the coordinator itself, for a plan of one). Each
+scenario gets a fresh behave context and its own `Session` (variables, clients, measurements),
+and behave sees only the branch of the feature that leads to it. The result is redacted of the
+secrets here, where its text is made (before an error message is cut to one line), so no
+secret leaves the worker, whole or in part.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -21,6 +23,7 @@ from escalator.options import RunOptions
 from escalator.redact import Redactor
 from escalator.results import Measurement, Outcome, ScenarioResult, StepResult
 from escalator.runner import guard
+from escalator.runner.board import Board
 from escalator.runner.suite import Suite, Unit
 from escalator.steps.support import Session
 from escalator.text import one_line
@@ -30,11 +33,14 @@ _UNDEFINED = "undefined step: no step definition matches this text (see `escalat
 
 
 class _StepTracker:
-    """A behave formatter that reports each step as it starts, so a hung step can be named,
-    and notes which step crossed a warning limit (`Session.warnings`), so the result can say."""
+    """A behave formatter that notes each step as it starts on the board (runner/board.py), so
+    a hung step can be killed and named, and which step crossed a warning limit
+    (`Session.warnings`), so the result can say."""
 
-    def __init__(self, unit: Unit, fd: int, session: Session) -> None:
-        self.unit, self.fd, self.index, self.active = unit, fd, 0, False
+    def __init__(self, unit: Unit, board: Board, slot: int, assignment: int, session: Session
+                 ) -> None:
+        self.unit, self.board, self.slot, self.assignment = unit, board, slot, assignment
+        self.index, self.active, self.started = 0, False, 0.0
         self.session = session
         self.warned: dict[int, str] = {}  # step index -> the first warning that step gave
 
@@ -43,7 +49,13 @@ class _StepTracker:
 
     def match(self, match: Any) -> None:
         if self.active:
-            pipe.send(self.fd, {"t": "step", "id": self.unit.id, "index": self.index})
+            self.started = time.monotonic()
+            self.board.write(self.slot, self.unit.id, self.assignment, self.index, self.started)
+
+    def extended(self, limit: float) -> None:
+        """The running step extended its own limit: the hard kill waits for that one."""
+        self.board.write(self.slot, self.unit.id, self.assignment, self.index, self.started,
+                         limit)
 
     def result(self, step: Any) -> None:
         if self.active:
@@ -56,13 +68,15 @@ class _StepTracker:
         return lambda *args, **kwargs: None
 
 
-def serve(suite: Suite, options: RunOptions, commands: int, out: int,
+def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Board, slot: int,
           run_deadline: float | None = None) -> None:
-    """Run each unit id that arrives on `commands`; send each result record to `out`."""
+    """Run each unit that arrives on `commands` ("<unit id> <assignment>" lines), noting its
+    steps on `slot` of `board`; send each result record to `out`."""
     with os.fdopen(commands) as lines:
         for line in lines:
-            unit = suite.units[int(line)]
-            pipe.send(out, run_unit(suite, unit, options, out, run_deadline))
+            unit_id, assignment = (int(word) for word in line.split())
+            pipe.send(out, run_unit(suite, suite.units[unit_id], options, board, slot,
+                                    assignment, run_deadline))
 
 
 def _focus(unit: Unit) -> None:
@@ -78,8 +92,8 @@ def _focus(unit: Unit) -> None:
     unit.scenario.should_skip = False
 
 
-def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
-             run_deadline: float | None = None) -> dict[str, Any]:
+def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: int,
+             assignment: int, run_deadline: float | None = None) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
     from behave.runner import Context
 
@@ -88,15 +102,17 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, fd: int,
                       step_timeout=unit.step_timeout, environment=options.environment,
                       run_deadline=run_deadline, secrets=tuple(options.secrets))
 
-    def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the pool
+    tracker = _StepTracker(unit, board, slot, assignment, session)
+
+    def extended(left: float) -> None:  # a step asked for more time: re-arm, tell the board
         guard.rearm(left)
-        pipe.send(fd, {"t": "extend", "id": unit.id, "limit": session.step_limit})
+        tracker.extended(session.step_limit or unit.step_timeout)
 
     session.on_extend = extended
-    tracker = _StepTracker(unit, fd, session)
     _focus(unit)
     runner.context = Context(runner)
     runner.context.escalator = session
+    board.write(slot, unit.id, assignment, -1, time.monotonic())  # not an earlier unit's step
     runner.formatters = [tracker]
     try:
         runner.run_model([unit.feature])

@@ -14,15 +14,17 @@ clause's too (", warning above 50 MB").
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import parse
 from behave import register_type, then
 
 from escalator.limits import Limit
-from escalator.probes import files
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.support import StepSetupError, expand, judge, record, stated
+
+if TYPE_CHECKING:
+    from escalator.probes import files
 
 PROBES = ("escalator.probes.files",)
 VARIABLES: tuple[str, ...] = ()
@@ -56,10 +58,14 @@ class Place(Protocol):
 
 class Local:
     def look(self, path: str, names: bool = False) -> files.FileState:
-        return files.look(path, names)
+        from escalator.probes.files import look
+
+        return look(path, names)
 
     def search(self, path: str, text: str, first_only: bool) -> files.Found:
-        return files.search(path, text, first_only)
+        from escalator.probes.files import search
+
+        return search(path, text, first_only)
 
 
 HERE = Local()

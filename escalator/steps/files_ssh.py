@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from behave import then
 
-from escalator.probes import files
 from escalator.steps import files as judge
 from escalator.steps import types  # noqa: F401 - registers the Q/SQ/Number/Int argument types
 from escalator.steps.ssh import VARIABLES as SSH_VARIABLES
@@ -21,6 +20,7 @@ from escalator.steps.ssh import monitor_connection
 from escalator.steps.support import expand, session
 
 if TYPE_CHECKING:
+    from escalator.probes import files
     from escalator.probes.ssh import Connection
 
 PROBES = ("escalator.probes.ssh", "escalator.probes.ssh_files")
