@@ -41,10 +41,7 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str,
     level, now, store = engine.config.level(level_id), engine.now(), engine.store
     part = plan.host(host) if host is not None else None
     group = " ".join(part.groups) if part is not None else ""
-    environ = {**{k: v for k, v in engine.env.environ.items() if k not in HOST_VARIABLES},
-               "ESCALATOR_ENV": engine.state.environment,
-               "ESCALATOR_LEVEL": level_id, "ESCALATOR_PLAN": " ".join(plan.levels),
-               "ESCALATOR_RUN_ID": run_id, "ESCALATOR_TARGETS": " ".join(plan.targets)}
+    environ = _environ(engine, run_id, plan, level_id)
     if host is not None:
         environ.update(ESCALATOR_HOST=host, ESCALATOR_GROUP=group,
                        ESCALATOR_ADDRESS=_address(engine, host, part.groups if part else ()))
@@ -85,10 +82,7 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str,
                         duration=round(result.duration, 3), output=result.output,
                         error=result.error, **on)
         engine.add_step(run_id, level_id, result, host)
-        engine.tell(f"level {name} {result.status} after "
-                    f"{format_duration(round(result.duration, 3))}"
-                    + (f" (exit {result.exit_code})" if result.exit_code is not None else "")
-                    + (f": {result.error}" if result.error else ""))
+        engine.tell(_ended(name, result))
         if result.interrupted is not None:
             _stopped_during(engine, run_id, level, result)
         else:
@@ -97,6 +91,23 @@ def run_level(engine: Engine, run_id: str, plan: Plan, level_id: str,
     stop.raise_pending()  # the engine was asked to stop: now that it is all on record
     engine.running = None
     return result
+
+
+def _environ(engine: Engine, run_id: str, plan: Plan, level_id: str) -> dict[str, str]:
+    """The level's environment: the engine's, without a host's variables it may have
+    inherited, and the ladder's own (`ESCALATOR_ENV`, `_LEVEL`, `_PLAN`, `_RUN_ID`,
+    `_TARGETS`)."""
+    return {**{k: v for k, v in engine.env.environ.items() if k not in HOST_VARIABLES},
+            "ESCALATOR_ENV": engine.state.environment,
+            "ESCALATOR_LEVEL": level_id, "ESCALATOR_PLAN": " ".join(plan.levels),
+            "ESCALATOR_RUN_ID": run_id, "ESCALATOR_TARGETS": " ".join(plan.targets)}
+
+
+def _ended(name: str, result: ActionResult) -> str:
+    """The phase line of a level that ended: how, after how long, its exit code and error."""
+    return (f"level {name} {result.status} after {format_duration(round(result.duration, 3))}"
+            + (f" (exit {result.exit_code})" if result.exit_code is not None else "")
+            + (f": {result.error}" if result.error else ""))
 
 
 def _address(engine: Engine, host: str, groups: tuple[str, ...]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import http.client
 import os
-import ssl
 import time
 import warnings
 from dataclasses import dataclass
@@ -30,15 +29,19 @@ import urllib3
 from requests.auth import AuthBase, HTTPBasicAuth, HTTPDigestAuth
 
 from escalator.probes import ProbeSetupError
+from escalator.probes.http_failures import (
+    MAX_REDIRECTS,
+    body_failure,
+    describe_failure,
+    failure_chain,
+)
 from escalator.probes.http_hops import TimedAdapter, phases, set_cookies
-from escalator.probes.http_proxy import describe_proxy_failure, proxies, proxy_used
-from escalator.probes.verify import describe_verify_error
+from escalator.probes.http_proxy import proxies, proxy_used
 from escalator.text import one_line
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
 
 MAX_BODY = 10 * 1024 * 1024
-MAX_REDIRECTS = 10
 _CHUNK = 64 * 1024
 
 
@@ -211,96 +214,6 @@ def _auth(target: HttpTarget) -> AuthBase | None:
     raise ProbeSetupError(f"unknown HTTP authentication scheme {scheme!r}")
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """Every exception inside `exc`: requests wraps urllib3's errors, which wrap the OSError."""
-    found: list[BaseException] = []
-    todo = [exc]
-    while todo and len(found) < 16:
-        node = todo.pop(0)
-        if any(node is seen for seen in found):
-            continue
-        found.append(node)
-        inner = [getattr(node, "reason", None), *node.args, node.__cause__, node.__context__]
-        todo += [e for e in inner if isinstance(e, BaseException)]
-    return found
-
-
-def _status_line(chain: list[BaseException]) -> str | None:
-    """What the server sent instead of an HTTP status line, if that was the trouble."""
-    for exc in chain:
-        if isinstance(exc, http.client.BadStatusLine) and not isinstance(
-                exc, http.client.RemoteDisconnected):
-            return str(exc.args[0] if exc.args else exc).strip()
-        if isinstance(exc, ValueError) and "invalid literal for int()" in str(exc):
-            return str(exc).rsplit(":", 1)[1].strip().strip("'").replace("\\r\\n", "")
-    return None
-
-
-def _broken_answer(chain: list[BaseException]) -> str | None:
-    """A malformed answer in operator terms, or None."""
-    line = _status_line(chain)
-    if line is not None:
-        return f"the answer does not start with an HTTP status line: {one_line(line, 80)!r}"
-    for exc in chain:
-        if isinstance(exc, http.client.LineTooLong):
-            return "the answer has a header line longer than 64 KiB"
-        if isinstance(exc, http.client.HTTPException) and "more than 100 headers" in str(exc):
-            return "the answer has more than 100 headers"
-        if isinstance(exc, http.client.RemoteDisconnected):
-            return "the server closed the connection without answering"
-    return None
-
-
-def describe_failure(exc: BaseException, timeout: float) -> str:
-    """A failed exchange in operator terms ("connection refused", "no answer within 2s")."""
-    chain = _chain(exc)
-    verify = next((e for e in chain if isinstance(e, ssl.SSLCertVerificationError)), None)
-    if verify is not None:
-        return "TLS: " + describe_verify_error(verify.verify_message or str(verify))
-    if isinstance(exc, requests.exceptions.ProxyError):
-        return describe_proxy_failure(chain, timeout)
-    if isinstance(exc, requests.exceptions.SSLError):
-        if any("CERTIFICATE_REQUIRED" in str(e) for e in chain):
-            # TLS 1.3: the server's alert may arrive before it closes, or the close may win
-            return "TLS handshake failed: the server wants a client certificate"
-        if any(isinstance(e, ssl.SSLEOFError) or "EOF occurred in violation" in str(e)
-               for e in chain):
-            return ("TLS handshake failed: the server closed the connection (does it want a "
-                    "client certificate, or another TLS version?)")
-        return "TLS handshake failed: " + one_line(str(chain[-1]), 200)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no connection within {timeout:.3g}s"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"no answer within {timeout:.3g}s"
-    if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return f"more than {MAX_REDIRECTS} redirects"
-    broken = _broken_answer(chain)
-    if broken is not None:
-        return broken
-    if any(isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
-           for e in chain):
-        return "connection refused"
-    if any("NameResolution" in type(e).__name__ for e in chain):
-        return "the host name does not resolve"
-    if any(isinstance(e, ConnectionResetError) for e in chain):
-        return "connection reset by the server"
-    return one_line(str(chain[-1]) or type(chain[-1]).__name__, 200)
-
-
-def _body_failure(exc: BaseException, size: int, expected: str | None) -> str:
-    """Why a body stopped before its end ("10 of 1000 bytes arrived...")."""
-    chain = _chain(exc)
-    if any(isinstance(e, ConnectionResetError) for e in chain):
-        return f"body cut off: connection reset by the server after {size} bytes"
-    if any("InvalidChunkLength" in type(e).__name__ for e in chain) or (
-            expected is None and any(isinstance(e, http.client.IncompleteRead) for e in chain)):
-        return f"body cut off: bad chunked encoding after {size} bytes"
-    if expected is not None and expected.isdigit():
-        return (f"body cut off: {size} of {expected} bytes arrived before the server closed "
-                "the connection")
-    return f"body cut off after {size} bytes: " + one_line(str(chain[-1]), 80)
-
-
 def _read_body(response: requests.Response, target: HttpTarget, deadline: float
                ) -> tuple[bytes, bool, str | None]:
     """The body (decompressed), one socket read at a time until EOF, the cap or the deadline."""
@@ -318,9 +231,10 @@ def _read_body(response: requests.Response, target: HttpTarget, deadline: float
             # decoding bounded by the chunk size: a gzip bomb inflates only as far as the cap
             chunk = raw.read1(_CHUNK, decode_content=True)
         except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
-            if any(isinstance(e, TimeoutError) for e in _chain(exc)) or "timed out" in str(exc):
+            timed_out = any(isinstance(e, TimeoutError) for e in failure_chain(exc))
+            if timed_out or "timed out" in str(exc):
                 return b"".join(chunks), True, f"{late} ({size} bytes received)"
-            return b"".join(chunks), True, _body_failure(
+            return b"".join(chunks), True, body_failure(
                 exc, size, response.headers.get("Content-Length"))
         if not chunk:
             return b"".join(chunks), False, None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import os
 import socket
 import threading
 import time
@@ -28,12 +27,12 @@ from paramiko.ssh_exception import IncompatiblePeer
 
 from escalator.probes.command_result import CommandResult
 from escalator.probes.ssh_keys import known_keys, load_identities
+from escalator.probes.ssh_transport import authenticate, describe, handshake, verify_host_key
 from escalator.text import one_line
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of command output kept; the rest is counted, not stored
 _KEY_FAMILIES = (("ssh-ed25519",), ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
                  "ecdsa-sha2-nistp521"), ("rsa-sha2-512", "rsa-sha2-256"))
-_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}  # known_hosts name -> negotiated
 
 # paramiko logs each failed handshake with a traceback; here every failure becomes result data,
 # so its log would only repeat it on stderr (Python's last-resort handler prints it otherwise)
@@ -239,12 +238,12 @@ def connect(target: SshTarget) -> tuple[Login, Connection | None]:
             jump, sock, error = _through_jump(target, deadline)
         if error is None:
             phase = "waiting for the SSH banner"
-            transport = _handshake(sock, known, deadline)
-            error = _verify_host_key(target, known, transport.get_remote_server_key())
+            transport = handshake(sock, known, deadline)
+            error = verify_host_key(target, known, transport.get_remote_server_key())
             phase = "authenticating"
-            error = error or _authenticate(transport, target, keys, deadline)
+            error = error or authenticate(transport, target, keys, deadline)
     except (OSError, paramiko.SSHException, EOFError) as exc:
-        error = _describe(exc, phase, target.timeout)
+        error = describe(exc, phase, target.timeout)
     result = Login(target.username, target.address, error is None,
                    time.monotonic() - start, error)
     if error is None and transport is not None:
@@ -305,7 +304,7 @@ def identification(host: str, port: int, timeout: float) -> Identification:
                                                           "without an SSH banner")
                 buffer, total = buffer + chunk, total + len(chunk)
     except (OSError, EOFError) as exc:
-        return Identification(address, None, _describe(exc, "waiting for the SSH banner",
+        return Identification(address, None, describe(exc, "waiting for the SSH banner",
                                                         timeout))
     return Identification(address, None, "not an SSH server: no SSH banner in 8 KiB")
 
@@ -320,106 +319,14 @@ def host_keys(host: str, port: int, timeout: float) -> HostKeys:
         transport = None
         try:
             sock = socket.create_connection((host, port), timeout=timeout)
-            transport = _handshake(sock, None, deadline, {"keys": others})
+            transport = handshake(sock, None, deadline, {"keys": others})
             key = transport.get_remote_server_key()
             found.append((key.get_name(), key.fingerprint))
         except IncompatiblePeer:
             continue  # the server has no key of this family
         except (OSError, paramiko.SSHException, EOFError) as exc:
-            return HostKeys(address, tuple(found), _describe(exc, "reading host keys", timeout))
+            return HostKeys(address, tuple(found), describe(exc, "reading host keys", timeout))
         finally:
             if transport is not None:
                 transport.close()
     return HostKeys(address, tuple(found), None if found else "no host key offered")
-
-
-class _Timeout(paramiko.SSHException):  # a phase did not finish before the deadline
-    pass
-
-
-def _handshake(sock: socket.socket, known: dict[str, paramiko.PKey] | None, deadline: float,
-               disabled: dict[str, list[str]] | None = None) -> paramiko.Transport:
-    """Banner and key exchange, preferring the key types known_hosts holds for the host."""
-    transport = paramiko.Transport(sock, disabled_algorithms=disabled)
-    remaining = max(0.05, deadline - time.monotonic())
-    # paramiko's own limits a little later than ours, so ours decides and names the phase
-    transport.banner_timeout = transport.handshake_timeout = remaining + 1.0
-    if known:
-        options = transport.get_security_options()
-        first = [a for name in known for a in _ALGORITHMS.get(name, (name,))
-                 if a in options.key_types]
-        options.key_types = first + [a for a in options.key_types if a not in first]
-    transport.start_client(timeout=remaining)  # on failure its thread has closed the socket
-    done = transport.completion_event
-    if transport.is_active() and done is not None and done.is_set():
-        return transport
-    transport.close()  # start_client returns quietly at its timeout
-    stage = "SSH banner" if not transport.remote_version else "end of the key exchange"
-    raise _Timeout(f"no {stage}")
-
-
-def _verify_host_key(target: SshTarget, known: dict[str, paramiko.PKey] | None,
-                     offered: paramiko.PKey) -> str | None:
-    """None when the offered key is the known one; else which way it is wrong."""
-    if not target.check_host_key:
-        return None
-    seen = f"{offered.get_name()} {offered.fingerprint}"
-    name, path = target.known_hosts_name, target.known_hosts
-    if not known:
-        return f"host key {seen} of {name} is not in {path} (unknown host)"
-    expected = known.get(offered.get_name())
-    if expected is None:
-        return (f"host key {seen} of {name} is not in {path}, which has only "
-                f"{', '.join(sorted(known))} for it")
-    if expected.asbytes() != offered.asbytes():
-        return (f"host key of {name} has CHANGED: the server offers {seen}, "
-                f"{path} has {expected.fingerprint}")
-    return None
-
-
-def _authenticate(transport: paramiko.Transport, target: SshTarget,
-                  keys: list[tuple[str, paramiko.PKey]], deadline: float) -> str | None:
-    """Keys in order, then the password; None once the server accepts us."""
-    user = target.username
-    methods: list[tuple[str, paramiko.PKey | str]] = [
-        (f"key {os.path.basename(path)}", key) for path, key in keys]
-    if target.password is not None:
-        methods.append(("password", target.password))
-    refused: list[str] = []
-    for label, secret in methods:
-        transport.auth_timeout = max(0.05, deadline - time.monotonic())
-        try:
-            if isinstance(secret, str):
-                transport.auth_password(user, secret)
-            else:
-                transport.auth_publickey(user, secret)
-        except paramiko.BadAuthenticationType as exc:
-            refused.append(f"{label} (server allows only {', '.join(exc.allowed_types)})")
-        except paramiko.AuthenticationException:
-            refused.append(label)
-        if transport.is_authenticated():
-            return None
-        if time.monotonic() >= deadline:
-            raise _Timeout("authentication did not finish")
-    if not methods:
-        return f"no key or password to log in as {user}"
-    return f"authentication failed for {user} (refused: {', '.join(refused)})"
-
-
-def _describe(exc: BaseException, phase: str, timeout: float) -> str:
-    """One line for an operator, by what failed and when."""
-    if isinstance(exc, _Timeout):
-        return f"{exc} within {timeout:.1f} s"
-    if isinstance(exc, TimeoutError):  # socket.timeout too
-        return f"no answer within {timeout:.1f} s while {phase}"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, socket.gaierror):
-        return f"cannot resolve the host name: {exc.strerror}"
-    if isinstance(exc, EOFError | ConnectionResetError):
-        return f"the server closed the connection while {phase}"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror.lower()} while {phase}"
-    if isinstance(exc, paramiko.SSHException) and "protocol banner" in str(exc):
-        return "not an SSH server: no valid SSH banner in what it sent"
-    return f"SSH failed while {phase}: {one_line(exc, 200)}"
