@@ -99,7 +99,9 @@ class Tree:
 
         One `write` of one line on an O_APPEND descriptor: concurrent appenders do not
         interleave. A torn last line (a full disk, a crash) is ended first, so it costs only
-        itself, never the record after it.
+        itself, never the record after it. Appenders take turns (an exclusive flock on the
+        file) to look at the last byte: a look in the middle of another's long write took its
+        line for a torn one and left an empty line after it.
         """
         line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
         with self._opener.directory(path.parent, create=True) as parent:
@@ -108,10 +110,12 @@ class Tree:
                                    in_place=True)
             try:
                 with naming(path):
+                    fcntl.flock(fd, fcntl.LOCK_EX)
                     size = os.fstat(fd).st_size
                     if size and os.pread(fd, 1, size - 1) != b"\n":
                         line = b"\n" + line
                     _write_all(fd, line)
+                    fcntl.flock(fd, fcntl.LOCK_UN)  # the next may look; fsync needs no turn
                     os.fsync(fd)
             finally:
                 os.close(fd)

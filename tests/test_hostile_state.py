@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import pwd
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from escalator.storage import Tree
 from tests.fake_steps import FAKE_STEPS
 from tests.project import Outcome, child_environ, make_project, run_cli
 
@@ -484,6 +486,29 @@ def test_a_directory_where_the_results_file_belongs_keeps_the_verdict(project: P
     why = (f"state directory {_state(project)}: {results}/test.json is a directory, not a "
            "regular file: refusing to use it")
     _assert_critical_not_stored(_check(project), why)
+
+
+def _append_many(directory: str, count: int) -> None:
+    tree = Tree(Path(directory))
+    for i in range(count):  # lines of 1.5-4.5 KB: many cross a page boundary
+        tree.append(Path(directory) / "log.jsonl", {"n": i, "pad": "x" * (1500 + i * 37 % 3000)})
+
+
+def test_appenders_at_once_leave_no_empty_line(tmp_path: Path) -> None:
+    # Found by CI: an appender looked at the last byte while another's long line was half
+    # written, took it for a torn line, ended it, and so left an empty line after it.
+    directory = tmp_path / "state"
+    directory.mkdir(mode=0o700)
+    workers = [multiprocessing.get_context("fork").Process(
+        target=_append_many, args=(str(directory), 150)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    lines = (directory / "log.jsonl").read_text().splitlines()
+    assert [line for line in lines if not line.strip()] == []
+    assert sorted(json.loads(line)["n"] for line in lines) == sorted(list(range(150)) * 4)
 
 
 def test_a_torn_history_line_costs_only_itself(project: Path) -> None:
