@@ -138,36 +138,35 @@ class Opener:
     def read(self, path: Path) -> tuple[bytes, list[int]] | None:
         """The bytes of the file `path` below the root and its `identity`, read under the rules
         above; None when it (or its directory) does not exist."""
-        with self.directory(path.parent, create=False) as parent:
-            if parent is None:
+        with self._reading(path) as fd:
+            if fd is None:
                 return None
-            try:
-                fd = self.file(parent, path, os.O_RDONLY)
-            except FileNotFoundError:
-                return None
-            try:
-                with naming(path):
-                    chunks = []
-                    while chunk := os.read(fd, 1 << 20):
-                        chunks.append(chunk)
-                    return b"".join(chunks), identity(fd)
-            finally:
-                os.close(fd)
+            with naming(path):
+                chunks = []
+                while chunk := os.read(fd, 1 << 20):
+                    chunks.append(chunk)
+                return b"".join(chunks), identity(fd)
 
     def identity(self, path: Path) -> list[int] | None:
         """The `identity` of the file `path` below the root, opened under the rules above; None
         when it (or its directory) does not exist."""
+        with self._reading(path) as fd:
+            return None if fd is None else identity(fd)
+
+    @contextlib.contextmanager
+    def _reading(self, path: Path) -> Iterator[int | None]:
+        """The file `path` below the root open for reading under the rules above, closed after;
+        None when it (or its directory) does not exist."""
         with self.directory(path.parent, create=False) as parent:
-            if parent is None:
-                return None
             try:
-                fd = self.file(parent, path, os.O_RDONLY)
+                fd = None if parent is None else self.file(parent, path, os.O_RDONLY)
             except FileNotFoundError:
-                return None
+                fd = None
             try:
-                return identity(fd)
+                yield fd
             finally:
-                os.close(fd)
+                if fd is not None:
+                    os.close(fd)
 
     def no_directory_at(self, parent: int, path: Path) -> None:
         """A rename would fail on a directory, or replace a FIFO someone planted: refuse both."""

@@ -86,6 +86,23 @@ def cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 3, 0)].rstrip() + "..."
 
 
+def tally(total: str, failed: int, failed_names: str, unknown: int, unknown_names: str) -> str:
+    """The failing and unknown part of a summary, out of `total` ("7 scenarios").
+
+    >>> tally("7 scenarios", 2, "a, b", 1, "c")
+    '2 of 7 scenarios failing: a, b, 1 unknown: c'
+    >>> tally("40 db hosts", 0, "", 1, "db-9")
+    '1 of 40 db hosts unknown: db-9'
+    """
+    parts = []
+    if failed:
+        parts.append(f"{failed} of {total} failing: {failed_names}")
+    if unknown:
+        of = "" if failed else f" of {total}"
+        parts.append(f"{unknown}{of} unknown: {unknown_names}")
+    return ", ".join(parts)
+
+
 def plural(n: int, noun: str) -> str:
     """`n` and `noun`, with an s unless n is 1.
 

@@ -4,7 +4,8 @@ Pure. The Nagios format (`escalator.formatters.nagios`) prints one line per flee
 long output and names a fleet's failing hosts together on line 1. Results say their host and
 group as data (`ScenarioResult.host`, `.group`), so nothing here parses names.
 
->>> from escalator.results import Outcome, ScenarioResult
+>>> from escalator.formatters import tally
+from escalator.results import Outcome, ScenarioResult
 >>> def run(host, outcome):
 ...     return ScenarioResult("Backups", "f.feature", 3, f"Backup is fresh [{host}]",
 ...                           Outcome(outcome), host=host, group="db")
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from escalator.formatters import tally
 from escalator.results import Outcome, ScenarioResult
 
 _HOSTS_SHOWN = 20
@@ -54,13 +56,8 @@ def summary_line(check: FleetCheck, shown: int = _HOSTS_SHOWN) -> str:
     hosts = f"{check.group} host" if total == 1 else f"{check.group} hosts"
     if not failed and not unknown:
         return f"{check.name}: {'the' if total == 1 else 'all'} {total} {hosts} passing"
-    parts = []
-    if failed:
-        parts.append(f"{len(failed)} of {total} {hosts} failing: {host_names(failed, shown)}")
-    if unknown:
-        of = "" if failed else f" of {total} {hosts}"
-        parts.append(f"{len(unknown)}{of} unknown: {host_names(unknown, shown)}")
-    return f"{check.name}: {', '.join(parts)}"
+    return f"{check.name}: " + tally(f"{total} {hosts}", len(failed), host_names(failed, shown),
+                                     len(unknown), host_names(unknown, shown))
 
 
 def host_names(hosts: Sequence[str], shown: int) -> str:

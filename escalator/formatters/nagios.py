@@ -23,6 +23,7 @@ from escalator.formatters import (
     one_line,
     plural,
     reason,
+    tally,
 )
 from escalator.formatters import perfdata as pd
 from escalator.options import DEFAULT_LABEL
@@ -80,13 +81,8 @@ def summary(run: RunResult) -> str:
         retried = [s for s in run.scenarios if s.retried]
         after = f", {len(retried)} after a retry: {_names(retried)}" if retried else ""
         return f"{plural(total, 'scenario')} passed{after}"
-    parts = []
-    if failed:
-        parts.append(f"{len(failed)} of {plural(total, 'scenario')} failing: {_names(failed)}")
-    if unknown:
-        of = "" if failed else f" of {plural(total, 'scenario')}"
-        parts.append(f"{len(unknown)}{of} unknown: {_names(unknown)}")
-    return ", ".join(parts)
+    return tally(plural(total, "scenario"), len(failed), _names(failed) if failed else "",
+                 len(unknown), _names(unknown) if unknown else "")
 
 
 def _hosts(group: list[ScenarioResult]) -> str:
