@@ -4,8 +4,7 @@ Pure. The Nagios format (`escalator.formatters.nagios`) prints one line per flee
 long output and names a fleet's failing hosts together on line 1. Results say their host and
 group as data (`ScenarioResult.host`, `.group`), so nothing here parses names.
 
->>> from escalator.formatters import tally
-from escalator.results import Outcome, ScenarioResult
+>>> from escalator.results import Outcome, ScenarioResult
 >>> def run(host, outcome):
 ...     return ScenarioResult("Backups", "f.feature", 3, f"Backup is fresh [{host}]",
 ...                           Outcome(outcome), host=host, group="db")
