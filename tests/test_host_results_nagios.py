@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import REPO, child_environ, make_project, run_cli
+from tests.servers.group import stop_group
 from tests.servers.icinga2 import work_tree
 from tests.test_nagios_integration import BASE, MAIN, NAGIOS
 
@@ -94,12 +94,7 @@ def nagios() -> Iterator[Path]:
         try:
             yield n
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_group(proc)
             log.close()
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.project import REPO, make_project
+from tests.servers.group import stop_group
 from tests.servers.http import serve
 
 NAGIOS = Path("/usr/sbin/nagios4")
@@ -190,12 +191,7 @@ def nagios(workdir: Path) -> Iterator[tuple[Path, Path]]:
         try:
             yield config, workdir / "nagios" / "var" / "status.dat"
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+            stop_group(proc)
             log.close()
 
 

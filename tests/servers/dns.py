@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -24,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from tests.servers.group import stop_group
 from tests.servers.loopback import accept_loop
 
 ZONE = """\
@@ -124,7 +124,7 @@ def nsd_server(workdir: Path) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_group(proc, grace=5)
 
 
 def _start_nsd(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -140,20 +140,8 @@ def _start_nsd(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
             if _answers(port):
                 return proc, port
             time.sleep(0.05)
-        _stop(proc)
+        stop_group(proc, grace=5)
     raise RuntimeError(f"nsd did not start: {(workdir / 'nsd.log').read_text()}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """nsd forks xfrd and a server: signal the whole group it leads, then make sure."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 # ---------------------------------------------------------------- hostile servers, by hand

@@ -24,7 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.servers.dns import _stop, free_port
+from tests.servers.dns import free_port
+from tests.servers.group import stop_group
 
 _ROOT_ANCHOR = ".,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
 
@@ -70,7 +71,7 @@ def _wait(proc: subprocess.Popen[bytes], address: str, port: int, log: Path) -> 
         if _answers(address, port):
             return
         time.sleep(0.05)
-    _stop(proc)
+    stop_group(proc, grace=5)
     raise RuntimeError(f"{log.name}: the server did not start: {log.read_text()[-1500:]}")
 
 
@@ -95,7 +96,7 @@ def nsd_zone(workdir: Path, zones: dict[str, str], address: str = "127.0.0.1",
         _wait(proc, address, port, log)
         yield f"{address}:{port}"
     finally:
-        _stop(proc)
+        stop_group(proc, grace=5)
 
 
 def signed(workdir: Path, origin: str, zone: str) -> tuple[str, str]:
@@ -132,4 +133,4 @@ def validating_resolver(workdir: Path, upstream: str, anchor: str) -> Iterator[s
         _wait(proc, "127.0.0.1", port, log)
         yield f"127.0.0.1:{port}"
     finally:
-        _stop(proc)
+        stop_group(proc, grace=5)

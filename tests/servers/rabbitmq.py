@@ -36,6 +36,8 @@ from pathlib import Path
 
 import trustme
 
+from tests.servers.group import stop_group
+
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 EPMD = "/usr/bin/epmd"
 MONITOR, MONITOR_PASSWORD = "monitor", "p@ss/w:rd%41#?"
@@ -155,19 +157,6 @@ def _ready(port: int) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen[bytes], signum: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signum)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(20)
-    # whatever is left of the group (the VM, its port programs) goes now
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(5)
-
-
 def _log_tail(work: Path) -> str:
     texts = [p.read_text(errors="replace") for p in sorted(work.rglob("*.log"))]
     return "".join(texts)[-3000:]
@@ -194,12 +183,12 @@ def running_rabbitmq() -> Iterator[Rabbit]:
                                     stderr=log, start_new_session=True,
                                     preexec_fn=_as_rabbitmq(signal.SIGKILL))  # type: ignore[arg-type]
             procs.append(epmd)
-            atexit.register(_stop, epmd)
+            atexit.register(stop_group, epmd)
             server = subprocess.Popen([SERVER], env=environ, cwd=work, stdin=subprocess.DEVNULL,
                                       stdout=log, stderr=log, start_new_session=True,
                                       preexec_fn=_as_rabbitmq(signal.SIGTERM))  # type: ignore[arg-type]
             procs.insert(0, server)
-            atexit.register(_stop, server)
+            atexit.register(stop_group, server)
         deadline = time.monotonic() + START_LIMIT
         while not _ready(port):
             if server.poll() is not None or time.monotonic() > deadline:
@@ -208,5 +197,5 @@ def running_rabbitmq() -> Iterator[Rabbit]:
         yield Rabbit("127.0.0.1", port, tls_port, work / "ca.pem")
     finally:
         for proc in procs:
-            _stop(proc)
+            stop_group(proc)
         shutil.rmtree(work, ignore_errors=True)

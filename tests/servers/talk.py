@@ -10,6 +10,8 @@ import socket
 import threading
 from collections.abc import Iterator
 
+from tests.servers.loopback import serving
+
 
 def _lines(conn: socket.socket, stop: threading.Event) -> None:
     with conn:
@@ -34,28 +36,13 @@ def _lines(conn: socket.socket, stop: threading.Event) -> None:
 @contextlib.contextmanager
 def line_server() -> Iterator[int]:
     """Answers `PING` with `+PONG`, anything else with `-ERR ...`, and keeps the line open."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.05)
     stop = threading.Event()
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=_lines, args=(conn, stop), daemon=True).start()
+    def talk(conn: socket.socket) -> None:  # a thread per line, so several can stay open
+        threading.Thread(target=_lines, args=(conn, stop), daemon=True).start()
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
+    with serving(talk, stop) as port:
+        yield port
 
 
 @contextlib.contextmanager
