@@ -15,6 +15,7 @@ plugin's group at its timeout), the coordinator and its workers die with it
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import select
 import signal
@@ -96,6 +97,10 @@ def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int, b
         if not die_with_parent(parent, signal.SIGKILL):
             return
         os.close(read_fd)
+        gc.disable()  # until the suite is loaded (coordinator.main): imports make no garbage
+        from escalator.runner import deferred
+
+        deferred.install()  # before behave and requests are imported; the workers inherit it
         from escalator.runner import coordinator
 
         coordinator.main(options, write_fd, board)

@@ -1,0 +1,153 @@
+"""What a check no longer loads at start (escalator.runner.deferred), and that nothing is lost:
+behave's async steps and requests' character detection still work the moment they are used, and
+the coordinator turns the cyclic collector back on once the suite is loaded.
+
+The check runs as a child process (`python -m escalator`): this test process has loaded behave
+and more, and a coordinator forked from it would inherit all of that.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.project import child_environ, make_project
+
+# Steps of the project's own, in the process that runs the scenario (the coordinator, for a
+# plan of one): they report what that process holds.
+PROCESS_STEPS = '''
+import gc
+import sys
+
+from behave import then
+
+
+@then("asyncio and the charset detector are not loaded")
+def step_nothing_heavy(context):
+    assert "asyncio" not in sys.modules, "asyncio is loaded"
+    assert "charset_normalizer.api" not in sys.modules, "charset_normalizer is loaded"
+
+
+@then("the collector is on and the loaded suite is frozen")
+def step_collector(context):
+    assert gc.isenabled(), "the cyclic collector is off"
+    assert gc.get_freeze_count() > 10_000, gc.get_freeze_count()
+'''
+
+# An async step: registering it loads behave's async support (and asyncio) on the spot.
+ASYNC_STEPS = '''
+from behave import then
+
+
+@then("an async step runs")
+async def step_async(context):
+    import asyncio
+
+    await asyncio.sleep(0)
+    context.async_ran = True
+
+
+@then("the async step ran")
+def step_async_ran(context):
+    assert context.async_ran
+'''
+
+
+def check(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "escalator", "check"], cwd=project, text=True,
+                          capture_output=True, env=child_environ(), timeout=60, check=False)
+
+
+def test_a_check_loads_neither_asyncio_nor_charset_detection(tmp_path: Path,
+                                                              http_server: str) -> None:
+    project = make_project(tmp_path, {"light.feature": """
+        Feature: Light
+          Scenario: Home
+            When I go to "/"
+            Then the response status should be 200
+            And asyncio and the charset detector are not loaded
+            And the collector is on and the loaded suite is frozen
+        """}, variables={"base_url": http_server}, steps={"process_steps.py": PROCESS_STEPS})
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR OK - 1 scenario passed"), done.stdout + done.stderr
+    assert done.returncode == 0
+
+
+def test_the_same_holds_in_workers(tmp_path: Path, http_server: str) -> None:
+    scenario = """
+          Scenario: Home {n}
+            When I go to "/"
+            Then asyncio and the charset detector are not loaded
+            And the collector is on and the loaded suite is frozen
+    """
+    project = make_project(tmp_path, {"light.feature": "Feature: Light\n" + "".join(
+        scenario.format(n=n) for n in range(3))}, variables={"base_url": http_server},
+        steps={"process_steps.py": PROCESS_STEPS})
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR OK - 3 scenarios passed"), done.stdout + done.stderr
+
+
+def test_an_async_step_still_runs(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"async.feature": """
+        Feature: Async
+          Scenario: Awaits
+            Then an async step runs
+            And the async step ran
+        """}, steps={"async_steps.py": ASYNC_STEPS})
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR OK - 1 scenario passed"), done.stdout + done.stderr
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-W", "error", "-c", code], text=True,
+                          capture_output=True, env=child_environ(), timeout=60, check=False)
+
+
+def test_requests_imports_without_a_warning_and_still_detects_an_encoding() -> None:
+    done = _python("""
+import sys
+from escalator.runner import deferred
+deferred.install()
+import charset_normalizer
+import requests
+assert "charset_normalizer.api" not in sys.modules
+assert charset_normalizer.__version__ == charset_normalizer.version.__version__
+response = requests.Response()
+response._content = "Größe über alles, naïve café".encode("utf-8")
+print(response.apparent_encoding, response.text)
+assert "charset_normalizer.api" in sys.modules
+assert type(sys.modules["charset_normalizer"]).__name__ == "module"
+""")
+    assert done.stderr == ""
+    assert done.stdout == "utf-8 Größe über alles, naïve café\n"
+
+
+def test_a_submodule_imports_while_its_package_waits() -> None:
+    done = _python("""
+import sys
+from escalator.runner import deferred
+deferred.install()
+from charset_normalizer.md import mess_ratio
+assert "charset_normalizer.api" not in sys.modules
+from charset_normalizer import from_bytes
+print(from_bytes("héllo wörld".encode("utf-8")).best().encoding, mess_ratio("hello") < 0.1)
+""")
+    assert done.stderr == ""
+    assert done.stdout == "utf_8 True\n"
+
+
+def test_modules_already_loaded_are_left_as_they_are() -> None:
+    done = _python("""
+import sys
+import behave.async_step
+import charset_normalizer
+from escalator.runner import deferred
+before = dict(sys.modules)
+deferred.install()
+assert sys.modules["behave.async_step"] is before["behave.async_step"]
+assert sys.modules["charset_normalizer"] is before["charset_normalizer"]
+print(type(sys.modules["behave.async_step"]).__name__, callable(charset_normalizer.from_bytes))
+""")
+    assert done.stderr == ""
+    assert done.stdout == "module True\n"
