@@ -45,12 +45,16 @@ class _Deferred(types.ModuleType):
 def load(module: types.ModuleType) -> types.ModuleType:
     """Run a deferred module's own code into it (once); any module is returned as it is."""
     with _LOCK:
-        if type(module) is _Deferred:
-            module.__class__ = types.ModuleType  # before its code runs: it may read itself
-            spec = module.__spec__
-            assert spec is not None and spec.loader is not None
-            spec.loader.exec_module(module)
+        if isinstance(module, _Deferred):
+            _execute(module)
     return module
+
+
+def _execute(module: types.ModuleType) -> None:
+    module.__class__ = types.ModuleType  # before its code runs: it may read itself
+    spec = module.__spec__
+    assert spec is not None and spec.loader is not None
+    spec.loader.exec_module(module)
 
 
 def install() -> None:
@@ -88,16 +92,21 @@ def _spec(name: str, package: str | None) -> ModuleSpec | None:
         return None
     if package is None:
         return top if isinstance(top.loader, SourceFileLoader) else None
-    path = os.path.join(list(top.submodule_search_locations)[0], f"{name}.py")
+    path = os.path.join(_directory(top), f"{name}.py")
     if not os.path.isfile(path):
         return None
     return importlib.util.spec_from_file_location(f"{package}.{name}", path)
 
 
+def _directory(package: ModuleSpec) -> str:
+    """The directory of a package's files."""
+    return next(iter(package.submodule_search_locations or ()))
+
+
 def _charset_normalizer(module: types.ModuleType) -> dict[str, Any] | None:
     """`__version__`, read from the package's version file (requests checks it at import)."""
-    assert module.__spec__ is not None and module.__spec__.submodule_search_locations
-    path = os.path.join(list(module.__spec__.submodule_search_locations)[0], "version.py")
+    assert module.__spec__ is not None
+    path = os.path.join(_directory(module.__spec__), "version.py")
     spec = importlib.util.spec_from_file_location("charset_normalizer.version", path)
     if spec is None or spec.loader is None or not os.path.isfile(path):
         return None
@@ -116,7 +125,7 @@ def _charset_normalizer(module: types.ModuleType) -> dict[str, Any] | None:
 def _async_step(module: types.ModuleType) -> dict[str, Any]:
     """The one name behave's step registry imports from it."""
 
-    def AsyncStepFunction(func: Any, **kwargs: Any) -> Any:  # noqa: N802 (behave's name)
+    def AsyncStepFunction(func: Any, **kwargs: Any) -> Any:  # behave's name for it
         return load(module).AsyncStepFunction(func, **kwargs)
 
     return {"AsyncStepFunction": AsyncStepFunction}
