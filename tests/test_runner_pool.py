@@ -36,6 +36,16 @@ def step_compute(context, ms):
         pass
 
 
+@then("it computes and waits {ms:d} ms at a time, {times:d} times")
+def step_compute_and_wait(context, ms, times):
+    """Then it computes and waits 1 ms at a time, 3 times"""
+    for _ in range(times):
+        end = time.process_time() + ms / 1000
+        while time.process_time() < end:
+            pass
+        time.sleep(ms / 1000)
+
+
 @then("its process dies")
 def step_die(context):
     """Then its process dies"""
@@ -291,3 +301,28 @@ def test_waiting_scenarios_get_a_worker_each_up_to_the_jobs(tmp_path: Path) -> N
     assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "8"], cwd=root).code == 0
     assert len({pid for pid, _ in pid_lines(pids)}) == 8
     assert time.monotonic() - begun < 8  # in parallel: 8 x 1 s one after another is 8 s
+
+
+def test_instant_scenarios_that_wait_a_moment_share_the_cpus(tmp_path: Path) -> None:
+    """Such a scenario sleeps for a moment between computing, as one against a loopback target
+    does: a worker forked for each such moment only shares the CPUs."""
+    pids = tmp_path / "pids"
+    body = "".join(f"\n  Scenario: i{i}\n    Then it computes and waits 1 ms at a time, 2 times\n"
+                   f"    And it reports my pid and parent pid to {pids}\n" for i in range(120))
+    root = project(tmp_path / "p", {"instant.feature": "Feature: Instant\n" + body})
+    assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "40"], cwd=root).code == 0
+    workers = {pid for pid, _ in pid_lines(pids)}
+    assert len(workers) <= len(os.sched_getaffinity(0)) + 2  # 2-4 on two cores; it was 6
+
+
+def test_a_slow_scenario_among_instant_ones_still_gets_its_own_worker(tmp_path: Path) -> None:
+    pids, slow = tmp_path / "pids", tmp_path / "slow"
+    instant = "    Then it computes and waits 1 ms at a time, 3 times\n"
+    body = "".join(f"\n  Scenario: i{i}\n{instant}    And it reports my pid and parent pid to "
+                   f"{pids}\n" for i in range(30))
+    body += "".join(f"\n  Scenario: s{i}\n    Given I sleep 1 seconds\n"
+                    f"    Then it reports my pid and parent pid to {slow}\n" for i in range(4))
+    root = project(tmp_path / "p", {"mixed.feature": "Feature: Mixed\n" + body})
+    assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "8"], cwd=root).code == 0
+    # the pool has seen 30 instant scenarios; a worker asleep in its step still makes it grow
+    assert len({pid for pid, _ in pid_lines(slow)}) == 4

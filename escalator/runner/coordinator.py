@@ -50,6 +50,8 @@ RECYCLE_AFTER = 1000
 _PLAN_BATCH = 200  # units described per record of the plan
 _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
 _GROW_POLL = 0.005  # ... and between looks at whether the busy workers still compute
+_QUICK = 0.02  # a scenario this short is instant to the pool (see _Pool._computes)
+_WAITING = 0.01  # ... and a step of one blocked this long waits on its target
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -105,6 +107,7 @@ class _Pool:
         self.run_deadline = run_deadline
         self.free_slots = list(range(board.slots - 1, 0, -1))
         self.assignments = 0
+        self.finished = self.quick = 0  # scenarios that ended in a worker; of them, instant
         self.outbox: list[dict[str, Any]] = []  # records for the CLI, written once per round
         for unit in suite.units:
             if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
@@ -163,14 +166,27 @@ class _Pool:
         worker that has not started a step of its unit yet is still forking or setting up."""
         if not self._may_grow() or self._idle() is not None:
             return False
-        computing = 0
+        computing, now = 0, time.monotonic()
         for worker in self.workers.values():
-            if worker.unit is not None and (self._step(worker) is None
-                                            or _computing(worker.pid)):
+            if worker.unit is not None and self._computes(worker, now):
                 computing += 1
                 if computing >= _CPUS:
                     return False
         return True
+
+    def _computes(self, worker: _Worker, now: float) -> bool:
+        """Whether a busy worker counts as using a CPU: it is on one (or waiting for one), it
+        has not begun a step yet, or, while most scenarios so far took less than `_QUICK`, its
+        step began less than `_WAITING` ago. An instant scenario waits on its target for a
+        fraction of a millisecond between computing, and a worker forked for that wait only
+        shares the CPUs (a fifth more CPU for a suite of instant scenarios, no time saved); a
+        step of such a suite that does wait longer still lets the pool grow. Until scenarios
+        end, and while they are slow, a waiting worker lets the pool grow at once: slow
+        targets need their workers from the start."""
+        note = self._step(worker)
+        if note is None or _computing(worker.pid):
+            return True
+        return 2 * self.quick > self.finished and now - note.started < _WAITING
 
     def _step(self, worker: _Worker) -> Note | None:
         """Which step of its unit the worker is in, and since when; None before its first."""
@@ -239,6 +255,8 @@ class _Pool:
         unit, attempt = worker.unit, worker.attempt
         assert unit is not None
         worker.unit, worker.ran = None, worker.ran + 1
+        self.finished += 1
+        self.quick += record["scenario"].get("duration", 0.0) < _QUICK
         if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
             self._retire(worker)
         self._finish(unit, attempt, record)
