@@ -197,3 +197,27 @@ def test_a_missing_ca_bundle_is_our_mistake(ca: TestCA, client: requests.Session
                                             tmp_path: Path) -> None:
     with ca.serve("valid") as url, pytest.raises(ProbeSetupError):
         get(client, url + "/", verify=str(tmp_path / "none.pem"))
+
+
+def test_the_proxy_named_follows_the_environment_between_requests(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment's answer is kept per origin only while its proxy variables keep their
+    values (escalator.probes.http_proxy): a change between two requests is seen."""
+    from escalator.probes.http_proxy import proxy_used
+
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    client = requests.Session()
+    seen = [proxy_used(client, "http://127.0.0.1:8080/a", None)]
+    monkeypatch.setenv("HTTP_PROXY", "http://user:pw@127.0.0.9:3128")
+    seen.append(proxy_used(client, "http://127.0.0.1:8080/b", None))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.8:3128")
+    seen.append(proxy_used(client, "http://127.0.0.1:8080/c", None))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    seen.append(proxy_used(client, "http://127.0.0.1:8080/d", None))
+    seen.append(proxy_used(client, "http://127.0.0.2:8080/e", None))
+    monkeypatch.setenv("REQUEST_METHOD", "GET")  # under CGI, HTTP_PROXY is the client's header
+    seen.append(proxy_used(client, "http://127.0.0.2:8080/f", None))
+    assert seen == [None, "http://127.0.0.9:3128", "http://127.0.0.8:3128", None,
+                    "http://127.0.0.8:3128", None]
