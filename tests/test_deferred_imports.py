@@ -1,6 +1,8 @@
-"""What a check no longer loads at start (escalator.runner.deferred), and that nothing is lost:
-behave's async steps and requests' character detection still work the moment they are used, and
-the coordinator turns the cyclic collector back on once the suite is loaded.
+"""What a check no longer loads at start (escalator.runner.deferred, escalator.runner.library),
+and that nothing is lost: behave's async steps and requests' character detection still work the
+moment they are used, a project's steps find the library's phrases they use, a site's phrases
+are still checked against the whole library, and the coordinator turns the cyclic collector back
+on once the suite is loaded.
 
 The check runs as a child process (`python -m escalator`): this test process has loaded behave
 and more, and a coordinator forked from it would inherit all of that.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from tests.project import child_environ, make_project
@@ -151,3 +154,87 @@ print(type(sys.modules["behave.async_step"]).__name__, callable(charset_normaliz
 """)
     assert done.stderr == ""
     assert done.stdout == "module True\n"
+
+
+# A hook, not a step: a step file of the project's own would make it load the whole library.
+LIBRARY_HOOK = """
+import sys
+
+
+def after_scenario(context, scenario):
+    with open("library.txt", "w") as handle:
+        handle.write(" ".join(sorted(name.rpartition(".")[2] for name in sys.modules
+                                     if name.startswith("escalator.steps."))))
+"""
+WEB = """
+    Feature: Web
+      Scenario: Home
+        When I go to "/"
+        Then the response status should be 200
+    """
+
+
+def hooked(project: Path) -> Path:
+    """The project, with LIBRARY_HOOK as its environment.py (beside steps/, where behave looks)."""
+    (project / "environment.py").write_text(textwrap.dedent(LIBRARY_HOOK))
+    return project
+
+
+def library_loaded(project: Path) -> set[str]:
+    return set((project / "library.txt").read_text().split())
+
+
+def test_the_thin_module_alone_loads_only_what_the_steps_need(tmp_path: Path,
+                                                              http_server: str) -> None:
+    project = hooked(make_project(tmp_path, {"web.feature": WEB},
+                                  variables={"base_url": http_server}))
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR OK - 1 scenario passed"), done.stdout + done.stderr
+    loaded = library_loaded(project)
+    assert {"http"} <= loaded
+    assert not loaded & {"ssh", "ssh_hosts", "dns", "dns_checks", "files", "files_ssh", "system",
+                         "network", "host_state", "http_forms", "http_json"}
+
+
+def test_a_site_phrase_loads_the_whole_library_first(tmp_path: Path, http_server: str) -> None:
+    site = """
+        from behave import then
+
+        @then("the site is happy")
+        def step_happy(context):
+            pass
+    """
+    project = hooked(make_project(tmp_path, {"web.feature": WEB},
+                                  variables={"base_url": http_server},
+                                  steps={"site_steps.py": site}))
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR OK - 1 scenario passed"), done.stdout + done.stderr
+    assert {"ssh", "dns", "files", "system", "tls"} <= library_loaded(project)
+
+
+def test_a_site_phrase_that_clashes_with_an_unused_library_phrase_is_still_refused(
+        tmp_path: Path, http_server: str) -> None:
+    site = """
+        from behave import then
+
+        @then('I lookup "{name}"')
+        def step_my_lookup(context, name):
+            pass
+    """
+    project = make_project(tmp_path, {"web.feature": WEB}, variables={"base_url": http_server},
+                           steps={"site_steps.py": site})
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR UNKNOWN - cannot load steps: steps/site_steps.py"), \
+        done.stdout
+    assert "has already been defined" in done.stdout
+
+
+def test_a_thin_module_listing_part_of_the_library_loads_that_part(tmp_path: Path) -> None:
+    project = make_project(tmp_path, {"dns.feature": """
+        Feature: Names
+          Scenario: Lookup
+            When I lookup "db.example.test"
+        """}, steps={"library_steps.py": "from escalator.steps.http import *  # noqa: F403\n"})
+    done = check(project)
+    assert done.stdout.startswith("ESCALATOR UNKNOWN"), done.stdout
+    assert "undefined step" in done.stdout

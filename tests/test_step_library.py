@@ -133,3 +133,39 @@ def test_one_step_compiles_only_the_patterns_it_could_match() -> None:
         print(json.dumps({"compiled": compiled}))
         """)
     assert found["compiled"] == ['I go to "{url:Q}"']
+
+
+def test_the_heads_table_is_the_library_s() -> None:
+    """escalator/steps/heads.py, which a run of the thin module alone loads modules by, is what
+    the library registers (rewrite it with `python -m escalator.runner.library`)."""
+    found = child("""
+        from escalator.runner import library
+        load_library()
+        print(json.dumps({"text": library.render(library.heads(registry))}))
+        """)
+    from pathlib import Path
+
+    import escalator.steps
+
+    table = Path(escalator.steps.__file__).with_name("heads.py")
+    assert found["text"] == table.read_text(), "run: python -m escalator.runner.library"
+
+
+def test_each_example_s_steps_load_the_module_that_defines_its_phrase() -> None:
+    """A run of the thin module alone imports only the modules whose heads begin its steps'
+    texts (escalator.runner.library): for each phrase's example, that includes the module of
+    the definition the whole library finds for it."""
+    whole = child(FIND)["found"]
+    assert isinstance(whole, dict)
+    needed = child(f"""
+        from escalator.runner import library
+        examples = {sorted(whole)!r}
+        print(json.dumps({{example: library.needed([example.partition(" ")[2]])
+                           for example in examples}}))
+        """)
+    missing = {example: (definition, needed[example]) for example, definition in whole.items()
+               if definition.rpartition(".")[0] not in needed[example]}  # type: ignore[union-attr]
+    assert missing == {}
+    # and not the whole library: a step of one protocol loads its own modules (and the
+    # modules with a phrase of unknown head, which any text may match)
+    assert len(needed['When I go to "/health"']) <= 3  # type: ignore[arg-type]

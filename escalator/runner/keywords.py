@@ -119,16 +119,21 @@ def _shipped(func: Any) -> bool:
     return str(getattr(func, "__module__", None) or "").startswith(_LIBRARY)
 
 
-def _may_match(matcher: Any, text: str) -> bool:
-    """False when `matcher` cannot match `text`: a case-sensitive parse pattern matches only a
-    text that starts with the literal text before its first field (parse anchors its regular
-    expression and escapes the literal parts)."""
+def head_of(matcher: Any) -> str | None:
+    """The literal text that every text `matcher` matches starts with, or None when that is not
+    known: a case-sensitive parse pattern matches only a text that starts with the literal text
+    before its first field (parse anchors its regular expression and escapes the literal
+    parts)."""
     head = getattr(matcher, "head", None)
-    if head is None:
-        if not isinstance(matcher, ParseMatcher) or not matcher.CASE_SENSITIVE:
-            return True
+    if head is None and isinstance(matcher, ParseMatcher) and matcher.CASE_SENSITIVE:
         head = matcher.pattern.split("{", 1)[0]
-    return text.startswith(head)
+    return head if isinstance(head, str) else None
+
+
+def _may_match(matcher: Any, text: str) -> bool:
+    """False when `matcher` cannot match `text` (see head_of)."""
+    head = head_of(matcher)
+    return head is None or text.startswith(head)
 
 
 def _ambiguity(new: Any, existing: Any, same_type: bool) -> str:

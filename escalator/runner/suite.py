@@ -15,11 +15,12 @@ import importlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from escalator.runner import guard, keywords
+from escalator.runner import guard, keywords, library
 from escalator.tags import ScenarioMeta, meta_of
 
 if TYPE_CHECKING:
@@ -99,10 +100,13 @@ def load_suite(options: RunOptions) -> Suite:
     config.tag_expression = _tag_expression(options.tags)
     runner = Runner(config)
     runner.path_manager.__enter__()  # this process exists only for this run
-    _setup(runner)
+    deferred = _setup(runner)
     suite = Suite(runner)
     suite.features = _parse(runner, options, suite.errors)
     _select(suite, suite.features, options)
+    if deferred:  # steps/ is the thin module alone: the library modules the steps may need
+        _loading_steps(runner, lambda: library.load(
+            str(step.name) for unit in suite.units for step in unit.scenario.all_steps))
     _find_probes(suite)
     guard.install(runner.step_registry, options.step_timeout)
     return suite
@@ -128,7 +132,9 @@ def _tag_expression(tags: tuple[str, ...]) -> Any:
         raise LoadError(f"tag expression {' and '.join(tags)!r}: {exc}") from None
 
 
-def _setup(runner: Any) -> None:
+def _setup(runner: Any) -> bool:
+    """Load the hooks and the steps; True when the steps are the thin module alone, whose
+    library modules are left for `library.load` once the scenarios are selected."""
     from behave.step_registry import registry
 
     try:
@@ -136,14 +142,22 @@ def _setup(runner: Any) -> None:
     except Exception as exc:
         raise LoadError(f"{exc}: a project has features/ and steps/ side by side") from None
     keywords.install(registry)  # before any step module registers a phrase
+    steps_dir = os.path.join(runner.base_dir, runner.config.steps_dir)
+    deferred = not runner.config.use_nested_step_modules and library.only_the_library(steps_dir)
+    _loading_steps(runner, runner.load_hooks)
+    if not deferred:
+        _loading_steps(runner, runner.load_step_definitions)
+    runner.step_registry = registry
+    return deferred
+
+
+def _loading_steps(runner: Any, load: Callable[[], object]) -> None:
     try:
-        runner.load_hooks()
-        runner.load_step_definitions()
+        load()
     except Exception as exc:
         where = _where(exc, runner.base_dir)
         raise LoadError(f"cannot load steps: {where}{type(exc).__name__}: "
                         f"{_first_line(exc)}") from None
-    runner.step_registry = registry
 
 
 def _parse(runner: Any, options: RunOptions, errors: list[str]) -> list[Any]:
