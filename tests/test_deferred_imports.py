@@ -15,6 +15,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.project import child_environ, make_project
 
 # Steps of the project's own, in the process that runs the scenario (the coordinator, for a
@@ -196,17 +198,23 @@ def test_the_thin_module_alone_loads_only_what_the_steps_need(tmp_path: Path,
                          "network", "host_state", "http_forms", "http_json"}
 
 
-def test_a_site_phrase_loads_the_whole_library_first(tmp_path: Path, http_server: str) -> None:
-    site = """
-        from behave import then
+SITE_PHRASE = """
+from behave import then
 
-        @then("the site is happy")
-        def step_happy(context):
-            pass
-    """
+
+@then("the site is happy")
+def step_happy(context):
+    pass
+"""
+
+
+@pytest.mark.parametrize("where", ["steps/site_steps.py", "environment.py"])
+def test_a_site_phrase_loads_the_whole_library_first(tmp_path: Path, http_server: str,
+                                                     where: str) -> None:
     project = hooked(make_project(tmp_path, {"web.feature": WEB},
-                                  variables={"base_url": http_server},
-                                  steps={"site_steps.py": site}))
+                                  variables={"base_url": http_server}))
+    with (project / where).open("a") as handle:
+        handle.write(SITE_PHRASE)
     done = check(project)
     assert done.stdout.startswith("ESCALATOR OK - 1 scenario passed"), done.stdout + done.stderr
     assert {"ssh", "dns", "files", "system", "tls"} <= library_loaded(project)

@@ -64,7 +64,7 @@ def needed(texts: Iterable[str]) -> list[str]:
 
     distinct = set(texts)
     return [module for module, heads in HEADS.items()
-            if any(text.startswith(head) for head in heads for text in distinct)]
+            if any(text.startswith(heads) for text in distinct)]
 
 
 def load(texts: Iterable[str]) -> None:

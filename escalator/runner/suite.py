@@ -143,8 +143,9 @@ def _setup(runner: Any) -> bool:
         raise LoadError(f"{exc}: a project has features/ and steps/ side by side") from None
     keywords.install(registry)  # before any step module registers a phrase
     steps_dir = os.path.join(runner.base_dir, runner.config.steps_dir)
-    deferred = not runner.config.use_nested_step_modules and library.only_the_library(steps_dir)
     _loading_steps(runner, runner.load_hooks)
+    deferred = (not runner.config.use_nested_step_modules and not any(registry.steps.values())
+                and library.only_the_library(steps_dir))  # no phrase from the hooks' file
     if not deferred:
         _loading_steps(runner, runner.load_step_definitions)
     runner.step_registry = registry
