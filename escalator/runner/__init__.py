@@ -78,11 +78,11 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
 def _load_what_comes_after(options: RunOptions) -> None:
     """Import what this process needs once the run is over (the state store, the formats) now,
     while the coordinator spends a tenth of a second importing behave in its own process: on
-    two cores that time is free, and a Nagios check pays it every minute. (`decimal`, which the
-    perfdata here and `parse` in the coordinator both import, is imported once, before the
-    fork.) The nagios format
+    two cores that time is free, and a Nagios check pays it every minute. The nagios format
     always (`check` prints it, and storing a run renders what `status` will print), the others
-    asked for; `run`'s default pretty format is loaded when it prints."""
+    asked for; `run`'s default pretty format is loaded when it prints. (`decimal`, which the
+    perfdata here and `parse` in the coordinator both import, is imported once, before the
+    fork.)"""
     from escalator import formatters, state  # noqa: F401
 
     names = {"nagios", *(name for name, _ in options.formats)}
