@@ -13,6 +13,8 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,13 +115,19 @@ sys.stderr.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 10
 
 def run_escalator_measured(argv: list[str], cwd: Path, **environ: str) -> tuple[bytes, int]:
     """`python -m escalator ARGV` as a child process: its stdout, and its peak RSS in bytes."""
-    import subprocess
-    import sys
-
     done = subprocess.run([sys.executable, "-c", _MEASURE, sys.executable, "-m", "escalator",
                            *argv], cwd=cwd, capture_output=True, env=child_environ(**environ),
                           check=False)
     return done.stdout, int(done.stderr.decode().strip().splitlines()[-1])
+
+
+def run_escalator(argv: list[str], cwd: Path, timeout: float = 60
+                  ) -> subprocess.CompletedProcess[str]:
+    """`python -m escalator ARGV` as a child process, in `cwd`, output captured: a run that
+    would hang fails the test at `timeout` instead of hanging it."""
+    return subprocess.run([sys.executable, "-m", "escalator", *argv], cwd=cwd, text=True,
+                          capture_output=True, env=child_environ(), timeout=timeout,
+                          check=False)
 
 
 def run_cli(argv: list[str], cwd: Path, environ: dict[str, str] | None = None) -> Outcome:

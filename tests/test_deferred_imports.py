@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.project import child_environ, make_project
+from tests.project import child_environ, make_project, run_escalator
 
 # Steps of the project's own, in the process that runs the scenario (the coordinator, for a
 # plan of one): they report what that process holds.
@@ -60,8 +60,7 @@ def step_async_ran(context):
 
 
 def check(project: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "escalator", "check"], cwd=project, text=True,
-                          capture_output=True, env=child_environ(), timeout=60, check=False)
+    return run_escalator(["check"], project)
 
 
 def test_a_check_loads_neither_asyncio_nor_charset_detection(tmp_path: Path,

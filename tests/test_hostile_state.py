@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import pwd
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 
 from escalator.storage import Tree
 from tests.fake_steps import FAKE_STEPS
-from tests.project import Outcome, child_environ, make_project, run_cli
+from tests.project import Outcome, make_project, run_cli, run_escalator
 
 OTHER = "escalator-test"
 FEATURE = """
@@ -102,9 +101,7 @@ def _check(project: Path, *argv: str) -> Outcome:
 
 def _child(project: Path, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     """The CLI as a process: a run that would hang on a FIFO fails the test, never hangs it."""
-    return subprocess.run([sys.executable, "-m", "escalator", *argv], cwd=project, text=True,
-                          capture_output=True, env=child_environ(), timeout=timeout,
-                          check=False)
+    return run_escalator(list(argv), project, timeout)
 
 
 def _assert_critical_not_stored(out: Outcome | subprocess.CompletedProcess[str],

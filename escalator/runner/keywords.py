@@ -63,8 +63,8 @@ class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
 
     def add_step_definition(self, keyword: str, step_text: str, func: Any) -> None:
         step_type, pattern = keyword.lower(), _text(step_text)
-        shipped = _shipped(func) and not CHECK_LIBRARY
-        if shipped and _the_step_matcher_factory.current_matcher is ParseMatcher:
+        library = shipped(func) and not CHECK_LIBRARY
+        if library and _the_step_matcher_factory.current_matcher is ParseMatcher:
             new = _LibraryMatcher(func, pattern, step_type)
         else:
             new = make_step_matcher(func, pattern, step_type)
@@ -74,7 +74,7 @@ class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
         for existing_type in (*(t for t in _ORDER if t != step_type), step_type):
             same_type = existing_type == step_type
             # a shipped phrase is checked against a site's only: the library's own were once
-            for existing in site[existing_type] if shipped else self.steps[existing_type]:
+            for existing in site[existing_type] if library else self.steps[existing_type]:
                 if same_type and self.same_step_matcher(existing, new):
                     return  # the same function again (a module imported twice)
                 if not same_type and existing.location == new.location:
@@ -82,7 +82,7 @@ class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
                 if _may_match(existing, pattern) and existing.matches(pattern):
                     raise AmbiguousStep(_ambiguity(new, existing, same_type))
         self.steps[step_type].append(new)
-        if not shipped:
+        if not library:
             site[step_type].append(new)
 
     def candidates(self, step_type: str) -> list[Any]:
@@ -115,7 +115,8 @@ def install(registry: Any) -> None:
         registry.__class__ = KeywordBlindRegistry
 
 
-def _shipped(func: Any) -> bool:
+def shipped(func: Any) -> bool:
+    """Whether `func` is a step of the shipped library (escalator.steps.*)."""
     return str(getattr(func, "__module__", None) or "").startswith(_LIBRARY)
 
 

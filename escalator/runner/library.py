@@ -23,7 +23,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from escalator.runner.keywords import head_of
+from escalator.runner.keywords import head_of, shipped
 from escalator.steps import LIBRARY, thin_module
 
 
@@ -77,15 +77,11 @@ def heads(registry: Any) -> dict[str, tuple[str, ...]]:
     """Each library module's phrase heads, from a registry the whole library was loaded into
     ("" for a phrase whose head is not known: a regular expression, or a phrase that ignores
     case, which every text may match)."""
-    found: dict[str, list[str]] = {}
+    found: dict[str, set[str]] = {}
     for matchers in registry.steps.values():
         for matcher in matchers:
-            module = getattr(matcher.func, "__module__", "") or ""
-            if module.startswith("escalator.steps."):
-                head = head_of(matcher) or ""
-                found.setdefault(module, [])
-                if head not in found[module]:
-                    found[module].append(head)
+            if shipped(matcher.func):
+                found.setdefault(matcher.func.__module__, set()).add(head_of(matcher) or "")
     return {module: tuple(sorted(found[module])) for module in sorted(found)}
 
 
