@@ -16,6 +16,7 @@ from escalator.probes import ProbeSetupError
 from escalator.probes.http import HttpResult, HttpTarget, close_client, fetch, open_client
 from tests.servers.hostile import closed_port
 from tests.servers.http import serve, site_routes
+from tests.servers.proxy import proxy_server
 from tests.servers.tls import TestCA
 
 
@@ -197,6 +198,45 @@ def test_a_missing_ca_bundle_is_our_mistake(ca: TestCA, client: requests.Session
                                             tmp_path: Path) -> None:
     with ca.serve("valid") as url, pytest.raises(ProbeSetupError):
         get(client, url + "/", verify=str(tmp_path / "none.pem"))
+
+
+def test_requests_go_where_the_environment_says_at_each_request(
+        site: str, client: requests.Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client keeps the environment's proxies per origin only while the variables keep
+    their values (escalator.probes.http_proxy.Client): each request below goes where the
+    environment says at that moment, and REQUESTS_CA_BUNDLE still stands in for a default
+    `verify`, as with plain requests."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    with proxy_server() as first, proxy_server() as second:
+        direct = get(client, site + "/")
+        monkeypatch.setenv("http_proxy", first.url)
+        via_first = get(client, site + "/")
+        monkeypatch.setenv("Http_Proxy", second.url)  # any case counts; the last one read wins
+        monkeypatch.delenv("http_proxy")
+        via_second = get(client, site + "/")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        exempt = get(client, site + "/")
+    assert [r.proxy for r in (direct, via_first, via_second, exempt)] == [
+        None, first.url, second.url, None]
+    assert all(r.status == 200 for r in (direct, via_first, via_second, exempt))
+    assert first.carried == [f"GET {site}/"]
+    assert second.carried == [f"GET {site}/"]
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/no/such/bundle.pem")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.7:3128")
+    plain = requests.Session()
+    for url, proxies, verify in (("https://127.0.0.1/", {}, True),
+                                 ("https://127.0.0.2/a", None, None),
+                                 ("http://127.0.0.2:8080/", {"https": "http://p:1"}, False),
+                                 ("http://127.0.0.3/", {"no_proxy": "127.0.0.3"}, "/ca.pem")):
+        ours = None if proxies is None else dict(proxies)
+        assert client.merge_environment_settings(url, ours, None, verify, None) == \
+            plain.merge_environment_settings(url, proxies, None, verify, None)
+        assert ours == proxies  # both fill the caller's dict in place
+    assert client.merge_environment_settings("https://127.0.0.2/", {}, None, True, None) == {
+        "proxies": {"https": "http://127.0.0.7:3128", "http": second.url, "no": "127.0.0.1"},
+        "verify": "/no/such/bundle.pem", "stream": False, "cert": None}
 
 
 def test_the_proxy_named_follows_the_environment_between_requests(

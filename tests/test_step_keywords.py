@@ -106,3 +106,35 @@ def test_an_ambiguity_across_keywords_is_refused_naming_both(tmp_path: Path) -> 
     assert head == said or (head.endswith("...") and said.startswith(head[:-3])), head
     assert perfdata == ("scenarios=0;;;0 passed=0;;;0 failed=0;;;0 unknown=0;;;0 "
                         "time=<t>;;50;0")
+
+
+def test_a_lookup_sees_a_definition_added_after_it() -> None:
+    """The registry keeps which definition each step text found (escalator.runner.keywords), so
+    a suite's same few texts are not matched against every phrase again in each scenario; a
+    definition added later is still found, and each keyword still looks at its own first."""
+    from behave.step_registry import StepRegistry
+
+    from escalator.runner.keywords import install
+
+    registry = StepRegistry()
+    install(registry)
+
+    def step(step_type: str, name: str) -> Any:
+        return type("Step", (), {"step_type": step_type, "name": name})()
+
+    def found(step_type: str, name: str) -> str | None:
+        match = registry.find_match(step(step_type, name))
+        return None if match is None else f"{match.func.__name__} {match.arguments[0].value}"
+
+    def frob_when(context: Any, thing: str) -> None: ...
+    def frob_then(context: Any, thing: str) -> None: ...
+
+    before = [found("then", 'I frob "a"'),
+              registry.find_step_definition(step("then", 'I frob "a"'))]
+    registry.add_step_definition("when", 'I frob "{thing}"', frob_when)
+    after = [found("then", 'I frob "a"'), found("when", 'I frob "b"'), found("then", 'I frob "b"')]
+    registry.add_step_definition("then", 'I frobbed "{thing}"', frob_then)
+    assert before == [None, None]
+    assert after == ["frob_when a", "frob_when b", "frob_when b"]
+    assert [found("given", 'I frobbed "c"'), found("then", 'I frob "d"')] == [
+        "frob_then c", "frob_when d"]

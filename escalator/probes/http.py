@@ -36,7 +36,7 @@ from escalator.probes.http_failures import (
     failure_chain,
 )
 from escalator.probes.http_hops import TimedAdapter, phases, set_cookies
-from escalator.probes.http_proxy import proxies, proxy_used
+from escalator.probes.http_proxy import Client, proxies, proxy_used
 from escalator.text import one_line
 
 __all__ = ["HttpResult", "HttpTarget", "close_client", "fetch", "open_client"]
@@ -189,7 +189,7 @@ class HttpTarget:
 
 def open_client() -> requests.Session:
     """A scenario's client: its cookie jar lives as long as the scenario."""
-    client = requests.Session()
+    client = Client()
     client.max_redirects = MAX_REDIRECTS
     adapter = TimedAdapter(max_retries=0)
     client.mount("http://", adapter)

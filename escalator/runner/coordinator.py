@@ -25,6 +25,7 @@ group when the deadline comes.
 from __future__ import annotations
 
 import gc
+import math
 import os
 import selectors
 import signal
@@ -52,6 +53,12 @@ _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
 _GROW_POLL = 0.005  # ... and between looks at whether the busy workers still compute
 _QUICK = 0.02  # a scenario this short is instant to the pool (see _Pool._computes)
 _WAITING = 0.01  # ... and a step of one blocked this long waits on its target
+# Records for the CLI go out at once, except that a burst of results (instant scenarios, one
+# every millisecond or so) goes out at most this often: each write wakes the CLI, which then
+# costs more than the record. In the last moments before the run deadline every record goes out
+# at once, so that none is lost when the CLI kills this process group.
+_FLUSH_EVERY = 0.02
+_DEADLINE_NEAR = 0.5
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -108,7 +115,8 @@ class _Pool:
         self.free_slots = list(range(board.slots - 1, 0, -1))
         self.assignments = 0
         self.finished = self.quick = 0  # scenarios that ended in a worker; of them, instant
-        self.outbox: list[dict[str, Any]] = []  # records for the CLI, written once per round
+        self.outbox: list[dict[str, Any]] = []  # records for the CLI (see _flush)
+        self.flushed = 0.0  # when the outbox was last written
         for unit in suite.units:
             if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
                 self.outbox.append(lost_record(unit.describe(), 0, None, unit.problem))
@@ -125,11 +133,11 @@ class _Pool:
         unit, attempt, earlier = self.pending.popleft()
         self.earlier[unit.id] = earlier
         self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt, "here": True})
-        self._flush()
+        self._flush(now=True)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
         self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0, 0,
                                              self.run_deadline))
-        self._flush()
+        self._flush(now=True)
 
     def run(self) -> None:
         while self.pending or self.workers:
@@ -142,12 +150,12 @@ class _Pool:
                 for worker in self.workers.values():
                     if worker.unit is None:
                         self._retire(worker)
-            self._flush()
+            held = self._flush()
             timeout = 0 if grew else _GROW_POLL if self._may_grow() else _POLL
-            for key, _ in self.selector.select(timeout=timeout):
+            for key, _ in self.selector.select(timeout=min(timeout, held)):
                 self._read(key.data)
             self._kill_overruns()
-        self._flush()
+        self._flush(now=True)
 
     def _idle(self) -> _Worker | None:
         for worker in self.workers.values():
@@ -184,9 +192,9 @@ class _Pool:
         end, and while they are slow, a waiting worker lets the pool grow at once: slow
         targets need their workers from the start."""
         note = self._step(worker)
-        if note is None or _computing(worker.pid):
-            return True
-        return 2 * self.quick > self.finished and now - note.started < _WAITING
+        if note is None or (2 * self.quick > self.finished and now - note.started < _WAITING):
+            return True  # (asked first: reading /proc costs more than a quick scenario's step)
+        return _computing(worker.pid)
 
     def _step(self, worker: _Worker) -> Note | None:
         """Which step of its unit the worker is in, and since when; None before its first."""
@@ -272,10 +280,19 @@ class _Pool:
         scenario = {**scenario, "attempts": attempt, "earlier_failures": list(earlier)}
         self.outbox.append({**record, "scenario": scenario})
 
-    def _flush(self) -> None:
-        if self.outbox:
+    def _flush(self, now: bool = False) -> float:
+        """Write the outbox to the CLI, unless it was written less than `_FLUSH_EVERY` ago and
+        the run deadline is not near; how long the records left are held (inf: none is)."""
+        if not self.outbox:
+            return math.inf
+        at = time.monotonic()
+        due = self.flushed + _FLUSH_EVERY
+        near = self.run_deadline is not None and at >= self.run_deadline - _DEADLINE_NEAR
+        if now or near or at >= due:
             pipe.send_all(self.out, self.outbox)
-            self.outbox = []
+            self.outbox, self.flushed = [], at
+            return math.inf
+        return due - at
 
     def _reap(self, worker: _Worker, killed_reason: str | None) -> None:
         """The worker's pipe closed (it exited or was killed): wait for it; a scenario it was

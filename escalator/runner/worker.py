@@ -95,7 +95,7 @@ def _focus(unit: Unit) -> None:
 def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: int,
              assignment: int, run_deadline: float | None = None) -> dict[str, Any]:
     """Run `unit` in this (forked) process; return its result record."""
-    from behave.runner import Context
+    from escalator.runner.context import ScenarioContext
 
     runner = suite.runner
     session = Session(variables=overlay(options.variables, unit.variables),
@@ -110,7 +110,7 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: 
 
     session.on_extend = extended
     _focus(unit)
-    runner.context = Context(runner)
+    runner.context = ScenarioContext(runner)
     runner.context.escalator = session
     board.write(slot, unit.id, assignment, -1, time.monotonic())  # not an earlier unit's step
     runner.formatters = [tracker]
