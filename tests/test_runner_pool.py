@@ -91,6 +91,21 @@ def step_note_and_sleep_deaf(context, path, seconds):
         handle.write(repr(time.time()))
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
     time.sleep(seconds)
+
+POISONED = []
+
+
+@then("it poisons its process and fails")
+def step_poison(context):
+    """Then it poisons its process and fails"""
+    POISONED.append(True)
+    raise AssertionError("poisoned")
+
+
+@then("its process is clean")
+def step_clean(context):
+    """Then its process is clean"""
+    assert not POISONED, "a scenario that failed earlier in this process left it poisoned"
 '''}
 
 
@@ -326,3 +341,71 @@ def test_a_slow_scenario_among_instant_ones_still_gets_its_own_worker(tmp_path: 
     assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "8"], cwd=root).code == 0
     # the pool has seen 30 instant scenarios; a worker asleep in its step still makes it grow
     assert len({pid for pid, _ in pid_lines(slow)}) == 4
+
+
+def _instant(i: int, pids: Path) -> str:
+    return (f"\n  Scenario: i{i}\n    Then it passes\n"
+            f"    And it reports my pid and parent pid to {pids}\n")
+
+
+def test_a_worker_holding_instant_units_stops_after_one_that_failed(tmp_path: Path) -> None:
+    """Once most scenarios turn out instant, a worker holds several units at once (coordinator
+    _Pool._depth); one that fails still ends its process, and the units it held run in a
+    fresh one: each scenario gets one result, and none runs where another failed."""
+    pids = tmp_path / "pids"
+    body = ""
+    for i in range(150):
+        body += _instant(i, pids) if i % 30 != 29 else (
+            f"\n  Scenario: f{i}\n    Then it poisons its process and fails\n")
+        body += f"\n  Scenario: c{i}\n    Then its process is clean\n"
+    root = project(tmp_path / "p", {"held.feature": "Feature: Held\n" + body})
+    out = run_cli(["run", "-e", "test", "-f", "json", "-j", "2"], cwd=root)
+    outcomes = [(s["name"], s["outcome"]) for s in out.json["scenarios"]]
+    assert [name for name, outcome in outcomes if outcome != "passed"] == [
+        f"f{i}" for i in range(29, 150, 30)]
+    assert len(outcomes) == 300
+    assert len(pid_lines(pids)) == 145  # each instant scenario ran once
+    assert len({pid for pid, _ in pid_lines(pids)}) >= 5  # a fresh worker after each failure
+
+
+def test_slow_units_queued_behind_a_slow_one_move_to_other_workers(tmp_path: Path) -> None:
+    """After many instant scenarios a worker holds several units; when the one it runs turns
+    out slow, the coordinator takes back those behind it (whatever the worker has not read),
+    and they run beside it: four slow scenarios at the end still get a worker each."""
+    pids, slow = tmp_path / "pids", tmp_path / "slow"
+    body = "".join(_instant(i, pids) for i in range(60))
+    body += "".join(f"\n  Scenario: s{i}\n    Given I sleep 1 seconds\n"
+                    f"    Then it reports my pid and parent pid to {slow}\n" for i in range(4))
+    root = project(tmp_path / "p", {"mixed.feature": "Feature: Mixed\n" + body})
+    begun = time.monotonic()
+    assert run_cli(["run", "-e", "test", "-f", "progress", "-j", "8"], cwd=root).code == 0
+    took = time.monotonic() - begun
+    assert len({pid for pid, _ in pid_lines(slow)}) == 4
+    assert len(pid_lines(pids)) == 60
+    assert took < 3.5  # side by side; one after another they take 4 s
+
+
+def test_the_run_deadline_among_held_units_names_only_what_had_started(tmp_path: Path
+                                                                      ) -> None:
+    """A deadline that passes while workers hold units they have not started: those are
+    "not started" (UNKNOWN), only the scenario each worker was in is cut off."""
+    pids = tmp_path / "pids"
+    body = "".join(_instant(i, pids) for i in range(40))
+    body += "".join(f"\n  Scenario: s{i}\n    Given I sleep 0.004 seconds\n    Then it passes\n"
+                    for i in range(3000))
+    root = project(tmp_path / "p", {"many.feature": "Feature: Many\n" + body})
+    out = run_cli(["run", "-e", "test", "-f", "json", "-j", "2", "--timeout", "2s"], cwd=root)
+    scenarios = out.json["scenarios"]
+    reasons = {}
+    for scenario in scenarios:
+        reason = (scenario["reason"] or "").split(" in ")[0]
+        reasons.setdefault((scenario["outcome"], reason), []).append(scenario["name"])
+    assert sorted(reasons) == [
+        ("failed", "cut off by the run deadline (2s)"), ("passed", ""),
+        ("unknown", "not started: the run deadline (2s) passed")]
+    passed = reasons[("passed", "")]
+    cut = reasons[("failed", "cut off by the run deadline (2s)")]
+    assert 1 <= len(cut) <= 2  # one per worker at most
+    assert len(passed) > 100
+    assert len(passed) + len(cut) + len(reasons[("unknown", "not started: the run deadline "
+                                                 "(2s) passed")]) == 3040

@@ -65,7 +65,7 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     ending = _listen(read_fd, heard, begun, deadline, env, progress, board)
     os.close(read_fd)
     status = _reap(pid, kill=ending != "closed")
-    _steps_from(board, heard)
+    _steps_from(board, heard, env.monotonic() - begun)
     cut_off = ending == "deadline"
     if not cut_off:
         _end_here(heard, status, board if ending == "overrun" else None, progress)
@@ -158,12 +158,17 @@ def _watched(heard: Progress, board: Board) -> float | None:
     return note.alarm(float(heard.unit(note.unit)["step_timeout"])) + STEP_GRACE
 
 
-def _steps_from(board: Board, heard: Progress) -> None:
-    """The step each scenario still running when the run ended was in, from the board."""
+def _steps_from(board: Board, heard: Progress, now: float) -> None:
+    """The step each scenario still running when the run ended was in, from the board. A unit
+    on the board that the coordinator had not yet said began (a worker starts the next unit it
+    holds as soon as it sends a result) was running all the same."""
     for slot in range(board.slots):
         note = board.read(slot)
-        if note is not None and note.unit in heard.running and note.unit not in heard.results:
-            heard.take({"t": "step", "id": note.unit, "index": note.step})
+        if note is None or note.unit in heard.results:
+            continue
+        if note.unit not in heard.running:
+            heard.take({"t": "start", "id": note.unit}, now)  # since when: not known here
+        heard.take({"t": "step", "id": note.unit, "index": note.step})
 
 
 def _end_here(heard: Progress, status: int, overran: Board | None,

@@ -29,9 +29,10 @@ import math
 import os
 import selectors
 import signal
+import socket
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from escalator import pipe
@@ -43,11 +44,8 @@ from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
 from escalator.runner.board import Board, Note
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
-from escalator.runner.worker import run_unit, serve
+from escalator.runner.worker import COMMAND, RECYCLE_AFTER, run_unit, serve
 
-# Scenarios one worker runs before a fresh fork replaces it (one that did not pass retires it at
-# once). Not for memory: a worker's RSS stays flat over 3,000 scenarios (bench/README.md).
-RECYCLE_AFTER = 1000
 _PLAN_BATCH = 200  # units described per record of the plan
 _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
 _GROW_POLL = 0.005  # ... and between looks at whether the busy workers still compute
@@ -55,23 +53,42 @@ _QUICK = 0.02  # a scenario this short is instant to the pool (see _Pool._comput
 _WAITING = 0.01  # ... and a step of one blocked this long waits on its target
 # Records for the CLI go out at once, except that a burst of results (instant scenarios, one
 # every millisecond or so) goes out at most this often: each write wakes the CLI, which then
-# costs more than the record. In the last moments before the run deadline every record goes out
-# at once, so that none is lost when the CLI kills this process group.
+# costs more than the record. In the last second before the run deadline every record goes out
+# at once, and workers hold one unit at a time (_depth), so that when the CLI kills this process
+# group it knows what finished, and only the unit each worker was in is cut off.
 _FLUSH_EVERY = 0.02
-_DEADLINE_NEAR = 0.5
+_DEADLINE_NEAR = 1.0
+# A worker is handed one unit at a time until most finished scenarios turn out instant (_QUICK,
+# after _AHEAD_AFTER of them); then enough units ahead for about _AHEAD seconds of work, at most
+# _AHEAD_MAX, so that it never waits on this process for the next one (see _Pool._depth).
+_AHEAD_AFTER = 20
+_AHEAD = 0.01
+_AHEAD_MAX = 8
+_NAP = 0.004  # ... and this process reads their results this often, not as each one comes
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@dataclass
+class _Job:
+    unit: Unit
+    attempt: int
+    assignment: int  # the number it was handed out as (see runner/board.py)
 
 
 @dataclass
 class _Worker:
     pid: int
     reader: pipe.LineReader
-    commands: int  # write end of the worker's command pipe; -1 once closed
+    commands: int  # this end of the worker's command socket; -1 once closed
+    unsent: int  # the worker's end, kept to take back what it has not read (_revoke)
     slot: int  # its slot on the board
-    unit: Unit | None = None
-    assignment: int = 0  # the number its unit was handed out as
-    attempt: int = 0
+    jobs: deque[_Job] = field(default_factory=deque)  # handed to it, in order: the first runs
     ran: int = 0
+
+    @property
+    def unit(self) -> Unit | None:
+        """The unit it is running (or about to), None when it has nothing to do."""
+        return self.jobs[0].unit if self.jobs else None
 
 
 def main(options: RunOptions, out: int, board: Board) -> None:
@@ -115,6 +132,7 @@ class _Pool:
         self.free_slots = list(range(board.slots - 1, 0, -1))
         self.assignments = 0
         self.finished = self.quick = 0  # scenarios that ended in a worker; of them, instant
+        self.quick_time = 0.0  # the instant ones' total duration
         self.outbox: list[dict[str, Any]] = []  # records for the CLI (see _flush)
         self.flushed = 0.0  # when the outbox was last written
         for unit in suite.units:
@@ -141,25 +159,62 @@ class _Pool:
 
     def run(self) -> None:
         while self.pending or self.workers:
-            while self.pending and (idle := self._idle()) is not None:
-                self._assign(idle, *self.pending.popleft())
+            self._hand_out()
             grew = self._should_grow()
             if grew:
                 self._assign(self._spawn(), *self.pending.popleft())
             if not self.pending:
                 for worker in self.workers.values():
-                    if worker.unit is None:
+                    if not worker.jobs:
                         self._retire(worker)
             held = self._flush()
             timeout = 0 if grew else _GROW_POLL if self._may_grow() else _POLL
+            if not grew and self._ahead():
+                time.sleep(min(_NAP, held))
             for key, _ in self.selector.select(timeout=min(timeout, held)):
                 self._read(key.data)
+            self._unblock()
             self._kill_overruns()
         self._flush(now=True)
 
+    def _hand_out(self) -> None:
+        """Give each idle worker a unit; in a suite of instant scenarios, top every worker up
+        to `_depth` units."""
+        while self.pending and (idle := self._idle()) is not None:
+            self._assign(idle, *self.pending.popleft())
+        depth = self._depth()
+        if depth > 1:
+            for worker in self.workers.values():
+                if self._waits(worker):
+                    continue
+                while self.pending and worker.commands >= 0 and len(worker.jobs) < depth:
+                    self._assign(worker, *self.pending.popleft())
+
+    def _near(self, now: float) -> bool:
+        """The run deadline is less than `_DEADLINE_NEAR` away."""
+        return self.run_deadline is not None and now >= self.run_deadline - _DEADLINE_NEAR
+
+    def _depth(self) -> int:
+        """How many units a worker holds at once. One while scenarios take time, or might: a
+        unit queued behind a slow one waits for it, while another worker could have run it.
+        Once most finished scenarios were instant, enough for `_AHEAD` seconds of them: the
+        worker then runs one after the other without waiting for this process to read its
+        result and send the next (a pipe's round trip, and two wakeups, per scenario)."""
+        if self.finished < _AHEAD_AFTER or 2 * self.quick <= self.finished \
+                or self._near(time.monotonic()):
+            return 1
+        mean = self.quick_time / self.quick
+        return max(1, min(_AHEAD_MAX, int(_AHEAD / max(mean, _AHEAD / _AHEAD_MAX))))
+
+    def _ahead(self) -> bool:
+        """Every worker holds more than the unit it runs: none will wait for the next for a
+        while, so this process need not wake for each result."""
+        return bool(self.workers) and all(len(w.jobs) > 1 for w in self.workers.values()) \
+            and not self._near(time.monotonic())
+
     def _idle(self) -> _Worker | None:
         for worker in self.workers.values():
-            if worker.unit is None and worker.commands >= 0:
+            if not worker.jobs and worker.commands >= 0:
                 return worker
         return None
 
@@ -199,14 +254,17 @@ class _Pool:
     def _step(self, worker: _Worker) -> Note | None:
         """Which step of its unit the worker is in, and since when; None before its first."""
         note = self.board.read(worker.slot)
-        if worker.unit is None or note is None or note.assignment != worker.assignment \
+        if not worker.jobs or note is None or note.assignment != worker.jobs[0].assignment \
                 or note.step < 0:
             return None
         return note
 
     def _spawn(self) -> _Worker:
         read_fd, write_fd = os.pipe()
-        command_read, command_write = os.pipe()
+        # commands go over a socket pair of whole messages, not a pipe: a pipe's bytes could be
+        # read in any pieces, and this process reads back the ones the worker left (_revoke)
+        command_write, command_read = (end.detach() for end in socket.socketpair(
+            socket.AF_UNIX, socket.SOCK_SEQPACKET))
         coordinator = os.getpid()
         slot = self.free_slots.pop()
         pid = os.fork()
@@ -221,6 +279,7 @@ class _Pool:
                 for sibling in self.workers.values():  # or their pipes never reach EOF
                     if sibling.commands >= 0:
                         os.close(sibling.commands)
+                        os.close(sibling.unsent)
                     os.close(sibling.reader.fd)
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 serve(self.suite, self.options, command_read, write_fd, self.board, slot,
@@ -229,8 +288,7 @@ class _Pool:
             finally:
                 os._exit(code)
         os.close(write_fd)
-        os.close(command_read)
-        worker = _Worker(pid, pipe.LineReader(read_fd), command_write, slot)
+        worker = _Worker(pid, pipe.LineReader(read_fd), command_write, command_read, slot)
         self.workers[pid] = worker
         self.selector.register(read_fd, selectors.EVENT_READ, worker)
         return worker
@@ -238,36 +296,84 @@ class _Pool:
     def _assign(self, worker: _Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
                 ) -> None:
         self.earlier[unit.id] = earlier
-        self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt})
         self.assignments += 1
-        worker.unit, worker.attempt, worker.assignment = unit, attempt, self.assignments
-        os.write(worker.commands, f"{unit.id} {worker.assignment}\n".encode())
+        job = _Job(unit, attempt, self.assignments)
+        if not worker.jobs:
+            self._started(job)
+        worker.jobs.append(job)
+        os.write(worker.commands, COMMAND.pack(unit.id, job.assignment))
+
+    def _started(self, job: _Job) -> None:
+        """Tell the CLI that a unit began (or begins now: it is next in its worker's queue)."""
+        self.outbox.append({"t": "start", "id": job.unit.id, "attempt": job.attempt})
 
     def _read(self, worker: _Worker) -> None:
         records, closed = worker.reader.read()
         for record in records:
-            if record["t"] == "result" and worker.unit is not None:
+            if record["t"] == "result" and worker.jobs:
                 self._report(worker, record)
         if closed:
             self._reap(worker, None)
 
     def _retire(self, worker: _Worker) -> None:
-        """Close its command pipe (it finishes its loop and exits) and give its slot on the
+        """Close its command socket (it finishes its loop and exits) and give its slot on the
         board to the next fork: it is idle or dead, and writes no more."""
         if worker.commands >= 0:
             os.close(worker.commands)
-            worker.commands = -1
+            os.close(worker.unsent)
+            worker.commands = worker.unsent = -1
             self.free_slots.append(worker.slot)
 
     def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
-        unit, attempt = worker.unit, worker.attempt
-        assert unit is not None
-        worker.unit, worker.ran = None, worker.ran + 1
+        job = worker.jobs.popleft()
+        worker.ran += 1
         self.finished += 1
-        self.quick += record["scenario"].get("duration", 0.0) < _QUICK
+        duration = record["scenario"].get("duration", 0.0)
+        if duration < _QUICK:
+            self.quick, self.quick_time = self.quick + 1, self.quick_time + duration
         if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
-            self._retire(worker)
-        self._finish(unit, attempt, record)
+            self._retire(worker)  # it stops by itself (worker.serve): its other units go back
+            self._take_back(worker)
+        elif worker.jobs:
+            self._started(worker.jobs[0])
+        self._finish(job.unit, job.attempt, record)
+
+    def _waits(self, worker: _Worker) -> bool:
+        """The worker's step has run for `_WAITING` or more: what it holds behind it waits."""
+        note = self._step(worker)
+        return note is not None and time.monotonic() - note.started >= _WAITING
+
+    def _unblock(self) -> None:
+        """Take back the units queued behind a step that turned out slow, and all queued
+        units as the run deadline nears (see _revoke)."""
+        near = self._near(time.monotonic())
+        for worker in self.workers.values():
+            if len(worker.jobs) > 1 and worker.commands >= 0 and (near or self._waits(worker)):
+                self._revoke(worker)
+
+    def _revoke(self, worker: _Worker) -> None:
+        """Take back what a worker holds but has not read yet: it reads one command when it
+        is about to start a unit, so a command read here is one it will never see (a socket
+        gives each message to one reader). They go back to the front of the queue, for a
+        worker that is free or for a new one."""
+        taken: set[int] = set()
+        with socket.socket(fileno=os.dup(worker.unsent)) as end:
+            while len(taken) < len(worker.jobs):
+                try:
+                    command = end.recv(COMMAND.size, socket.MSG_DONTWAIT)
+                except BlockingIOError:  # the worker has read the rest
+                    break
+                taken.add(COMMAND.unpack(command)[1])
+        for job in reversed([job for job in worker.jobs if job.assignment in taken]):
+            self.pending.appendleft((job.unit, job.attempt, self.earlier[job.unit.id]))
+        worker.jobs = deque(job for job in worker.jobs if job.assignment not in taken)
+
+    def _take_back(self, worker: _Worker) -> None:
+        """The units a worker was handed but will not run go back to the front of the queue,
+        in order (the CLI was never told they started)."""
+        while worker.jobs:
+            job = worker.jobs.pop()
+            self.pending.appendleft((job.unit, job.attempt, self.earlier[job.unit.id]))
 
     def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:
         """Queue a retry of a failed unit that has retries left, or pass its result on (as
@@ -287,8 +393,7 @@ class _Pool:
             return math.inf
         at = time.monotonic()
         due = self.flushed + _FLUSH_EVERY
-        near = self.run_deadline is not None and at >= self.run_deadline - _DEADLINE_NEAR
-        if now or near or at >= due:
+        if now or self._near(at) or at >= due:
             pipe.send_all(self.out, self.outbox)
             self.outbox, self.flushed = [], at
             return math.inf
@@ -302,8 +407,9 @@ class _Pool:
         self._retire(worker)
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
-        if worker.unit is not None:
-            self._report(worker, lost_record(worker.unit.describe(), status, killed_reason))
+        if worker.jobs:
+            self._report(worker, lost_record(worker.jobs[0].unit.describe(), status,
+                                             killed_reason))
 
     def _kill_overruns(self) -> None:
         now = time.monotonic()
