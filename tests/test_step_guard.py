@@ -82,3 +82,35 @@ def test_busy_ends_with_its_wait() -> None:
             assert session.doing == "inner"
         assert session.doing == "outer"
     assert session.doing is None
+
+
+def test_the_alarm_handler_is_put_back_unless_held() -> None:
+    """Around each step the guard installs its SIGALRM handler and puts back the one it found
+    (a site's own, here); a worker holds the guard's handler for good (guard.hold), and its
+    steps still time out."""
+    import signal
+
+    from escalator.runner import guard
+
+    def site_handler(signum: int, frame: object) -> None: ...
+
+    seen: list[Any] = []
+
+    def step(context: Any) -> None:
+        seen.append(signal.getsignal(signal.SIGALRM))
+
+    context = SimpleNamespace(escalator=Session(step_timeout=0.2))
+    found = signal.signal(signal.SIGALRM, site_handler)
+    try:
+        with_timeout(step, 10.0)(context)
+        after_step = signal.getsignal(signal.SIGALRM)
+        guard.hold()
+        with_timeout(step, 10.0)(context)
+        held = signal.getsignal(signal.SIGALRM)
+        with pytest.raises(StepTimeout):
+            with_timeout(_waits(None), 10.0)(context)
+    finally:
+        signal.signal(signal.SIGALRM, found)
+    assert seen == [guard._on_alarm, guard._on_alarm]
+    assert after_step is site_handler
+    assert held is guard._on_alarm

@@ -83,6 +83,7 @@ def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Boa
     (coordinator._Pool._revoke). Stop after a scenario that did not pass, or after
     `RECYCLE_AFTER`, whatever else was handed out: the coordinator gives those units to
     another worker."""
+    guard.hold()
     ran = 0
     while command := os.read(commands, COMMAND.size):
         unit_id, assignment = COMMAND.unpack(command)
