@@ -2,17 +2,21 @@
 
 Runner: worker -> coordinator -> CLI; keeper -> engine (escalator.ladder.keeper). One writer
 per pipe, one record per line, written whole; the reader keeps a partial line until the rest
-arrives. The runner's records are plain dicts with a `t` (type) key (the step each scenario is
+arrives (the coordinator's commands to a worker are not records: runner/worker.py `COMMAND`).
+The runner's records are plain dicts with a `t` (type) key (the step each scenario is
 in, and a limit its step extended, are not records: they are on the board, runner/board.py):
 
 | t | from | fields |
 |---|---|---|
 | units | coordinator | units (id, file, line, name, feature, tags, steps...), a batch of the plan |
 | plan | coordinator | units (more of them, if any), errors, notices: the plan is complete |
-| start | coordinator | id, attempt, here (true: the coordinator runs it itself) |
+| start | coordinator | id, attempt, here (true: the coordinator runs it itself) [1] |
 | result | worker/coordinator | id, scenario (ScenarioResult.to_dict()), notices |
 | error | coordinator | message (the suite could not be loaded) |
 | done | coordinator | |
+
+[1] Sent when a worker is handed the unit with nothing before it, or when the unit before it
+ends (a worker may hold several: runner/coordinator.py).
 """
 
 from __future__ import annotations

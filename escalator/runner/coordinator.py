@@ -2,14 +2,21 @@
 in at most `jobs` worker processes forked from that warm state, or itself for a plan of one.
 
 A worker runs one scenario after another, each with a fresh behave context and `Session`, and
-is retired (and replaced by a fresh fork) after a scenario that did not pass or after
-`RECYCLE_AFTER` scenarios, so a scenario that broke something in its process cannot touch the
-next. Reuse matters: a fresh fork pays thousands of copy-on-write page faults (about 10 ms of CPU
+stops (a fresh fork replaces it) after a scenario that did not pass or after `RECYCLE_AFTER`
+scenarios, so a scenario that broke something in its process cannot touch the next. Reuse
+matters: a fresh fork pays thousands of copy-on-write page faults (about 10 ms of CPU
 measured here; bench/README.md), a reused worker pays them once. So the pool grows only while
 it helps: one more worker when work is waiting, no worker is free and fewer of the busy ones are
 computing than there are CPUs (the others wait on their targets). A suite of instant scenarios on
 two cores runs in about two workers whatever `--jobs` says; one that waits on slow targets grows
 to `--jobs`. Forks are interleaved with reading results, so early workers never sit idle.
+
+A worker is handed one unit at a time until most finished scenarios turn out instant; then it
+holds a few (`_depth`), so it goes from one to the next without waiting for this process, which
+reads results every `_NAP` instead of waking for each. A unit queued behind a step that turns
+out slow, and every queued unit as the run deadline nears, is taken back (`_revoke`): commands
+are whole messages on a socket the worker reads one at a time, as it starts each unit, so what
+this process reads back from it the worker never sees.
 
 A plan of one scenario that will not be retried runs in this process: a fork would only copy
 the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
@@ -199,7 +206,7 @@ class _Pool:
         unit queued behind a slow one waits for it, while another worker could have run it.
         Once most finished scenarios were instant, enough for `_AHEAD` seconds of them: the
         worker then runs one after the other without waiting for this process to read its
-        result and send the next (a pipe's round trip, and two wakeups, per scenario)."""
+        result and send the next (a round trip, and two wakeups, per scenario)."""
         if self.finished < _AHEAD_AFTER or 2 * self.quick <= self.finished \
                 or self._near(time.monotonic()):
             return 1
