@@ -371,15 +371,18 @@ class _Pool:
                 except BlockingIOError:  # the worker has read the rest
                     break
                 taken.add(COMMAND.unpack(command)[1])
-        for job in reversed([job for job in worker.jobs if job.assignment in taken]):
-            self.pending.appendleft((job.unit, job.attempt, self.earlier[job.unit.id]))
+        self._give_back([job for job in worker.jobs if job.assignment in taken])
         worker.jobs = deque(job for job in worker.jobs if job.assignment not in taken)
 
     def _take_back(self, worker: _Worker) -> None:
-        """The units a worker was handed but will not run go back to the front of the queue,
-        in order (the CLI was never told they started)."""
-        while worker.jobs:
-            job = worker.jobs.pop()
+        """All the units a worker holds go back: it will not run them."""
+        self._give_back(list(worker.jobs))
+        worker.jobs.clear()
+
+    def _give_back(self, jobs: list[_Job]) -> None:
+        """Units handed out but never started go back to the front of the queue, in order
+        (the CLI was never told they started)."""
+        for job in reversed(jobs):
             self.pending.appendleft((job.unit, job.attempt, self.earlier[job.unit.id]))
 
     def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:

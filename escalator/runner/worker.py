@@ -1,8 +1,8 @@
 """A worker process: run the scenarios the coordinator sends, one at a time, with behave, and
 turn behave's model into results.
 
-`serve` runs in a child forked by the coordinator; it reads unit ids from its command pipe until
-the pipe closes (`run_unit` also runs in the coordinator itself, for a plan of one). Each
+`serve` runs in a child forked by the coordinator; it reads units from its command socket until
+the coordinator closes it (`run_unit` also runs in the coordinator itself, for a plan of one). Each
 scenario gets a fresh behave context and its own `Session` (variables, clients, measurements),
 and behave sees only the branch of the feature that leads to it. The result is redacted of the
 secrets here, where its text is made (before an error message is cut to one line), so no
@@ -79,8 +79,8 @@ def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Boa
           run_deadline: float | None = None) -> None:
     """Run each unit that arrives on `commands` (`COMMAND`s), noting its steps on `slot` of
     `board`; send each result record to `out`. A command is read only when its unit is about
-    to start, one at a time: the ones still in the pipe may be taken back by the coordinator
-    (coordinator._Pool._revoke). Stop after a scenario that did not pass, or after
+    to start, one at a time: the ones still on the socket may be taken back by the
+    coordinator (coordinator._Pool._revoke). Stop after a scenario that did not pass, or after
     `RECYCLE_AFTER`, whatever else was handed out: the coordinator gives those units to
     another worker."""
     guard.hold()
