@@ -14,9 +14,8 @@ to `--jobs`. Forks are interleaved with reading results, so early workers never 
 A worker is handed one unit at a time until most finished scenarios turn out instant; then it
 holds a few (`_depth`), so it goes from one to the next without waiting for this process, which
 reads results every `_NAP` instead of waking for each. A unit queued behind a step that turns
-out slow, and every queued unit as the run deadline nears, is taken back (`_revoke`): commands
-are whole messages on a socket the worker reads one at a time, as it starts each unit, so what
-this process reads back from it the worker never sees.
+out slow, and every queued unit as the run deadline nears, is taken back from what the worker
+has not read (runner/handle.py).
 
 A plan of one scenario that will not be retried runs in this process: a fork would only copy
 the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
@@ -36,22 +35,20 @@ import math
 import os
 import selectors
 import signal
-import socket
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 from escalator import pipe
-from escalator.lifetime import die_with_parent
 from escalator.options import RunOptions
 from escalator.redact import redactor_for
 from escalator.results import Outcome
 from escalator.runner.assemble import STEP_GRACE, lost_record, overrun_reason
 from escalator.runner.board import Board, Note
+from escalator.runner.handle import Job, Worker, spawn
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
-from escalator.runner.worker import COMMAND, RECYCLE_AFTER, run_unit, serve
+from escalator.runner.worker import RECYCLE_AFTER, run_unit, serve
 
 _PLAN_BATCH = 200  # units described per record of the plan
 _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
@@ -73,29 +70,6 @@ _AHEAD = 0.01
 _AHEAD_MAX = 8
 _NAP = 0.004  # ... and this process reads their results this often, not as each one comes
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-@dataclass
-class _Job:
-    unit: Unit
-    attempt: int
-    assignment: int  # the number it was handed out as (see runner/board.py)
-
-
-@dataclass
-class _Worker:
-    pid: int
-    reader: pipe.LineReader
-    commands: int  # this end of the worker's command socket; -1 once closed
-    unsent: int  # the worker's end, kept to take back what it has not read (_revoke)
-    slot: int  # its slot on the board
-    jobs: deque[_Job] = field(default_factory=deque)  # handed to it, in order: the first runs
-    ran: int = 0
-
-    @property
-    def unit(self) -> Unit | None:
-        """The unit it is running (or about to), None when it has nothing to do."""
-        return self.jobs[0].unit if self.jobs else None
 
 
 def main(options: RunOptions, out: int, board: Board) -> None:
@@ -148,7 +122,7 @@ class _Pool:
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units if unit.problem is None)
         self.earlier: dict[int, tuple[str, ...]] = {}
-        self.workers: dict[int, _Worker] = {}  # every live worker, by pid
+        self.workers: dict[int, Worker] = {}  # every live worker, by pid
         self.selector = selectors.DefaultSelector()
 
     def run_here(self) -> None:
@@ -194,7 +168,7 @@ class _Pool:
             for worker in self.workers.values():
                 if self._waits(worker):
                     continue
-                while self.pending and worker.commands >= 0 and len(worker.jobs) < depth:
+                while self.pending and worker.open and len(worker.jobs) < depth:
                     self._assign(worker, *self.pending.popleft())
 
     def _near(self, now: float) -> bool:
@@ -219,15 +193,15 @@ class _Pool:
         return bool(self.workers) and all(len(w.jobs) > 1 for w in self.workers.values()) \
             and not self._near(time.monotonic())
 
-    def _idle(self) -> _Worker | None:
+    def _idle(self) -> Worker | None:
         for worker in self.workers.values():
-            if not worker.jobs and worker.commands >= 0:
+            if not worker.jobs and worker.open:
                 return worker
         return None
 
     def _may_grow(self) -> bool:
         """Work is waiting and fewer than `jobs` workers are alive to take it."""
-        active = sum(1 for w in self.workers.values() if w.commands >= 0)
+        active = sum(1 for w in self.workers.values() if w.open)
         return bool(self.pending) and active < self.options.jobs
 
     def _should_grow(self) -> bool:
@@ -244,7 +218,7 @@ class _Pool:
                     return False
         return True
 
-    def _computes(self, worker: _Worker, now: float) -> bool:
+    def _computes(self, worker: Worker, now: float) -> bool:
         """Whether a busy worker counts as using a CPU: it is on one (or waiting for one), it
         has not begun a step yet, or, while most scenarios so far took less than `_QUICK`, its
         step began less than `_WAITING` ago. An instant scenario waits on its target for a
@@ -258,7 +232,7 @@ class _Pool:
             return True  # (asked first: reading /proc costs more than a quick scenario's step)
         return _computing(worker.pid)
 
-    def _step(self, worker: _Worker) -> Note | None:
+    def _step(self, worker: Worker) -> Note | None:
         """Which step of its unit the worker is in, and since when; None before its first."""
         note = self.board.read(worker.slot)
         if not worker.jobs or note is None or note.assignment != worker.jobs[0].assignment \
@@ -266,55 +240,28 @@ class _Pool:
             return None
         return note
 
-    def _spawn(self) -> _Worker:
-        read_fd, write_fd = os.pipe()
-        # commands go over a socket pair of whole messages, not a pipe: a pipe's bytes could be
-        # read in any pieces, and this process reads back the ones the worker left (_revoke)
-        command_write, command_read = (end.detach() for end in socket.socketpair(
-            socket.AF_UNIX, socket.SOCK_SEQPACKET))
-        coordinator = os.getpid()
+    def _spawn(self) -> Worker:
         slot = self.free_slots.pop()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            code = 1
-            try:
-                if not die_with_parent(coordinator, signal.SIGKILL):
-                    os._exit(1)  # the coordinator is gone: nobody to report to
-                os.close(read_fd)
-                os.close(command_write)
-                os.close(self.out)
-                for sibling in self.workers.values():  # or their pipes never reach EOF
-                    if sibling.commands >= 0:
-                        os.close(sibling.commands)
-                        os.close(sibling.unsent)
-                    os.close(sibling.reader.fd)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                serve(self.suite, self.options, command_read, write_fd, self.board, slot,
-                      self.run_deadline)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_fd)
-        worker = _Worker(pid, pipe.LineReader(read_fd), command_write, command_read, slot)
-        self.workers[pid] = worker
-        self.selector.register(read_fd, selectors.EVENT_READ, worker)
+        worker = spawn(slot, self.workers.values(), self.out, lambda commands, results: serve(
+            self.suite, self.options, commands, results, self.board, slot, self.run_deadline))
+        self.workers[worker.pid] = worker
+        self.selector.register(worker.reader.fd, selectors.EVENT_READ, worker)
         return worker
 
-    def _assign(self, worker: _Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
+    def _assign(self, worker: Worker, unit: Unit, attempt: int, earlier: tuple[str, ...]
                 ) -> None:
         self.earlier[unit.id] = earlier
         self.assignments += 1
-        job = _Job(unit, attempt, self.assignments)
+        job = Job(unit, attempt, self.assignments)
         if not worker.jobs:
             self._started(job)
-        worker.jobs.append(job)
-        os.write(worker.commands, COMMAND.pack(unit.id, job.assignment))
+        worker.hand(job)
 
-    def _started(self, job: _Job) -> None:
+    def _started(self, job: Job) -> None:
         """Tell the CLI that a unit began (or begins now: it is next in its worker's queue)."""
         self.outbox.append({"t": "start", "id": job.unit.id, "attempt": job.attempt})
 
-    def _read(self, worker: _Worker) -> None:
+    def _read(self, worker: Worker) -> None:
         records, closed = worker.reader.read()
         for record in records:
             if record["t"] == "result" and worker.jobs:
@@ -322,16 +269,13 @@ class _Pool:
         if closed:
             self._reap(worker, None)
 
-    def _retire(self, worker: _Worker) -> None:
-        """Close its command socket (it finishes its loop and exits) and give its slot on the
-        board to the next fork: it is idle or dead, and writes no more."""
-        if worker.commands >= 0:
-            os.close(worker.commands)
-            os.close(worker.unsent)
-            worker.commands = worker.unsent = -1
+    def _retire(self, worker: Worker) -> None:
+        """Hand it nothing more (it finishes its loop and exits) and give its slot on the
+        board to the next fork: it is idle or dead, or stops by itself, and writes no more."""
+        if worker.close():
             self.free_slots.append(worker.slot)
 
-    def _report(self, worker: _Worker, record: dict[str, Any]) -> None:
+    def _report(self, worker: Worker, record: dict[str, Any]) -> None:
         job = worker.jobs.popleft()
         worker.ran += 1
         self.finished += 1
@@ -345,41 +289,26 @@ class _Pool:
             self._started(worker.jobs[0])
         self._finish(job.unit, job.attempt, record)
 
-    def _waits(self, worker: _Worker) -> bool:
+    def _waits(self, worker: Worker) -> bool:
         """The worker's step has run for `_WAITING` or more: what it holds behind it waits."""
         note = self._step(worker)
         return note is not None and time.monotonic() - note.started >= _WAITING
 
     def _unblock(self) -> None:
         """Take back the units queued behind a step that turned out slow, and all queued
-        units as the run deadline nears (see _revoke)."""
+        units as the run deadline nears, that the worker has not read (runner/handle.py):
+        they go to a worker that is free, or to a new one."""
         near = self._near(time.monotonic())
         for worker in self.workers.values():
-            if len(worker.jobs) > 1 and worker.commands >= 0 and (near or self._waits(worker)):
-                self._revoke(worker)
+            if len(worker.jobs) > 1 and worker.open and (near or self._waits(worker)):
+                self._give_back(worker.take_back_unread())
 
-    def _revoke(self, worker: _Worker) -> None:
-        """Take back what a worker holds but has not read yet: it reads one command when it
-        is about to start a unit, so a command read here is one it will never see (a socket
-        gives each message to one reader). They go back to the front of the queue, for a
-        worker that is free or for a new one."""
-        taken: set[int] = set()
-        with socket.socket(fileno=os.dup(worker.unsent)) as end:
-            while len(taken) < len(worker.jobs):
-                try:
-                    command = end.recv(COMMAND.size, socket.MSG_DONTWAIT)
-                except BlockingIOError:  # the worker has read the rest
-                    break
-                taken.add(COMMAND.unpack(command)[1])
-        self._give_back([job for job in worker.jobs if job.assignment in taken])
-        worker.jobs = deque(job for job in worker.jobs if job.assignment not in taken)
-
-    def _take_back(self, worker: _Worker) -> None:
+    def _take_back(self, worker: Worker) -> None:
         """All the units a worker holds go back: it will not run them."""
         self._give_back(list(worker.jobs))
         worker.jobs.clear()
 
-    def _give_back(self, jobs: list[_Job]) -> None:
+    def _give_back(self, jobs: list[Job]) -> None:
         """Units handed out but never started go back to the front of the queue, in order
         (the CLI was never told they started)."""
         for job in reversed(jobs):
@@ -409,7 +338,7 @@ class _Pool:
             return math.inf
         return due - at
 
-    def _reap(self, worker: _Worker, killed_reason: str | None) -> None:
+    def _reap(self, worker: Worker, killed_reason: str | None) -> None:
         """The worker's pipe closed (it exited or was killed): wait for it; a scenario it was
         running gets a result saying what happened."""
         self.selector.unregister(worker.reader.fd)

@@ -80,7 +80,7 @@ def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Boa
     """Run each unit that arrives on `commands` (`COMMAND`s), noting its steps on `slot` of
     `board`; send each result record to `out`. A command is read only when its unit is about
     to start, one at a time: the ones still on the socket may be taken back by the
-    coordinator (coordinator._Pool._revoke). Stop after a scenario that did not pass, or after
+    coordinator (runner/handle.py). Stop after a scenario that did not pass, or after
     `RECYCLE_AFTER`, whatever else was handed out: the coordinator gives those units to
     another worker."""
     guard.hold()
