@@ -409,3 +409,22 @@ def test_the_run_deadline_among_held_units_names_only_what_had_started(tmp_path:
     assert len(passed) > 100
     assert len(passed) + len(cut) + len(reasons[("unknown", "not started: the run deadline "
                                                  "(2s) passed")]) == 3040
+
+
+def test_a_retry_among_held_units_runs_again_and_each_scenario_gets_one_result(
+        tmp_path: Path) -> None:
+    """A flaky scenario among many instant ones fails, stops its worker, and its retry runs
+    first in another; the units that worker held are run once, elsewhere."""
+    pids = tmp_path / "pids"
+    body = "".join(_instant(i, pids) for i in range(200))
+    body += "".join(f"\n  @retries.1\n  Scenario: flaky{i}\n    Then it fails the first 1 times, "
+                    f'counting in "{tmp_path / f"count{i}"}"\n' for i in range(3))
+    body += "".join(_instant(i, pids) for i in range(200, 300))
+    root = project(tmp_path / "p", {"flaky.feature": "Feature: Flaky\n" + body})
+    out = run_cli(["run", "-e", "test", "-f", "json", "-j", "2"], cwd=root)
+    scenarios = out.json["scenarios"]
+    assert len(scenarios) == 303
+    assert all(s["outcome"] == "passed" for s in scenarios)
+    assert [(s["attempts"], len(s["earlier_failures"])) for s in scenarios
+            if s["name"].startswith("flaky")] == [(2, 1)] * 3
+    assert len(pid_lines(pids)) == 300  # each instant scenario ran once
