@@ -396,7 +396,7 @@ def test_the_run_deadline_among_held_units_names_only_what_had_started(tmp_path:
     root = project(tmp_path / "p", {"many.feature": "Feature: Many\n" + body})
     out = run_cli(["run", "-e", "test", "-f", "json", "-j", "2", "--timeout", "2s"], cwd=root)
     scenarios = out.json["scenarios"]
-    reasons = {}
+    reasons: dict[tuple[str, str], list[str]] = {}
     for scenario in scenarios:
         reason = (scenario["reason"] or "").split(" in ")[0]
         reasons.setdefault((scenario["outcome"], reason), []).append(scenario["name"])
