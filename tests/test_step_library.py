@@ -141,7 +141,7 @@ def test_the_heads_table_is_the_library_s() -> None:
     found = child("""
         from escalator.runner import library
         load_library()
-        print(json.dumps({"text": library.render(library.heads(registry))}))
+        print(json.dumps({"text": library.render(library.heads(registry), library.variables())}))
         """)
     from pathlib import Path
 

@@ -88,6 +88,7 @@ class Suite:
     errors: list[str] = field(default_factory=list)
     probes: set[str] = field(default_factory=set)
     features: list[Any] = field(default_factory=list)  # every parsed feature, selected or not
+    library: bool = False  # steps/ is the whole shipped library, loaded by need (library.py)
 
 
 def load_suite(options: RunOptions) -> Suite:
@@ -101,7 +102,7 @@ def load_suite(options: RunOptions) -> Suite:
     runner = Runner(config)
     runner.path_manager.__enter__()  # this process exists only for this run
     deferred = _setup(runner)
-    suite = Suite(runner)
+    suite = Suite(runner, library=deferred)
     suite.features = _parse(runner, options, suite.errors)
     _select(suite, suite.features, options)
     if deferred:  # steps/ is the thin module alone: the library modules the steps may need

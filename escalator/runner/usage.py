@@ -2,7 +2,8 @@
 
 A typo in escalator.toml (`nameservr`, `tls_ca_bundel`) would otherwise be accepted silently
 while the step falls back to its default. A variable is used when a step module declares it in
-`VARIABLES` (the settings its steps read, e.g. `nameserver`) or when a feature file refers to it
+`VARIABLES` (the settings its steps read, e.g. `nameserver`; for a project whose steps are the
+shipped library, every module of it, loaded or not) or when a feature file refers to it
 as `${name}`, whether or not this run selected that file (the project's `features/` are read).
 Every other key of the environment becomes a notice, which every output shows, with the closest
 used name. Called by the coordinator once the suite is loaded.
@@ -31,6 +32,10 @@ def unused_variables(suite: Suite, options: Any) -> list[str]:
     files = [f.filename for f in suite.features]  # a run of some files: the others count too
     files += [str(p) for p in Path(project, "features").rglob("*.feature")]
     used = declared(suite.runner.step_registry) | referenced(files)
+    if suite.library:  # the steps are the whole library, loaded only as far as this run needs
+        from escalator.runner import library
+
+        used |= library.declared()
     where = f"environment {options.environment}" if options.environment else "variables"
     notices = []
     for name in sorted(defined - used):
