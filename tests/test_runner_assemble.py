@@ -112,3 +112,30 @@ def _child(then: str) -> int:
 ])
 def test_reap_says_how_the_runner_ended(then: str, kill: bool, reason: str | None) -> None:
     assert _crashed(_reap(_child(then), kill=kill), killed=kill) == reason
+
+
+def test_what_was_sent_before_the_deadline_counts_after_it() -> None:
+    """The CLI stops listening when the run deadline passes, then kills the coordinator's
+    group; records already in the pipe (a result, the start of the unit its worker took
+    next) are what happened, and are taken then (runner._drain). Before, the unit that had
+    passed was reported as cut off, and with the board naming the next one, a worker had two
+    scenarios cut off at once."""
+    from escalator import pipe
+    from escalator.env import Env
+    from escalator.runner import _drain, _listen
+    from escalator.runner.board import Board
+
+    read_fd, write_fd = os.pipe()
+    pipe.send_all(write_fd, [PLAN, {"t": "start", "id": 0}, passed(0), {"t": "start", "id": 1}])
+    os.close(write_fd)  # the coordinator's group is dead
+    progress, reader, env = Progress(), pipe.LineReader(read_fd), Env()
+    begun = env.monotonic()
+    assert _listen(reader, progress, begun, begun - 1, env, None, Board(1)) == "deadline"
+    assert progress.units == []  # nothing read once the deadline has passed
+    _drain(reader, progress, 5.0, None)
+    os.close(read_fd)
+    run = assemble(progress, started=100.0, duration=5.5, timeout=5.0, environment="prod",
+                   cut_off=True)
+    assert [(s.name, s.outcome, s.reason) for s in run.scenarios] == [
+        ("Home", Outcome.PASSED, None), ("Login", Outcome.FAILED, CUT),
+        ("Cart", Outcome.UNKNOWN, "not started: the run deadline (5s) passed")]

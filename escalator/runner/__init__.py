@@ -21,6 +21,7 @@ import os
 import select
 import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -62,9 +63,12 @@ def run_suite(options: RunOptions, env: Env, progress: ProgressCallback | None =
     os.close(write_fd)
     _load_what_comes_after(options)
     heard = Progress()
-    ending = _listen(read_fd, heard, begun, deadline, env, progress, board)
-    os.close(read_fd)
+    reader = pipe.LineReader(read_fd)
+    ending = _listen(reader, heard, begun, deadline, env, progress, board)
     status = _reap(pid, kill=ending != "closed")
+    if ending != "closed":  # what was sent before the kill is what happened
+        _drain(reader, heard, env.monotonic() - begun, progress)
+    os.close(read_fd)
     _steps_from(board, heard, env.monotonic() - begun)
     cut_off = ending == "deadline"
     if not cut_off:
@@ -94,6 +98,7 @@ def _load_what_comes_after(options: RunOptions) -> None:
 def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int, board: Board
                 ) -> None:
     code = 70
+    run_deadline = time.monotonic() + options.timeout  # the CLI's, give or take the fork
     try:
         # The coordinator leaves our process group, where Nagios's kill would reach it: it
         # dies with this process instead, and its workers die with it.
@@ -106,7 +111,7 @@ def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int, b
         deferred.install()  # before behave and requests are imported; the workers inherit it
         from escalator.runner import coordinator
 
-        coordinator.main(options, write_fd, board)
+        coordinator.main(options, write_fd, board, run_deadline)
         code = 0
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -116,13 +121,13 @@ def _coordinate(options: RunOptions, parent: int, read_fd: int, write_fd: int, b
         os._exit(code)
 
 
-def _listen(fd: int, heard: Progress, begun: float, deadline: float, env: Env,
+def _listen(reader: pipe.LineReader, heard: Progress, begun: float, deadline: float, env: Env,
             progress: ProgressCallback | None, board: Board) -> str:
     """Read records until the coordinator closes the pipe ("closed"), the run deadline passes
     ("deadline"), or a step of a scenario the coordinator runs itself outlives its alarm
     ("overrun": that slot of the board is looked at as often as the coordinator looks at its
     workers')."""
-    reader = pipe.LineReader(fd)
+    fd = reader.fd
     while True:
         now = env.monotonic()
         if now >= deadline:
@@ -132,16 +137,30 @@ def _listen(fd: int, heard: Progress, begun: float, deadline: float, env: Env,
             return "overrun"
         wait = min(deadline - now, 1.0 if watched is None else min(watched - now, _WATCH))
         ready, _, _ = select.select([fd], [], [], wait)
-        if not ready:
-            continue
-        records, closed = reader.read()
-        at = env.monotonic() - begun
-        for record in records:
-            result = heard.take(record, at)
-            if result is not None and progress is not None:
-                progress(result, len(heard.results), len(heard.units))
-        if closed:
+        if ready and _absorb(reader, heard, env.monotonic() - begun, progress):
             return "closed"
+
+
+def _drain(reader: pipe.LineReader, heard: Progress, at: float,
+           progress: ProgressCallback | None) -> None:
+    """Take the records still in the pipe once the coordinator's group is killed: a result
+    sent just before the deadline is a result, not a scenario cut off (and the unit its
+    worker began next is the one that was). Only what is there already: a process that
+    escaped the kill and still holds the pipe cannot keep this one waiting."""
+    while select.select([reader.fd], [], [], 0)[0]:
+        if _absorb(reader, heard, at, progress):
+            return
+
+
+def _absorb(reader: pipe.LineReader, heard: Progress, at: float,
+            progress: ProgressCallback | None) -> bool:
+    """Take what one read of the pipe brings; whether the pipe is closed."""
+    records, closed = reader.read()
+    for record in records:
+        result = heard.take(record, at)
+        if result is not None and progress is not None:
+            progress(result, len(heard.results), len(heard.units))
+    return closed
 
 
 _WATCH = 0.2  # seconds between looks at the step of a scenario the coordinator runs itself

@@ -72,11 +72,11 @@ _NAP = 0.004  # ... and this process reads their results this often, not as each
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def main(options: RunOptions, out: int, board: Board) -> None:
+def main(options: RunOptions, out: int, board: Board, run_deadline: float) -> None:
     """Entry point in the forked coordinator; never returns (the caller os._exits). Slot 0 of
-    `board` is this process's own, the others are its workers'."""
+    `board` is this process's own, the others are its workers'. `run_deadline` is the CLI's
+    (time.monotonic()), taken as the coordinator began, before it imported behave."""
     os.setsid()
-    run_deadline = time.monotonic() + options.timeout  # the CLI's, give or take the fork
     _quiet_stdio()
     os.chdir(options.cwd)
     try:
