@@ -138,3 +138,53 @@ def test_a_lookup_sees_a_definition_added_after_it() -> None:
     assert after == ["frob_when a", "frob_when b", "frob_when b"]
     assert [found("given", 'I frobbed "c"'), found("then", 'I frob "d"')] == [
         "frob_then c", "frob_when d"]
+
+
+def test_a_shipped_phrase_keeps_its_match_and_a_sites_is_matched_again() -> None:
+    """A library phrase's Match (function and arguments) is made once per text and given again
+    to the next step with that text (escalator.runner.keywords.find_match); another text gets
+    its own arguments, a definition added later drops what was kept, and a site's phrase is
+    matched anew every time, since its types may convert with side effects."""
+    import parse
+    from behave.step_registry import StepRegistry
+
+    from escalator.runner.keywords import install
+
+    registry = StepRegistry()
+    install(registry)
+    converted: list[str] = []
+
+    @parse.with_pattern(r"\w+")
+    def counted(text: str) -> str:
+        converted.append(text)
+        return text
+
+    def step(step_type: str, name: str) -> Any:
+        return type("Step", (), {"step_type": step_type, "name": name})()
+
+    def shipped(context: Any, path: str) -> None: ...
+    def site(context: Any, thing: str) -> None: ...
+    shipped.__module__ = "escalator.steps.fake"
+
+    registry.add_step_definition("when", 'I fetch "{path}"', shipped)
+    first = registry.find_match(step("when", 'I fetch "/a"'))
+    again = registry.find_match(step("then", 'I fetch "/a"'))
+    same = registry.find_match(step("when", 'I fetch "/a"'))
+    other = registry.find_match(step("when", 'I fetch "/b"'))
+    assert (first.func, [a.value for a in first.arguments]) == (shipped, ["/a"])
+    assert same is first and again is not first  # kept per keyword and text
+    assert [a.value for a in other.arguments] == ["/b"]
+
+    from behave.matchers import ParseMatcher
+    ParseMatcher.TYPE_REGISTRY["Counted"] = counted
+    try:
+        registry.add_step_definition("when", "I count {thing:Counted}", site)
+    finally:
+        del ParseMatcher.TYPE_REGISTRY["Counted"]
+    assert registry.find_match(step("when", 'I fetch "/a"')) is not first  # dropped
+    grew = []
+    for _ in range(3):
+        before = len(converted)
+        assert registry.find_match(step("when", "I count sheep")).arguments[0].value == "sheep"
+        grew.append(len(converted) > before)
+    assert grew == [True, True, True]  # converted at every lookup

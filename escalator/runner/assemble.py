@@ -56,7 +56,11 @@ class Progress:
         elif kind == "step":  # not sent: the CLI notes what the board says (runner/board.py)
             self.running[record["id"]] = record["index"]
         elif kind == "result":
-            result = ScenarioResult.from_dict(record["scenario"])
+            scenario = record["scenario"]
+            if "attempts" in record:  # the coordinator's word, beside the worker's (pipe.py)
+                scenario = {**scenario, "attempts": record["attempts"],
+                            "earlier_failures": record["earlier_failures"]}
+            result = ScenarioResult.from_dict(scenario)
             self.results[record["id"]] = result
             self.running.pop(record["id"], None)
             self.notices.extend(n for n in record.get("notices", ()) if n not in self.notices)
@@ -126,8 +130,8 @@ def lost_record(unit: Mapping[str, Any], status: int, killed_reason: str | None,
         how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exit status {os.WEXITSTATUS(status)}")
         outcome, reason = Outcome.UNKNOWN, f"the scenario's worker died ({how})"
-    return {"t": "result", "id": unit["id"], "scenario": _result(unit, outcome, reason).to_dict(),
-            "notices": []}
+    return {"t": "result", "id": unit["id"], "outcome": outcome.value, "duration": 0.0,
+            "scenario": _result(unit, outcome, reason).to_dict(), "notices": []}
 
 
 def _result(unit: Mapping[str, Any], outcome: Outcome, reason: str, ran: float = 0.0

@@ -31,6 +31,7 @@ group when the deadline comes.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import selectors
@@ -48,7 +49,7 @@ from escalator.runner.board import Board, Note
 from escalator.runner.handle import Job, Worker, spawn
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
-from escalator.runner.worker import RECYCLE_AFTER, run_unit, serve
+from escalator.runner.worker import RECYCLE_AFTER, RESULT_HEAD, run_unit, serve
 
 _PLAN_BATCH = 200  # units described per record of the plan
 _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
@@ -60,15 +61,15 @@ _WAITING = 0.01  # ... and a step of one blocked this long waits on its target
 # costs more than the record. In the last second before the run deadline every record goes out
 # at once, and workers hold one unit at a time (_depth), so that when the CLI kills this process
 # group it knows what finished, and only the unit each worker was in is cut off.
-_FLUSH_EVERY = 0.02
+_FLUSH_EVERY = 0.05
 _DEADLINE_NEAR = 1.0
 # A worker is handed one unit at a time until most finished scenarios turn out instant (_QUICK,
 # after _AHEAD_AFTER of them); then enough units ahead for about _AHEAD seconds of work, at most
 # _AHEAD_MAX, so that it never waits on this process for the next one (see _Pool._depth).
 _AHEAD_AFTER = 20
-_AHEAD = 0.01
-_AHEAD_MAX = 8
-_NAP = 0.004  # ... and this process reads their results this often, not as each one comes
+_AHEAD = 0.02
+_AHEAD_MAX = 16
+_NAP = 0.008  # ... and this process reads their results this often, not as each one comes
 _CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -114,11 +115,12 @@ class _Pool:
         self.assignments = 0
         self.finished = self.quick = 0  # scenarios that ended in a worker; of them, instant
         self.quick_time = 0.0  # the instant ones' total duration
-        self.outbox: list[dict[str, Any]] = []  # records for the CLI (see _flush)
+        self.outbox: list[dict[str, Any] | bytes] = []  # records for the CLI (see _flush)
+        self.ended: set[int] = set()  # units whose result is in the outbox
         self.flushed = 0.0  # when the outbox was last written
         for unit in suite.units:
             if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
-                self.outbox.append(lost_record(unit.describe(), 0, None, unit.problem))
+                self.outbox.append(_line(lost_record(unit.describe(), 0, None, unit.problem)))
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units if unit.problem is None)
         self.earlier: dict[int, tuple[str, ...]] = {}
@@ -134,8 +136,9 @@ class _Pool:
         self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt, "here": True})
         self._flush(now=True)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
-        self._finish(unit, attempt, run_unit(self.suite, unit, self.options, self.board, 0, 0,
-                                             self.run_deadline))
+        line = _line(run_unit(self.suite, unit, self.options, self.board, 0, 0,
+                              self.run_deadline))
+        self._finish(unit, attempt, pipe.head(line), line)
         self._flush(now=True)
 
     def run(self) -> None:
@@ -262,10 +265,11 @@ class _Pool:
         self.outbox.append({"t": "start", "id": job.unit.id, "attempt": job.attempt})
 
     def _read(self, worker: Worker) -> None:
-        records, closed = worker.reader.read()
-        for record in records:
-            if record["t"] == "result" and worker.jobs:
-                self._report(worker, record)
+        lines, closed = worker.reader.lines()
+        for line in lines:
+            head = pipe.head(line)  # what a result says about itself; its body is passed on
+            if head["t"] == "result" and worker.jobs:
+                self._report(worker, head, line)
         if closed:
             self._reap(worker, None)
 
@@ -275,19 +279,20 @@ class _Pool:
         if worker.close():
             self.free_slots.append(worker.slot)
 
-    def _report(self, worker: Worker, record: dict[str, Any]) -> None:
+    def _report(self, worker: Worker, head: dict[str, Any], line: bytes) -> None:
+        """A worker's result: `line` as it came, `head` its first fields (pipe.head)."""
         job = worker.jobs.popleft()
         worker.ran += 1
         self.finished += 1
-        duration = record["scenario"].get("duration", 0.0)
+        duration = head["duration"]
         if duration < _QUICK:
             self.quick, self.quick_time = self.quick + 1, self.quick_time + duration
-        if record["scenario"]["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
+        if head["outcome"] != Outcome.PASSED or worker.ran >= RECYCLE_AFTER:
             self._retire(worker)  # it stops by itself (worker.serve): its other units go back
             self._take_back(worker)
         elif worker.jobs:
             self._started(worker.jobs[0])
-        self._finish(job.unit, job.attempt, record)
+        self._finish(job.unit, job.attempt, head, line)
 
     def _waits(self, worker: Worker) -> bool:
         """The worker's step has run for `_WAITING` or more: what it holds behind it waits."""
@@ -314,16 +319,18 @@ class _Pool:
         for job in reversed(jobs):
             self.pending.appendleft((job.unit, job.attempt, self.earlier[job.unit.id]))
 
-    def _finish(self, unit: Unit, attempt: int, record: dict[str, Any]) -> None:
-        """Queue a retry of a failed unit that has retries left, or pass its result on (as
-        the plain data it arrived as: converting it here would only be converted back)."""
-        scenario, earlier = record["scenario"], self.earlier[unit.id]
-        if scenario["outcome"] == Outcome.FAILED and attempt <= unit.retries:
-            why = scenario["reason"] or "failed"
+    def _finish(self, unit: Unit, attempt: int, head: dict[str, Any], line: bytes) -> None:
+        """Queue a retry of a failed unit that has retries left, or pass its result on with
+        the attempts it took, its body as the bytes it arrived as (decoding and encoding it
+        again here would cost more than the rest of this process's part in a scenario)."""
+        earlier = self.earlier[unit.id]
+        if head["outcome"] == Outcome.FAILED and attempt <= unit.retries:
+            why = json.loads(line)["scenario"]["reason"] or "failed"
             self.pending.appendleft((unit, attempt + 1, (*earlier, why)))
             return
-        scenario = {**scenario, "attempts": attempt, "earlier_failures": list(earlier)}
-        self.outbox.append({**record, "scenario": scenario})
+        self.outbox.append(pipe.join({"t": "result", "id": unit.id, "attempts": attempt,
+                                      "earlier_failures": list(earlier)}, pipe.body(line)))
+        self.ended.add(unit.id)
 
     def _flush(self, now: bool = False) -> float:
         """Write the outbox to the CLI, unless it was written less than `_FLUSH_EVERY` ago and
@@ -333,8 +340,11 @@ class _Pool:
         at = time.monotonic()
         due = self.flushed + _FLUSH_EVERY
         if now or self._near(at) or at >= due:
-            pipe.send_all(self.out, self.outbox)
+            pipe.send_all(self.out, [record for record in self.outbox if not (
+                isinstance(record, dict) and record["t"] == "start"
+                and record["id"] in self.ended and not record.get("here"))])
             self.outbox, self.flushed = [], at
+            self.ended.clear()
             return math.inf
         return due - at
 
@@ -347,8 +357,8 @@ class _Pool:
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
         if worker.jobs:
-            self._report(worker, lost_record(worker.jobs[0].unit.describe(), status,
-                                             killed_reason))
+            line = _line(lost_record(worker.jobs[0].unit.describe(), status, killed_reason))
+            self._report(worker, pipe.head(line), line)
 
     def _kill_overruns(self) -> None:
         now = time.monotonic()
@@ -358,6 +368,11 @@ class _Pool:
                     and now > step.alarm(unit.step_timeout) + STEP_GRACE:
                 os.kill(worker.pid, signal.SIGKILL)
                 self._reap(worker, overrun_reason(unit.describe(), step.step, step.limit))
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """A result record made here, as the line a worker would have sent."""
+    return pipe.encode(record, lead=RESULT_HEAD)
 
 
 def _computing(pid: int) -> bool:

@@ -36,6 +36,9 @@ from escalator.variables import overlay
 RECYCLE_AFTER = 1000
 # A command: the unit's id and the number it was handed out as, one whole write (see serve).
 COMMAND = struct.Struct("=qq")
+# The fields of a result record that the coordinator reads (t, id, outcome, duration): the
+# head of its line; the rest it passes on undecoded (escalator.pipe).
+RESULT_HEAD = 4
 _UNDEFINED = "undefined step: no step definition matches this text (see `escalator steps`)"
 
 
@@ -89,7 +92,7 @@ def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Boa
         unit_id, assignment = COMMAND.unpack(command)
         record = run_unit(suite, suite.units[unit_id], options, board, slot, assignment,
                           run_deadline)
-        pipe.send(out, record)
+        pipe.send_all(out, [pipe.encode(record, lead=RESULT_HEAD)])
         ran += 1
         if record["scenario"]["outcome"] != Outcome.PASSED or ran >= RECYCLE_AFTER:
             return
@@ -136,7 +139,8 @@ def run_unit(suite: Suite, unit: Unit, options: RunOptions, board: Board, slot: 
         session.close()
     result = scenario_result(unit, session, tracker.warned)
     redactor = session.redactor
-    return {"t": "result", "id": unit.id, "scenario": redactor.value(result.to_dict()),
+    return {"t": "result", "id": unit.id, "outcome": result.outcome.value,
+            "duration": result.duration, "scenario": redactor.value(result.to_dict()),
             "notices": list(dict.fromkeys(redactor.text(n) for n in session.notices))}
 
 
