@@ -21,10 +21,10 @@ A plan of one scenario that will not be retried runs in this process: a fork wou
 the state it is in. The CLI then applies the hard step kill (runner/__init__.py), since nothing
 in a process can interrupt a step that ignores its alarm.
 
-The coordinator forwards the workers' results to the CLI over one pipe, re-runs failing scenarios
-when retries are allowed, and kills a worker whose step outlives its timeout by a second (a call
-stuck in C code that ignores SIGALRM): each worker notes the step it is in on its slot of the
-board (runner/board.py). The run deadline is not its business: the CLI kills this whole process
+The coordinator forwards the workers' results to the CLI over one pipe (reading only each
+result's head, escalator/pipe.py), re-runs failing scenarios when retries are allowed, and kills
+a worker whose step outlives its timeout by a second (a call stuck in C code that ignores
+SIGALRM): each worker notes the step it is in on its slot of the board (runner/board.py). The run deadline is not its business: the CLI kills this whole process
 group when the deadline comes.
 """
 
