@@ -188,3 +188,18 @@ def test_a_shipped_phrase_keeps_its_match_and_a_sites_is_matched_again() -> None
         assert registry.find_match(step("when", "I count sheep")).arguments[0].value == "sheep"
         grew.append(len(converted) > before)
     assert grew == [True, True, True]  # converted at every lookup
+
+    @parse.with_pattern(r"\w+")
+    def strict(text: str) -> str:
+        raise ValueError(f"no {text}")
+
+    def shipped_strict(context: Any, thing: str) -> None: ...
+    shipped_strict.__module__ = "escalator.steps.fake"
+    ParseMatcher.TYPE_REGISTRY["Strict"] = strict
+    try:
+        registry.add_step_definition("when", "I insist on {thing:Strict}", shipped_strict)
+    finally:
+        del ParseMatcher.TYPE_REGISTRY["Strict"]
+    failed = [registry.find_match(step("when", "I insist on tea")) for _ in range(2)]
+    assert [type(m).__name__ for m in failed] == ["MatchWithError"] * 2
+    assert failed[0] is not failed[1]  # its error is raised anew, not one object twice

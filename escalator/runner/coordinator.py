@@ -24,8 +24,9 @@ in a process can interrupt a step that ignores its alarm.
 The coordinator forwards the workers' results to the CLI over one pipe (reading only each
 result's head, escalator/pipe.py), re-runs failing scenarios when retries are allowed, and kills
 a worker whose step outlives its timeout by a second (a call stuck in C code that ignores
-SIGALRM): each worker notes the step it is in on its slot of the board (runner/board.py). The run deadline is not its business: the CLI kills this whole process
-group when the deadline comes.
+SIGALRM): each worker notes the step it is in on its slot of the board (runner/board.py). The
+run deadline is not its business: the CLI kills this whole process group when the deadline
+comes.
 """
 
 from __future__ import annotations

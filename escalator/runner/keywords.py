@@ -30,7 +30,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from behave.matchers import Matcher, ParseMatcher, _the_step_matcher_factory, make_step_matcher
+from behave.matchers import (
+    Match,
+    Matcher,
+    ParseMatcher,
+    _the_step_matcher_factory,
+    make_step_matcher,
+)
 from behave.step_registry import AmbiguousStep, StepRegistry
 from behave.textutil import text as _text
 
@@ -108,8 +114,8 @@ class KeywordBlindRegistry(StepRegistry):  # type: ignore[misc]
         if match is None:
             matcher = self._definition(*key)
             match = None if matcher is None else matcher.match(step.name)
-            if isinstance(matcher, _LibraryMatcher):
-                matches[key] = match
+            if isinstance(matcher, _LibraryMatcher) and type(match) is Match:
+                matches[key] = match  # not a MatchWithError: its exception is raised anew
         return match
 
     def _definition(self, step_type: str, text: str) -> Any:
