@@ -27,18 +27,30 @@ class ScenarioContext(Context):  # type: ignore[misc]
         if attr[0] == "_":  # behave's own bookkeeping: no record, no masking rule
             self.__dict__[attr] = value
             return
-        params = None
         for frame in self._stack[1:]:
-            if attr in frame:  # masked: behave warns, naming where it was set
-                if params is None:
-                    filename, line, _, function = self._record[attr]  # behave's "function"
-                    params = {"attr": attr, "filename": filename, "line": line,  # is the text
-                              "function": function}
-                self._emit_warning(attr, params)
+            if attr in frame:  # masked: behave may warn, naming where it was set
+                self._emit_warning(attr, _Masked(attr, self._record[attr]))
         caller = sys._getframe(1)
         self._record[attr] = _Where(caller.f_code, caller.f_lineno)
         self._stack[0][attr] = value
         self._origin.setdefault(attr, self._mode)
+
+
+class _Masked:
+    """The parameters of behave's warning about a masked attribute, read from where it was set
+    only when a warning is given: behave masks `table` and `text` at every step and warns only
+    in some modes."""
+
+    __slots__ = ("_attr", "_where")
+
+    def __init__(self, attr: str, where: Any) -> None:
+        self._attr, self._where = attr, where
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "attr":
+            return self._attr
+        filename, line, _, function = self._where  # behave names the source text "function"
+        return {"filename": filename, "line": line, "function": function}[key]
 
 
 class _Where:

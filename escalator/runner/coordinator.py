@@ -50,7 +50,7 @@ from escalator.runner.board import Board, Note
 from escalator.runner.handle import Job, Worker, spawn
 from escalator.runner.suite import LoadError, Suite, Unit, load_suite
 from escalator.runner.usage import unused_variables
-from escalator.runner.worker import RECYCLE_AFTER, RESULT_HEAD, run_unit, serve
+from escalator.runner.worker import RECYCLE_AFTER, result_line, run_unit, serve
 
 _PLAN_BATCH = 200  # units described per record of the plan
 _POLL = 0.2  # seconds between checks for overrunning steps when nothing arrives
@@ -121,7 +121,7 @@ class _Pool:
         self.flushed = 0.0  # when the outbox was last written
         for unit in suite.units:
             if unit.problem is not None:  # cannot run: UNKNOWN with its reason, no worker
-                self.outbox.append(_line(lost_record(unit.describe(), 0, None, unit.problem)))
+                self.outbox.append(result_line(lost_record(unit.describe(), 0, None, unit.problem)))
         self.pending: deque[tuple[Unit, int, tuple[str, ...]]] = deque(
             (unit, 1, ()) for unit in suite.units if unit.problem is None)
         self.earlier: dict[int, tuple[str, ...]] = {}
@@ -137,8 +137,8 @@ class _Pool:
         self.outbox.append({"t": "start", "id": unit.id, "attempt": attempt, "here": True})
         self._flush(now=True)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)  # as in a worker
-        line = _line(run_unit(self.suite, unit, self.options, self.board, 0, 0,
-                              self.run_deadline))
+        line = result_line(run_unit(self.suite, unit, self.options, self.board, 0, 0,
+                                    self.run_deadline))
         self._finish(unit, attempt, pipe.head(line), line)
         self._flush(now=True)
 
@@ -335,15 +335,17 @@ class _Pool:
 
     def _flush(self, now: bool = False) -> float:
         """Write the outbox to the CLI, unless it was written less than `_FLUSH_EVERY` ago and
-        the run deadline is not near; how long the records left are held (inf: none is)."""
+        the run deadline is not near; how long the records left are held (inf: none is). A
+        unit's start is left out when its result goes in the same write, except near the
+        deadline, when the CLI may kill this process in the middle of a write."""
         if not self.outbox:
             return math.inf
         at = time.monotonic()
         due = self.flushed + _FLUSH_EVERY
-        if now or self._near(at) or at >= due:
-            pipe.send_all(self.out, [record for record in self.outbox if not (
-                isinstance(record, dict) and record["t"] == "start"
-                and record["id"] in self.ended and not record.get("here"))])
+        near = self._near(at)
+        if now or near or at >= due:
+            pipe.send_all(self.out, self.outbox if near else [record for record in self.outbox
+                                                              if not _said(record, self.ended)])
             self.outbox, self.flushed = [], at
             self.ended.clear()
             return math.inf
@@ -358,7 +360,7 @@ class _Pool:
         del self.workers[worker.pid]
         _, status = os.waitpid(worker.pid, 0)
         if worker.jobs:
-            line = _line(lost_record(worker.jobs[0].unit.describe(), status, killed_reason))
+            line = result_line(lost_record(worker.jobs[0].unit.describe(), status, killed_reason))
             self._report(worker, pipe.head(line), line)
 
     def _kill_overruns(self) -> None:
@@ -371,9 +373,11 @@ class _Pool:
                 self._reap(worker, overrun_reason(unit.describe(), step.step, step.limit))
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    """A result record made here, as the line a worker would have sent."""
-    return pipe.encode(record, lead=RESULT_HEAD)
+def _said(record: dict[str, Any] | bytes, ended: set[int]) -> bool:
+    """Whether `record` is the start of a unit whose result is among `ended`: the result says
+    all the start would have."""
+    return isinstance(record, dict) and record["t"] == "start" and record["id"] in ended \
+        and not record.get("here")
 
 
 def _computing(pid: int) -> bool:

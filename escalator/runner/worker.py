@@ -92,10 +92,15 @@ def serve(suite: Suite, options: RunOptions, commands: int, out: int, board: Boa
         unit_id, assignment = COMMAND.unpack(command)
         record = run_unit(suite, suite.units[unit_id], options, board, slot, assignment,
                           run_deadline)
-        pipe.send_all(out, [pipe.encode(record, lead=RESULT_HEAD)])
+        pipe.send_all(out, [result_line(record)])
         ran += 1
         if record["scenario"]["outcome"] != Outcome.PASSED or ran >= RECYCLE_AFTER:
             return
+
+
+def result_line(record: dict[str, Any]) -> bytes:
+    """A result record as a line whose head the coordinator reads alone (escalator.pipe)."""
+    return pipe.encode(record, lead=RESULT_HEAD)
 
 
 def _focus(unit: Unit) -> None:
