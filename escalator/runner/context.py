@@ -77,8 +77,5 @@ class _Where:
     def __iter__(self) -> Iterator[Any]:
         return iter(self.summary)
 
-    def __len__(self) -> int:
-        return len(self.summary)
-
     def __getattr__(self, name: str) -> Any:  # filename, lineno, name, line
         return getattr(self.summary, name)
